@@ -1,0 +1,221 @@
+"""The command line: parses options, calls the command modules, prints. Nothing else.
+
+Help texts are built for the language chosen before the app is built (``--lang`` or
+KIT_COLLAB_LANG), so ``--help`` speaks French by default and English on request.
+"""
+
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kit_collab import __version__, constants
+from kit_collab.errors import KitCollabError
+from kit_collab.i18n import set_lang, tr
+
+
+def _french_help() -> None:
+    import typer.rich_utils as ru
+
+    ru.OPTIONS_PANEL_TITLE = tr("Options", "Options")
+    ru.COMMANDS_PANEL_TITLE = tr("Commandes", "Commands")
+    ru.ARGUMENTS_PANEL_TITLE = tr("Arguments", "Arguments")
+    ru.ERRORS_PANEL_TITLE = tr("Erreur", "Error")
+    ru.REQUIRED_LONG_STRING = tr("[obligatoire]", "[required]")
+    ru.DEFAULT_STRING = tr("[défaut : {}]", "[default: {}]")
+    ru.ABORTED_TEXT = tr("Interrompu.", "Aborted.")
+    if tr("fr", "en") == "fr":
+        import importlib
+
+        def _fr(text: str) -> str:
+            return _CLICK_FR.get(text, text)
+
+        # Typer vendors click as typer._click (older releases use click itself).
+        for base in ("typer._click", "click"):
+            for name in ("core", "decorators", "exceptions", "formatting"):
+                try:
+                    module = importlib.import_module(f"{base}.{name}")
+                except ImportError:
+                    continue
+                module._ = _fr  # type: ignore[attr-defined]
+        importlib.import_module("typer.core")._ = _fr  # type: ignore[attr-defined]
+        ru.RICH_HELP = "Essayez [blue]'{command_path} {help_option}'[/] pour l'aide."
+
+
+_CLICK_FR = {
+    "Show this message and exit.": "Affiche cette aide et quitte.",
+    "Usage:": "Utilisation :",
+    "Missing argument": "Argument manquant",
+    "Missing option": "Option manquante",
+    "Missing parameter": "Paramètre manquant",
+    "No such option: {name}": "Option inconnue : {name}",
+    "No such command {name!r}.": "Commande inconnue : {name!r}.",
+    "Try {command!r} for help.": "Essayez {command!r} pour l'aide.",
+    "Invalid value": "Valeur invalide",
+    "Got unexpected extra argument ({args})": "Argument en trop ({args})",
+    "Got unexpected extra arguments ({args})": "Arguments en trop ({args})",
+    "Option {name!r} requires an argument.": "L'option {name!r} demande une valeur.",
+    "Did you mean {possibility}?": "Vouliez-vous dire {possibility} ?",
+}
+
+
+def _profiles_arg() -> object:
+    return typer.Argument(help=tr("Fichier(s) de profil de commune (YAML).",
+                                       "Commune profile file(s) (YAML)."), show_default=False)
+
+
+def build_app() -> typer.Typer:
+    _french_help()
+    app = typer.Typer(
+        name="kit-collab",
+        help=tr(
+            "Installe et maintient la suite collaborative d'une commune : Nextcloud, Matrix "
+            "(Element) et Jitsi Meet, sur un serveur hébergé dans l'UE.",
+            "Installs and maintains a commune's collaboration suite: Nextcloud, Matrix "
+            "(Element) and Jitsi Meet, on an EU-hosted server.",
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    json_opt = typer.Option("--json", help=tr("Sortie JSON pour les scripts.",
+                                                     "JSON output for scripts."))
+
+    @app.callback()
+    def _root(
+        lang: Annotated[str, typer.Option("--lang", help=tr(
+            "Langue des messages : fr ou en (ou KIT_COLLAB_LANG).",
+            "Message language: fr or en (or KIT_COLLAB_LANG)."))] = "fr",
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help=tr(
+            "Affiche les détails.", "Show details."))] = False,
+        version: Annotated[bool, typer.Option("--version", help=tr(
+            "Affiche la version.", "Show the version."), is_eager=True)] = False,
+    ) -> None:
+        if version:
+            typer.echo(f"kit-collab {__version__}")
+            raise typer.Exit(0)
+        if verbose:
+            logging.basicConfig(level=logging.DEBUG)
+
+    @app.command(help=tr("Vérifie un ou plusieurs profils, sans rien installer.",
+                         "Check one or more profiles, installing nothing."))
+    def validate(
+        profiles: Annotated[list[Path], _profiles_arg()],
+        as_json: Annotated[bool, json_opt] = False,
+    ) -> None:
+        from kit_collab.commands import validate as cmd
+
+        raise typer.Exit(cmd.run(profiles, as_json=as_json))
+
+    @app.command(help=tr(
+        "Écrit dans un dossier tous les fichiers qui seraient déposés sur le serveur.",
+        "Write to a folder every file that would land on the server."))
+    def render(
+        profile: Annotated[Path, typer.Argument(help=tr("Profil de la commune.",
+                                                        "Commune profile."))],
+        out: Annotated[Path, typer.Option("--out", "-o", help=tr(
+            "Dossier de sortie (structure de /opt/kit-collab).",
+            "Output folder (laid out as /opt/kit-collab)."))],
+        secrets_file: Annotated[Path | None, typer.Option("--secrets", help=tr(
+            "Fichier des secrets (créé en 0600 s'il manque). Défaut : "
+            ".kit-collab/<commune>.secrets.json à côté du profil.",
+            "Secrets file (created 0600 when missing). Default: "
+            ".kit-collab/<commune>.secrets.json beside the profile."))] = None,
+    ) -> None:
+        from kit_collab.commands import render as cmd
+
+        raise typer.Exit(cmd.run(profile, out, secrets_file))
+
+    @app.command(help=tr("Affiche le schéma JSON du profil (complétion dans l'éditeur).",
+                         "Print the profile's JSON Schema (editor completion)."))
+    def schema() -> None:
+        from kit_collab.commands import schema as cmd
+
+        raise typer.Exit(cmd.run())
+
+    @app.command(help=tr(
+        "Installe la suite de la commune. Avec --dry-run : vérifie, génère et montre ce qui "
+        "serait déployé, sans serveur.",
+        "Install the commune's suite. With --dry-run: check, render and show what would be "
+        "deployed, without a server."))
+    def install(
+        profile: Annotated[Path, typer.Argument(help=tr("Profil de la commune.",
+                                                        "Commune profile."))],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help=tr(
+            "Ne rien déployer : montrer le plan.", "Deploy nothing: show the plan."))] = False,
+    ) -> None:
+        from kit_collab.commands import install as cmd
+
+        raise typer.Exit(cmd.run(profile, dry_run=dry_run))
+
+    recipes_app = typer.Typer(help=tr("Recettes des services : liste et vérification.",
+                                      "Service recipes: list and checks."),
+                              no_args_is_help=True)
+    app.add_typer(recipes_app, name="recipes")
+
+    @recipes_app.command("list", help=tr("Liste les recettes et leurs versions.",
+                                         "List recipes and their versions."))
+    def recipes_list(as_json: Annotated[bool, json_opt] = False) -> None:
+        from kit_collab.commands import recipes as cmd
+
+        raise typer.Exit(cmd.run_list(as_json=as_json))
+
+    @recipes_app.command("lint", help=tr(
+        "Vérifie les recettes et leurs modèles (code de sortie non nul en cas d'erreur).",
+        "Check recipes and their templates (non-zero exit on an error)."))
+    def recipes_lint(as_json: Annotated[bool, json_opt] = False) -> None:
+        from kit_collab.commands import recipes as cmd
+
+        raise typer.Exit(cmd.run_lint(as_json=as_json))
+
+    return app
+
+
+def _log_unexpected(exc: BaseException) -> Path | None:
+    import os
+    import traceback
+
+    from kit_collab.redact import redact
+
+    base = Path(os.environ.get("KIT_COLLAB_LOG_DIR") or
+                Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+                / "kit-collab")
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = base / "erreur.log"
+        text = "".join(traceback.format_exception(exc))
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(redact(text) + "\n")
+        return path
+    except OSError:
+        return None
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on argv; return the exit code."""
+    from kit_collab.i18n import lang_from
+
+    set_lang(lang_from(argv))
+    app = build_app()
+    try:
+        app(args=argv, prog_name="kit-collab")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except KitCollabError as exc:
+        from kit_collab.output import report_error
+
+        report_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return constants.EXIT_INTERRUPTED
+    except Exception as exc:  # an unexpected bug: short message, details in the log file
+        from kit_collab.output import err
+
+        path = _log_unexpected(exc)
+        err.print(tr(f"Erreur inattendue ({type(exc).__name__}). Détails : {path}",
+                     f"Unexpected error ({type(exc).__name__}). Details: {path}"))
+        return constants.EXIT_FAILURE
+    return constants.EXIT_OK

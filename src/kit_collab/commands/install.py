@@ -1,0 +1,80 @@
+"""``kit-collab install``: with ``--dry-run``, validate, render and show what would be deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit_collab import constants
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
+
+
+def show_bundle(prepared: object) -> None:
+    from rich.table import Table
+
+    from kit_collab.output import esc, out
+    from kit_collab.pipeline import Prepared
+
+    assert isinstance(prepared, Prepared)
+    profile, bundle = prepared.profile, prepared.bundle
+    out.print(tr(f"[bold]Commune :[/] {esc(profile.commune.nom)} ({esc(profile.commune.domaine)})"
+                 f" — serveur {esc(profile.serveur.hote)}, {esc(profile.serveur.hebergeur)} "
+                 f"({esc(profile.serveur.pays)})",
+                 f"[bold]Commune:[/] {esc(profile.commune.nom)} ({esc(profile.commune.domaine)})"
+                 f" — server {esc(profile.serveur.hote)}, {esc(profile.serveur.hebergeur)} "
+                 f"({esc(profile.serveur.pays)})"))
+    services = Table(title=tr("Services", "Services"))
+    for col in (tr("Recette", "Recipe"), "Version", tr("Adresses", "Addresses")):
+        services.add_column(col)
+    for name, version in bundle.recipes:
+        hosts = ", ".join(f"https://{h}" for h in bundle.hosts.get(name, {}).values())
+        services.add_row(esc(name), esc(version), esc(hosts or "—"))
+    out.print(services)
+    files = Table(title=tr(f"Fichiers à déposer sous /opt/kit-collab (version {bundle.release})",
+                           f"Files to upload under /opt/kit-collab (release {bundle.release})"))
+    for col in (tr("Chemin", "Path"), "Mode", tr("Taille", "Size")):
+        files.add_column(col)
+    release_prefix = bundle.release_dir + "/"
+    for f in bundle.files:
+        shown = f.path.replace(release_prefix, f"communes/{bundle.slug}/current/")
+        files.add_row(esc(shown), f"{f.mode:04o}", f"{len(f.content)} o")
+    out.print(files)
+    tasks = Table(title=tr("Tâches après installation", "Post-install tasks"))
+    for col in (tr("Recette", "Recipe"), tr("Tâche", "Task")):
+        tasks.add_column(col)
+    for task in bundle.tasks:
+        tasks.add_row(esc(task.recipe), esc(task.description))
+    out.print(tasks)
+    checks = Table(title=tr("Contrôles de santé", "Health checks"))
+    for col in (tr("Recette", "Recipe"), tr("Contrôle", "Check"), "URL"):
+        checks.add_column(col)
+    for check in bundle.checks:
+        checks.add_row(esc(check.recipe), esc(check.name), esc(check.url))
+    out.print(checks)
+    res = bundle.resources
+    out.print(tr(
+        f"Besoins estimés : {res['ram_mb'] / 1024:.1f} Go de RAM, {res['disk_gb']:.0f} Go de "
+        f"disque, {res['cpu']:.1f} vCPU (hors fichiers des agents).",
+        f"Estimated needs: {res['ram_mb'] / 1024:.1f} GB RAM, {res['disk_gb']:.0f} GB disk, "
+        f"{res['cpu']:.1f} vCPU (agents' files not included)."))
+
+
+def run(profile_path: Path, *, dry_run: bool) -> int:
+    from kit_collab.output import out
+    from kit_collab.pipeline import prepare
+
+    prepared = prepare(profile_path, persist=False)
+    if dry_run:
+        show_bundle(prepared)
+        out.print(tr("[green]✓[/] Simulation terminée : profil valide, configuration générée. "
+                     "Rien n'a été envoyé au serveur.",
+                     "[green]✓[/] Dry run done: valid profile, configuration rendered. "
+                     "Nothing was sent to the server."))
+        return constants.EXIT_OK
+    raise DeployError(
+        tr("le déploiement sur un serveur n'est pas encore disponible dans cette version",
+           "deploying to a server is not available yet in this version"),
+        hint=tr("utilisez « kit-collab install --dry-run » pour voir ce qui serait déployé, "
+                "ou « kit-collab render » pour obtenir les fichiers",
+                "use 'kit-collab install --dry-run' to see what would be deployed, or "
+                "'kit-collab render' to get the files"))

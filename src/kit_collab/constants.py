@@ -1,0 +1,11 @@
+"""Exit codes of the command line, as documented in DESIGN.md."""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # deployment or health failure
+EXIT_INVALID = 2  # invalid input: profile, recipe, options
+EXIT_CONNECT = 3  # network, authentication, host key
+EXIT_LOCKED = 4  # another operation holds the lock
+EXIT_INTERRUPTED = 130
+
+PROXY_NETWORK = "kit-collab-proxy"
+SERVER_ROOT = "/opt/kit-collab"

@@ -237,6 +237,17 @@ def _check_compose_services(recipe: Recipe, ctx: LintContext) -> list[str]:
     return out
 
 
+def _check_unique_services(recipe: Recipe, ctx: LintContext) -> list[str]:
+    out = []
+    for other in ctx.recipes:
+        if other.name == recipe.name or other.spec.scope != recipe.spec.scope:
+            continue
+        for name in sorted(set(recipe.spec.services) & set(other.spec.services)):
+            out.append(tr(f"service « {name} » aussi déclaré par « {other.name} »",
+                          f"service '{name}' also declared by '{other.name}'"))
+    return out
+
+
 RULES: tuple[Rule, ...] = (
     Rule("KC001", ERROR, ("version au format <kit>+<amont>", "version is <kit>+<upstream>"),
          ("écrivez par ex. 1.0.0+34.0.2", "write e.g. 1.0.0+34.0.2"), _check_version),
@@ -276,6 +287,11 @@ RULES: tuple[Rule, ...] = (
                           "services, images and tasks match the compose file"),
          ("alignez services:, images: et le compose.yaml",
           "align services:, images: and compose.yaml"), _check_compose_services),
+    Rule("KC013", ERROR, ("noms de services uniques entre recettes (un projet compose par "
+                          "commune)", "service names unique across recipes (one compose "
+                          "project per commune)"),
+         ("préfixez les services par le nom de la recette",
+          "prefix services with the recipe's name"), _check_unique_services),
 )
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import secrets as secrets_mod
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
@@ -36,6 +36,8 @@ class BundleFile:
     content: bytes
     mode: int
     recipe: str
+    format: str = "text"
+    owner: str | None = None  # uid[:gid] the file must belong to on the server
 
     @property
     def sha256(self) -> str:
@@ -338,24 +340,24 @@ def render_bundle(
                 sites.append(text)
                 continue
             files.append(BundleFile(f"{prefix}/{spec.dest}", text.encode("utf-8"),
-                                    spec.mode_int, recipe.name))
+                                    spec.mode_int, recipe.name, spec.format, spec.owner))
         if recipe.spec.scope == "commune":
             commune_recipes.append(recipe.name)
         tasks.extend(_tasks(env, recipe, ctx))
         checks.extend(_checks(recipe, hosts, data))
     commune_files = [f for f in files if not f.path.startswith("proxy/")]
     commune_files.append(BundleFile("compose.yaml", _root_compose(slug, commune_recipes),
-                                    0o644, "kit-collab"))
+                                    0o644, "kit-collab", "compose"))
     commune_files.append(BundleFile("proxy/site.caddy", "\n".join(sites).encode("utf-8"),
-                                    0o644, "kit-collab"))
+                                    0o644, "kit-collab", "caddyfile"))
     release = _release_id(commune_files)
     manifest = _manifest(slug, release, active, hosts, port_map, tasks, checks)
-    commune_files.append(BundleFile("kit-collab.json", manifest, 0o644, "kit-collab"))
+    commune_files.append(BundleFile("kit-collab.json", manifest, 0o644, "kit-collab", "json"))
     server_files = [f for f in files if f.path.startswith("proxy/")]
     rel = f"communes/{slug}/releases/{release}"
     placed = tuple(sorted(
-        [*server_files, *[BundleFile(f"{rel}/{f.path}", f.content, f.mode, f.recipe)
-                          for f in commune_files]], key=lambda f: f.path))
+        [*server_files, *[replace(f, path=f"{rel}/{f.path}") for f in commune_files]],
+        key=lambda f: f.path))
     return Bundle(
         slug=slug, release=release, files=placed,
         recipes=tuple((r.name, r.spec.version) for r in active), hosts=hosts, ports=port_map,

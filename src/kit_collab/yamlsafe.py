@@ -20,6 +20,7 @@ MAX_BYTES = 1024 * 1024  # a commune profile is a few kilobytes
 MAX_NODES = 50_000  # values built, aliases counted each time they are used
 
 Path = tuple[str | int, ...]
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
 @dataclass
@@ -76,6 +77,10 @@ class _Builder:
                 "document too large or nested aliases (alias bomb?): refused",
             ))
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _PLAIN_TAGS and not isinstance(node, yaml.ScalarNode):
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            _fail(self.source, tr(f"valeur YAML non prise en charge ({node.tag})",
+                                  f"unsupported YAML value ({node.tag})"), line, col)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

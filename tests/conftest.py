@@ -1,0 +1,85 @@
+"""Shared fixtures: the CLI run in-process, profile builders, external validators."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+BASE_PROFILE: dict[str, Any] = {
+    "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",
+                "email_contact": "mairie@saint-essai.fr"},
+    "serveur": {"hote": "192.0.2.10", "hebergeur": "ovhcloud", "pays": "FR"},
+    "services": {"nextcloud": {"actif": True}, "matrix": {"actif": True},
+                 "jitsi": {"actif": True}},
+    "services_municipaux": [{"id": "accueil", "nom": "Accueil"}],
+    "utilisateurs": [{"identifiant": "mdupont", "nom": "Marie Dupont",
+                      "email": "marie@saint-essai.fr", "role": "administrateur",
+                      "services_municipaux": ["accueil"]}],
+}
+
+
+def base_profile() -> dict[str, Any]:
+    return copy.deepcopy(BASE_PROFILE)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run the CLI in this process; returns exit code and captured output."""
+    from kit_collab.cli import run
+
+    monkeypatch.setenv("KIT_COLLAB_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.delenv("KIT_COLLAB_LANG", raising=False)
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        code = run([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def write_profile(tmp_path: Path):
+    """Write a profile (dict or raw text) to a file and return its path."""
+
+    def write(data: dict[str, Any] | str | bytes, name: str = "commune.yaml") -> Path:
+        path = tmp_path / name
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        elif isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                            encoding="utf-8")
+        return path
+
+    return write
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (.ci/run installs it)")
+    return path

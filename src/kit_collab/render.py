@@ -6,6 +6,7 @@ strict Jinja environment (an undefined name is an error) with one escaping filte
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -145,6 +146,8 @@ def active_recipes(profile: Profile, recipes: RecipeSet) -> list[Recipe]:
 
 
 def _new_secret(length: int, alphabet: str) -> str:
+    if alphabet == "base64":  # e.g. an ed25519 seed: `length` random bytes, unpadded
+        return base64.b64encode(secrets_mod.token_bytes(length)).decode().rstrip("=")
     chars = string.hexdigits.lower()[:16] if alphabet == "hex" else (
         string.ascii_letters + string.digits)
     return "".join(secrets_mod.choice(chars) for _ in range(length))

@@ -55,7 +55,7 @@ class PortSpec(_Data):
     """A host port that must be unique on a server; the engine allocates it from ``base``."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    protocol: Literal["tcp", "udp"]
+    protocol: Literal["tcp", "udp", "tcp+udp"]
     base: int = Field(ge=1024, le=65000)
     size: int = Field(1, ge=1, le=1000)  # a block of consecutive ports (relay ranges)
     public: bool = True  # opened in the firewall

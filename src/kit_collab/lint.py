@@ -230,8 +230,11 @@ def _check_compose_services(recipe: Recipe, ctx: LintContext) -> list[str]:
         if svc.get("image") not in images:
             out.append(tr(f"service {name} : image « {svc.get('image')} » non déclarée",
                           f"service {name}: image '{svc.get('image')}' not declared"))
+    # A task may run in a service of a recipe this one requires (Collabora configures Nextcloud).
+    reachable = found | {s for need in recipe.spec.requires if need in ctx.recipes.by_name
+                         for s in ctx.recipes[need].spec.services}
     for task in recipe.spec.tasks:
-        if task.service not in found:
+        if task.service not in reachable:
             out.append(tr(f"tâche « {task.name} » : service « {task.service} » absent",
                           f"task '{task.name}': service '{task.service}' missing"))
     return out

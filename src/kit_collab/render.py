@@ -116,11 +116,31 @@ def _lookup(data: Any, dotted: str) -> Any:
     return data
 
 
+def _unknown_path(recipe: Recipe, dotted: str | None) -> RenderError:
+    return RenderError(tr(f"recette « {recipe.name} » : chemin de profil inconnu « {dotted} »",
+                          f"recipe '{recipe.name}': unknown profile path '{dotted}'"))
+
+
+def _recipe_lookup(recipe: Recipe, data: Any, dotted: str) -> Any:
+    try:
+        return _lookup(data, dotted)
+    except KeyError:
+        raise _unknown_path(recipe, dotted) from None
+
+
 def profile_data(profile: Profile) -> dict[str, Any]:
     data = profile.model_dump(mode="json")
     data["commune"]["slug"] = profile.commune.code
     data["serveur"]["adresse_publique"] = profile.serveur.adresse_publique
     return data
+
+
+def recipe_true(recipe: Recipe, data: dict[str, Any], dotted: str | None) -> bool:
+    """``is_true`` for a path a recipe declares: an unknown path is the recipe's error."""
+    try:
+        return is_true(data, dotted)
+    except KeyError:
+        raise _unknown_path(recipe, dotted) from None
 
 
 def is_true(data: dict[str, Any], dotted: str | None) -> bool:
@@ -134,7 +154,7 @@ def is_true(data: dict[str, Any], dotted: str | None) -> bool:
 def active_recipes(profile: Profile, recipes: RecipeSet) -> list[Recipe]:
     data = profile_data(profile)
     active = [r for r in recipes if not r.spec.active_if
-              or any(is_true(data, p) for p in r.spec.active_if)]
+              or any(recipe_true(r, data, p) for p in r.spec.active_if)]
     names = {r.name for r in active}
     for recipe in active:
         for need in recipe.spec.requires:
@@ -236,7 +256,8 @@ def hostnames(data: dict[str, Any], recipes: list[Recipe]) -> dict[str, dict[str
     hosts: dict[str, dict[str, str]] = {"base": {"domaine": domain}}
     for recipe in recipes:
         hosts[recipe.name] = {
-            key: f"{_lookup(data, path)}.{domain}" for key, path in recipe.spec.hostnames.items()
+            key: f"{_recipe_lookup(recipe, data, path)}.{domain}"
+            for key, path in recipe.spec.hostnames.items()
         }
     return hosts
 
@@ -253,7 +274,7 @@ def _context(data: dict[str, Any], recipe: Recipe, shared: dict[str, Any]) -> di
 def _tasks(env: SandboxedEnvironment, recipe: Recipe, ctx: dict[str, Any]) -> list[Task]:
     tasks = []
     for spec in recipe.spec.tasks:
-        if not is_true(ctx, spec.when):
+        if not recipe_true(recipe, ctx, spec.when):
             continue
         items = ctx[spec.for_each] if spec.for_each else [None]
         for item in items:
@@ -274,8 +295,13 @@ def _checks(recipe: Recipe, hosts: dict[str, dict[str, str]],
             data: dict[str, Any]) -> list[Check]:
     out = []
     for spec in recipe.spec.health:
-        if not is_true(data, spec.when):
+        if not recipe_true(recipe, data, spec.when):
             continue
+        if spec.host != "base" and spec.host not in hosts[recipe.name]:
+            raise RenderError(tr(
+                f"recette « {recipe.name} » : le contrôle « {spec.name} » vise l'hôte inconnu "
+                f"« {spec.host} »", f"recipe '{recipe.name}': check '{spec.name}' targets "
+                f"unknown host '{spec.host}'"))
         host = hosts["base"]["domaine"] if spec.host == "base" else hosts[recipe.name][spec.host]
         out.append(Check(recipe.name, spec.name, host, spec.path, spec.status, spec.json_,
                          dict(spec.headers), spec.contains))
@@ -336,7 +362,7 @@ def render_bundle(
         ctx = _context(data, recipe, shared)
         prefix = "proxy" if recipe.spec.scope == "server" else f"{recipe.name}"
         for spec in recipe.spec.files:
-            if not is_true(data, spec.when):
+            if not recipe_true(recipe, data, spec.when):
                 continue
             text = render_template(env, recipe, spec.template, ctx)
             if recipe.spec.proxy_site == spec.dest:

@@ -1,0 +1,63 @@
+"""Golden renders of the bundled examples.
+
+After an intended template change, refresh them and read the diff:
+    KIT_COLLAB_UPDATE_GOLDEN=1 python3 -m pytest tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kit_collab import render
+from kit_collab.profile import load_profile
+from kit_collab.recipes import load_recipes
+
+from .conftest import EXAMPLES
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("KIT_COLLAB_UPDATE_GOLDEN") == "1"
+
+
+def fixed_secrets(active) -> render.Secrets:
+    """Fake, fixed secrets so that the goldens never change by chance (never real ones)."""
+    out: render.Secrets = {}
+    for recipe in active:
+        for spec in recipe.spec.secrets:
+            digest = hashlib.sha256(f"golden:{recipe.name}.{spec.name}".encode()).digest()
+            if spec.alphabet == "base64":
+                value = base64.b64encode(digest[: spec.length]).decode().rstrip("=")
+            else:
+                value = (digest.hex() * 4)[: spec.length]
+            out.setdefault(recipe.name, {})[spec.name] = value
+    return out
+
+
+def golden_files(example: str) -> dict[str, bytes]:
+    profile = load_profile(EXAMPLES / example)
+    recipes = load_recipes()
+    bundle = render.render_bundle(
+        profile, recipes, fixed_secrets(render.active_recipes(profile, recipes)))
+    stable = f"communes/{bundle.slug}/release"
+    return {f.path.replace(bundle.release_dir, stable): f.content for f in bundle.files}
+
+
+@pytest.mark.parametrize("example", ["petite-commune.yaml", "minimale.yaml"])
+def test_golden_render(example: str) -> None:
+    files = golden_files(example)
+    folder = GOLDEN / example.removesuffix(".yaml")
+    if UPDATE:
+        shutil.rmtree(folder, ignore_errors=True)
+        for path, content in files.items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(content)
+    expected = {str(p.relative_to(folder)): p.read_bytes()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+    assert sorted(files) == sorted(expected), "files added or removed: refresh the goldens"
+    for path, content in files.items():
+        assert content == expected[path], f"{path} differs from tests/golden (see docstring)"

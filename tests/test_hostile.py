@@ -60,9 +60,9 @@ def test_hostile_names_intact_everywhere(tmp_path: Path) -> None:
     # there, unbroken: no truncation at a quote, no lost backslash, no expanded variable.
     compose_like = {f.path for f in bundle.files if f.format == "compose"}
     for path, content in parsed.items():
-        for text in _strings(content):
-            if path.startswith("compose:") or path in compose_like:
-                text = text.replace("$$", "$")
+        for raw in _strings(content):
+            compose = path.startswith("compose:") or path in compose_like
+            text = raw.replace("$$", "$") if compose else raw
             for value, marker in ((COMMUNE, "#1"), (SERVICE, "#2"), (USER, "#3")):
                 if marker in text and value.split(marker)[0][-4:] in text:
                     assert value in text, (path, text)

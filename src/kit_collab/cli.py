@@ -61,6 +61,12 @@ _CLICK_FR = {
 }
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"kit-collab {__version__}")
+        raise typer.Exit(0)
+
+
 def _profiles_arg() -> object:
     return typer.Argument(help=tr("Fichier(s) de profil de commune (YAML).",
                                        "Commune profile file(s) (YAML)."), show_default=False)
@@ -92,11 +98,9 @@ def build_app() -> typer.Typer:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help=tr(
             "Affiche les détails.", "Show details."))] = False,
         version: Annotated[bool, typer.Option("--version", help=tr(
-            "Affiche la version.", "Show the version."), is_eager=True)] = False,
+            "Affiche la version.", "Show the version."), is_eager=True,
+            callback=_show_version)] = False,
     ) -> None:
-        if version:
-            typer.echo(f"kit-collab {__version__}")
-            raise typer.Exit(0)
         if verbose:
             logging.basicConfig(level=logging.DEBUG)
 

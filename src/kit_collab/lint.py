@@ -214,7 +214,8 @@ def _check_renders(recipe: Recipe, ctx: LintContext) -> list[str]:
 def _check_compose_services(recipe: Recipe, ctx: LintContext) -> list[str]:
     if ctx.sample is None or recipe.name not in dict(ctx.sample.recipes):
         return []
-    prefix = "proxy/" if recipe.spec.scope == "server" else f"{ctx.sample.release_dir}/{recipe.name}/"
+    prefix = ("proxy/" if recipe.spec.scope == "server"
+              else f"{ctx.sample.release_dir}/{recipe.name}/")
     try:
         compose = yaml.safe_load(ctx.sample.file(prefix + "compose.yaml").content)
     except KeyError:

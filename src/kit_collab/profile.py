@@ -25,10 +25,10 @@ from kit_collab.errors import Problem, ProfileError
 from kit_collab.i18n import tr
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
-EU_EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO"
-    .split()
-)
+EU_EEA = frozenset((
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+))
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN_RE = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
@@ -339,10 +339,39 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
+def _simple_messages(ctx: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """French and English text for pydantic's error types that need no lookup."""
+    bound = next(iter(ctx.values()), "")
+    return {
+        "missing": ("champ obligatoire manquant", "required field missing"),
+        "string_type": ("texte attendu", "text expected"),
+        "bool_type": ("true ou false attendu", "true or false expected"),
+        "bool_parsing": ("true ou false attendu", "true or false expected"),
+        "int_type": ("nombre entier attendu", "whole number expected"),
+        "int_parsing": ("nombre entier attendu", "whole number expected"),
+        "int_from_float": ("nombre entier attendu", "whole number expected"),
+        "list_type": ("liste attendue (lignes commençant par « - »)",
+                      "list expected (lines starting with '-')"),
+        "model_type": ("bloc de clés attendu (clé: valeur)", "mapping expected (key: value)"),
+        "dict_type": ("bloc de clés attendu (clé: valeur)", "mapping expected (key: value)"),
+        "literal_error": (f"valeur non reconnue ; valeurs possibles : {ctx.get('expected')}",
+                          f"unrecognised value; possible values: {ctx.get('expected')}"),
+        "greater_than_equal": (f"valeur hors limites (au moins {bound})",
+                               f"value out of range (at least {bound})"),
+        "less_than_equal": (f"valeur hors limites (au plus {bound})",
+                            f"value out of range (at most {bound})"),
+        "string_too_long": (f"texte trop long (au plus {ctx.get('max_length')} caractères)",
+                            f"text too long (at most {ctx.get('max_length')} characters)"),
+        "string_too_short": (f"texte trop court (au moins {ctx.get('min_length')} caractères)",
+                             f"text too short (at least {ctx.get('min_length')} characters)"),
+        "string_pattern_mismatch": (f"format invalide (attendu : {ctx.get('pattern')})",
+                                    f"invalid format (expected: {ctx.get('pattern')})"),
+    }
+
+
 def _message(err: dict[str, Any]) -> tuple[str, str | None]:
-    kind = err["type"]
-    loc = err["loc"]
-    ctx = err.get("ctx") or {}
+    """One French (or English) sentence and an optional hint for a pydantic error."""
+    kind, loc, ctx = err["type"], err["loc"], err.get("ctx") or {}
     if kind == "extra_forbidden":
         model = _model_at(loc)
         known = sorted(model.model_fields) if model else []
@@ -351,39 +380,10 @@ def _message(err: dict[str, Any]) -> tuple[str, str | None]:
             tr(f"clés possibles : {', '.join(known)}", f"known keys: {', '.join(known)}")
             if known else None)
         return tr(f"clé inconnue « {loc[-1]} »", f"unknown key '{loc[-1]}'"), hint
-    if kind == "missing":
-        return tr("champ obligatoire manquant", "required field missing"), None
     if kind == "value_error":
         return str(ctx.get("error", err["msg"])), None
-    if kind in ("string_type", "str_type"):
-        return tr("texte attendu", "text expected"), None
-    if kind in ("bool_type", "bool_parsing"):
-        return tr("true ou false attendu", "true or false expected"), None
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return tr("nombre entier attendu", "whole number expected"), None
-    if kind in ("list_type",):
-        return tr("liste attendue (lignes commençant par « - »)",
-                  "list expected (lines starting with '-')"), None
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return tr("bloc de clés attendu (clé: valeur)", "mapping expected (key: value)"), None
-    if kind == "literal_error":
-        expected = ctx.get("expected", "")
-        return tr(f"valeur non reconnue ; valeurs possibles : {expected}",
-                  f"unrecognised value; possible values: {expected}"), None
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        bound = next(iter(ctx.values()), "")
-        return tr(f"valeur hors limites ({kind.replace('_', ' ')} {bound})",
-                  f"value out of range ({kind.replace('_', ' ')} {bound})"), None
-    if kind == "string_too_long":
-        return tr(f"texte trop long (au plus {ctx.get('max_length')} caractères)",
-                  f"text too long (at most {ctx.get('max_length')} characters)"), None
-    if kind == "string_too_short":
-        return tr(f"texte trop court (au moins {ctx.get('min_length')} caractères)",
-                  f"text too short (at least {ctx.get('min_length')} characters)"), None
-    if kind == "string_pattern_mismatch":
-        return tr(f"format invalide (attendu : {ctx.get('pattern')})",
-                  f"invalid format (expected: {ctx.get('pattern')})"), None
-    return str(err["msg"]), None
+    simple = _simple_messages(ctx).get(kind)
+    return (tr(*simple), None) if simple else (str(err["msg"]), None)
 
 
 def _problem(doc: yamlsafe.Document, loc: tuple[str | int, ...], message: str,
@@ -393,9 +393,12 @@ def _problem(doc: yamlsafe.Document, loc: tuple[str | int, ...], message: str,
                    line=mark[0] if mark else None, column=mark[1] if mark else None, hint=hint)
 
 
-def _cross_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str, str | None]]:
-    """Rules that span several fields; each returns (path, message, hint)."""
-    found: list[tuple[tuple[str | int, ...], str, str | None]] = []
+Found = list[tuple[tuple[str | int, ...], str, str | None]]  # (path, message, hint)
+
+
+def _cross_checks(profile: Profile) -> Found:
+    """Rules that span several fields."""
+    found: Found = []
     ids: dict[str, int] = {}
     for i, svc in enumerate(profile.services_municipaux):
         if svc.id in ids:
@@ -403,34 +406,40 @@ def _cross_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str, st
                 f"service municipal « {svc.id} » déjà déclaré (n° {ids[svc.id] + 1})",
                 f"municipal service '{svc.id}' already declared (no. {ids[svc.id] + 1})"), None))
         ids.setdefault(svc.id, i)
-    seen_users: dict[str, int] = {}
-    seen_emails: dict[str, int] = {}
-    for i, user in enumerate(profile.utilisateurs):
-        if user.identifiant in seen_users:
-            found.append((("utilisateurs", i, "identifiant"), tr(
-                f"identifiant « {user.identifiant} » déjà utilisé",
-                f"identifier '{user.identifiant}' already used"), None))
-        seen_users.setdefault(user.identifiant, i)
-        if user.email.lower() in seen_emails:
-            found.append((("utilisateurs", i, "email"), tr(
-                f"adresse « {user.email} » déjà utilisée par un autre agent",
-                f"address '{user.email}' already used by another user"), None))
-        seen_emails.setdefault(user.email.lower(), i)
-        for j, sid in enumerate(user.services_municipaux):
-            if sid not in ids:
-                guess = _closest(sid, list(ids))
-                found.append((("utilisateurs", i, "services_municipaux", j), tr(
-                    f"service municipal « {sid} » inconnu",
-                    f"unknown municipal service '{sid}'"),
-                    tr(f"vouliez-vous dire « {guess} » ?", f"did you mean '{guess}'?") if guess
-                    else tr("déclarez-le dans services_municipaux",
-                            "declare it under services_municipaux")))
+    found.extend(_user_checks(profile, list(ids)))
     found.extend(_subdomain_checks(profile))
     found.extend(_hosting_checks(profile))
     return found
 
 
-def _subdomain_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str, str | None]]:
+def _user_checks(profile: Profile, service_ids: list[str]) -> Found:
+    found: Found = []
+    seen_users: set[str] = set()
+    seen_emails: set[str] = set()
+    for i, user in enumerate(profile.utilisateurs):
+        if user.identifiant in seen_users:
+            found.append((("utilisateurs", i, "identifiant"), tr(
+                f"identifiant « {user.identifiant} » déjà utilisé",
+                f"identifier '{user.identifiant}' already used"), None))
+        seen_users.add(user.identifiant)
+        if user.email.lower() in seen_emails:
+            found.append((("utilisateurs", i, "email"), tr(
+                f"adresse « {user.email} » déjà utilisée par un autre agent",
+                f"address '{user.email}' already used by another user"), None))
+        seen_emails.add(user.email.lower())
+        for j, sid in enumerate(user.services_municipaux):
+            if sid in service_ids:
+                continue
+            guess = _closest(sid, service_ids)
+            found.append((("utilisateurs", i, "services_municipaux", j), tr(
+                f"service municipal « {sid} » inconnu", f"unknown municipal service '{sid}'"),
+                tr(f"vouliez-vous dire « {guess} » ?", f"did you mean '{guess}'?") if guess
+                else tr("déclarez-le dans services_municipaux",
+                        "declare it under services_municipaux")))
+    return found
+
+
+def _subdomain_checks(profile: Profile) -> Found:
     svc = profile.services
     used: list[tuple[tuple[str | int, ...], str]] = []
     if svc.nextcloud.actif:
@@ -446,7 +455,7 @@ def _subdomain_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str
         used.append((("services", "jitsi", "sous_domaine"), svc.jitsi.sous_domaine))
     if svc.matrix.actif or svc.jitsi.actif:
         used.append((("services", "turn", "sous_domaine"), svc.turn.sous_domaine))
-    found: list[tuple[tuple[str | int, ...], str, str | None]] = []
+    found: Found = []
     first: dict[str, tuple[str | int, ...]] = {}
     for path, label in used:
         if label in first:
@@ -468,8 +477,8 @@ def _subdomain_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str
     return found
 
 
-def _hosting_checks(profile: Profile) -> list[tuple[tuple[str | int, ...], str, str | None]]:
-    found: list[tuple[tuple[str | int, ...], str, str | None]] = []
+def _hosting_checks(profile: Profile) -> Found:
+    found: Found = []
     srv = profile.serveur
     if srv.pays not in EU_EEA and not srv.derogation_hors_ue:
         found.append((("serveur", "pays"), tr(

@@ -7,6 +7,7 @@ strict Jinja environment (an undefined name is an error) with one escaping filte
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -195,8 +196,15 @@ def port_requests(slug: str, recipes: list[Recipe]) -> list[tuple[str, str, Any]
 
 
 def environment(recipe: Recipe) -> SandboxedEnvironment:
+    """The recipe's Jinja environment, built once per template folder (it caches compiled
+    templates, which is most of the cost of rendering many communes)."""
+    return _environment(str(recipe.template_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _environment(template_dir: str) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(recipe.template_dir)),
+        loader=jinja2.FileSystemLoader(template_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -231,10 +239,15 @@ def _render_error(recipe: Recipe, template: str, exc: Exception) -> RenderError:
                                "fix the template or the profile value it uses"))
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
+    return env.from_string(source)
+
+
 def render_string(env: SandboxedEnvironment, recipe: Recipe, source: str, ctx: dict[str, Any],
                   label: str) -> str:
     try:
-        return env.from_string(source).render(ctx)
+        return _compiled(env, source).render(ctx)
     except (jinja2.TemplateError, ValueError, TypeError) as exc:
         raise _render_error(recipe, label, exc) from None
 

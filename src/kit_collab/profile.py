@@ -231,6 +231,9 @@ class Serveur(_Strict):
         None, min_length=20, description="Motif écrit justifiant un hébergement hors UE/EEE.")
     miroir_registre: Url | None = Field(None, description="Miroir de registre Docker à "
                                         "utiliser pour les téléchargements d'images.")
+    racine: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/-]+$")] = Field(
+        "/opt/kit-collab", description="Dossier de kit-collab sur le serveur (à ne changer "
+        "que pour des essais).")
     certificats: Certificats = Field(default_factory=Certificats,  # type: ignore[arg-type]
                                      description="Certificats HTTPS du proxy.")
 

@@ -363,7 +363,7 @@ def render_bundle(
         "active": [r.name for r in active],
         "slug": slug,
         "proxy_network": constants.PROXY_NETWORK,
-        "server_root": constants.SERVER_ROOT,
+        "server_root": profile.serveur.racine,
     }
     files: list[BundleFile] = []
     tasks: list[Task] = []

@@ -1,0 +1,335 @@
+"""Install, roll back, read status: the side-effect half, driving a Transport.
+
+The pure half (facts parsing, plan, scripts) lives in facts.py, plan.py and remote.py; this
+module only sequences them: facts -> plan -> lock+upload -> switch+up -> tasks -> state.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kit_collab import facts as facts_mod
+from kit_collab import plan as plan_mod
+from kit_collab import ports, remote, render
+from kit_collab.errors import DeployError, LockError
+from kit_collab.i18n import tr
+from kit_collab.profile import Profile
+from kit_collab.recipes import RecipeSet
+from kit_collab.redact import redact, remember
+
+KEEP_RELEASES = 3
+STALE_LOCK_SECONDS = 2 * 3600
+
+
+class Reporter(Protocol):
+    def step(self, text: str) -> None: ...
+    def progress(self, done: int, total: int) -> None: ...
+
+
+class SilentReporter:
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+
+    def step(self, text: str) -> None:
+        self.steps.append(text)
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    plan: plan_mod.Plan
+    bundle: render.Bundle
+    applied: bool
+    round_trips: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _run(transport: Any, script: str, *, stdin: bytes | None = None,
+         progress: Callable[[int], None] | None = None, timeout: float | None = None) -> Any:
+    return transport.run(script, stdin=stdin, progress=progress, timeout=timeout)
+
+
+def read_facts(transport: Any, profile: Profile) -> facts_mod.Facts:
+    result = _run(transport, facts_mod.script(profile.serveur.racine, profile.commune.code),
+                  timeout=60)
+    output = result.stdout.decode("utf-8", "replace")
+    parsed = facts_mod.parse(output)
+    remember(v for bucket in parsed.secrets.values() for v in bucket.values())
+    return parsed
+
+
+def desired(profile: Profile, recipes: RecipeSet,
+            facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, bool]:
+    """The bundle for this server: its secrets (the server's first), its recorded ports."""
+    active = render.active_recipes(profile, recipes)
+    secrets, created = render.ensure_secrets(active, facts.secrets)
+    remember(v for bucket in secrets.values() for v in bucket.values())
+    slug = profile.commune.code
+    recorded = {(slug, r, n): int(p) for r, names in facts.state.get("ports", {}).items()
+                for n, p in names.items() if not n.endswith("_end")}
+    ours = set(recorded.values())
+    reserved = [p for _proto, p in facts.ports_in_use if p not in ours]
+    allocated = ports.allocate(render.port_requests(slug, active), recorded, reserved)
+    return render.render_bundle(profile, recipes, secrets, allocated), secrets, bool(created)
+
+
+def make_plan(profile: Profile, recipes: RecipeSet,
+              facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
+    bundle, secrets, created = desired(profile, recipes, facts)
+    services = {r.name: list(r.spec.services) for r in recipes if r.spec.scope == "commune"}
+    return plan_mod.build(bundle, facts, services, new_secrets=created), bundle, secrets
+
+
+def lock_info(action: str, release: str) -> str:
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{who} pid={os.getpid()} {action} {release} depuis={now}"
+
+
+def lock_age(info: str, now: datetime | None = None) -> int | None:
+    for word in info.split():
+        if word.startswith("depuis="):
+            try:
+                since = datetime.strptime(word[7:], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            except ValueError:
+                return None
+            return int(((now or datetime.now(UTC)) - since).total_seconds())
+    return None
+
+
+def locked_error(info: str, profile: Profile) -> LockError:
+    age = lock_age(info)
+    minutes = f" ({age // 60} min)" if age is not None else ""
+    stale = age is not None and age > STALE_LOCK_SECONDS
+    message = tr(f"une autre opération est en cours sur {profile.commune.code}{minutes} : {info}",
+                 f"another operation is running on {profile.commune.code}{minutes}: {info}")
+    hint = tr(
+        ("ce verrou semble abandonné : " if stale else "attendez qu'elle finisse (--lock-wait), "
+         "ou si elle est abandonnée : ") + f"kit-collab unlock {profile.commune.code} --force",
+        ("this lock looks abandoned: " if stale else "wait for it (--lock-wait), or if it was "
+         "abandoned: ") + f"kit-collab unlock {profile.commune.code} --force")
+    return LockError(message, hint=hint)
+
+
+def _audit(action: str, profile: Profile, release: str, result: str) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    return f"{now} {who} {action} {profile.commune.code} {release} {result}"
+
+
+def _state(plan: plan_mod.Plan, bundle: render.Bundle, previous: str) -> dict[str, Any]:
+    return {
+        "commune": bundle.slug, "release": bundle.release, "precedente": previous,
+        "recettes": dict(bundle.recipes), "fichiers": plan.files, "ports": bundle.ports,
+        "hotes": bundle.hosts, "bootstrap": plan_mod.BOOTSTRAP_VERSION,
+        "deploye_le": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _check(result: Any, what: str) -> str:
+    out = redact((result.stdout + result.stderr).decode("utf-8", "replace")).strip()
+    if result.code != 0:
+        raise DeployError(tr(f"{what} a échoué sur le serveur : {out[-600:]}",
+                             f"{what} failed on the server: {out[-600:]}"))
+    return out
+
+
+def _open_ports(profile: Profile, bundle: render.Bundle,
+                recipes: RecipeSet) -> list[tuple[str, str]]:
+    out = [("80", "tcp"), ("443", "tcp"), ("443", "udp")]
+    for name, _version in bundle.recipes:
+        for spec in recipes[name].spec.ports:
+            if not spec.public:
+                continue
+            start = bundle.ports[name][spec.name]
+            port = str(start) if spec.size == 1 else f"{start}:{start + spec.size - 1}"
+            for proto in spec.protocol.split("+"):
+                out.append((port, proto))
+    return out
+
+
+def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
+            reporter: Reporter | None = None, lock_wait: float = 0,
+            wait_seconds: int = 300) -> Outcome:
+    """Bring the server to the profile; roll back when the services do not become healthy."""
+    rep = reporter or SilentReporter()
+    root, slug = profile.serveur.racine, profile.commune.code
+    rep.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
+    facts = read_facts(transport, profile)
+    deadline = time.monotonic() + lock_wait
+    while facts.lock and time.monotonic() < deadline:
+        time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+        facts = read_facts(transport, profile)
+    if facts.lock:
+        raise locked_error(facts.lock, profile)
+    plan, bundle, secrets = make_plan(profile, recipes, facts)
+    if plan.noop:
+        return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips)
+    info = lock_info("install", bundle.release)
+    _lock_and_upload(transport, profile, plan, bundle, secrets, info, rep)
+    try:
+        if plan.bootstrap:
+            rep.step(tr("Préparation du serveur (Docker, pare-feu, mises à jour)",
+                        "Preparing the server (Docker, firewall, updates)"))
+            _check(_run(transport, remote.bootstrap(
+                root, plan_mod.BOOTSTRAP_VERSION, profile.serveur.port_ssh,
+                _open_ports(profile, bundle, recipes), profile.serveur.miroir_registre),
+                timeout=1800), tr("la préparation du serveur", "preparing the server"))
+        rep.step(tr("Démarrage des services (téléchargement des images si besoin)",
+                    "Starting services (pulling images if needed)"))
+        up = _run(transport, remote.switch_and_up(root, slug, bundle.release, plan.restart,
+                                                  bool(plan.proxy_changed), wait_seconds),
+                  timeout=wait_seconds * 3 + 600)
+        if up.code != 0:
+            _roll_back(transport, profile, plan, up, wait_seconds, rep)
+        warnings = _run_tasks(transport, profile, plan, secrets, rep)
+        rep.step(tr("Enregistrement de l'état", "Recording the state"))
+        _check(_run(transport, remote.finish(
+            root, slug, _state(plan, bundle, plan.previous),
+            _audit("install", profile, bundle.release, "ok"), KEEP_RELEASES)),
+            tr("l'enregistrement de l'état", "recording the state"))
+    except BaseException:
+        _run(transport, remote.unlock(root, slug))
+        raise
+    return Outcome(plan, bundle, applied=True, round_trips=transport.round_trips,
+                   warnings=warnings)
+
+
+def _lock_and_upload(transport: Any, profile: Profile, plan: plan_mod.Plan,
+                     bundle: render.Bundle, secrets: render.Secrets, info: str,
+                     rep: Reporter) -> None:
+    root, slug = profile.serveur.racine, profile.commune.code
+    if plan.upload or plan.proxy_changed or plan.store_secrets:
+        partial = f"{bundle.release_dir}.partial"
+        send = list(plan.added) + list(plan.changed)
+        secrets_json = (json.dumps(secrets, indent=2, sort_keys=True).encode()
+                        if plan.store_secrets else None)
+        stream = remote.tar_stream(bundle, send if plan.upload else [], partial, secrets_json,
+                                   plan.proxy_changed)
+        rep.step(tr(f"Envoi de la version {bundle.release} ({len(stream) // 1024} Kio)",
+                    f"Uploading release {bundle.release} ({len(stream) // 1024} KiB)"))
+        script = remote.upload(root, slug, bundle.release, plan.previous, info,
+                               plan.removed if plan.upload else ())
+        result = _run(transport, script, stdin=stream,
+                      progress=lambda n: rep.progress(n, len(stream)), timeout=600)
+    else:
+        result = _run(transport, remote.take_lock(root, slug, info, plan.previous))
+    _lock_result(result, profile)
+
+
+def _lock_result(result: Any, profile: Profile) -> None:
+    text = result.stdout.decode("utf-8", "replace").strip()
+    if result.code == remote.LOCKED_EXIT:
+        raise locked_error(text, profile)
+    if result.code == remote.CHANGED_EXIT:
+        raise DeployError(tr("le serveur a changé pendant la préparation (un autre opérateur ?)",
+                             "the server changed while preparing (another operator?)"),
+                          hint=tr("relancez la commande", "run the command again"))
+    _check(result, tr("l'envoi de la version", "the upload"))
+
+
+def _failing_services(ps_json: str) -> list[str]:
+    bad = []
+    for line in ps_json.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if item.get("State") != "running" or item.get("Health") not in ("", "healthy", None):
+            bad.append(str(item.get("Service")))
+    return bad
+
+
+def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
+               wait_seconds: int, rep: Reporter) -> None:
+    root, slug = profile.serveur.racine, profile.commune.code
+    logs = _run(transport, remote.logs(root, slug))
+    text = redact(logs.stdout.decode("utf-8", "replace"))
+    failing = _failing_services(text) or ["?"]
+    tail = "\n".join(text.splitlines()[-30:])
+    rep.step(tr(f"Échec : retour à la version précédente ({plan.previous or 'aucune'})",
+                f"Failure: back to the previous release ({plan.previous or 'none'})"))
+    _run(transport, remote.switch_back(root, slug, plan.previous, wait_seconds),
+         timeout=wait_seconds * 2 + 300)
+    _run(transport, remote.audit_only(root, _audit("install", profile, plan.release,
+                                                   "echec-retour-arriere")))
+    raise DeployError(
+        tr(f"les services {', '.join(failing)} ne sont pas devenus opérationnels ; la version "
+           f"précédente ({plan.previous or 'aucune'}) a été remise en place. Derniers "
+           f"journaux :\n{tail}",
+           f"services {', '.join(failing)} did not become healthy; the previous release "
+           f"({plan.previous or 'none'}) is back in place. Last logs:\n{tail}"),
+        hint=tr("corrigez la cause puis relancez « kit-collab install »",
+                "fix the cause, then run 'kit-collab install' again"))
+
+
+def _run_tasks(transport: Any, profile: Profile, plan: plan_mod.Plan,
+               secrets: render.Secrets, rep: Reporter) -> list[str]:
+    if not plan.tasks:
+        return []
+    rep.step(tr(f"Tâches après installation ({len(plan.tasks)})",
+                f"Post-install tasks ({len(plan.tasks)})"))
+    env: dict[str, str] = {}
+    for task in plan.tasks:
+        for var, ref in task.env:
+            recipe, _, name = ref.partition(".")
+            if name in secrets.get(recipe, {}):
+                env[var] = secrets[recipe][name]
+    script = remote.tasks_script(profile.serveur.racine, profile.commune.code, plan.tasks, env)
+    # The script may carry secret values: it travels on stdin, never on a command line.
+    result = _run(transport, "sh -s", stdin=script.encode(), timeout=1800)
+    text = redact(result.stdout.decode("utf-8", "replace"))
+    warnings = []
+    for line in text.splitlines():
+        if line.startswith("task ") and line.endswith(" failed"):
+            index = int(line.split()[1])
+            task = plan.tasks[index]
+            warnings.append(tr(f"tâche « {task.description} » ({task.recipe}) en échec",
+                               f"task '{task.description}' ({task.recipe}) failed"))
+    return warnings
+
+
+def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> str:
+    """Switch back to the previous release on demand. Returns the release now running."""
+    root, slug = profile.serveur.racine, profile.commune.code
+    facts = read_facts(transport, profile)
+    if facts.lock:
+        raise locked_error(facts.lock, profile)
+    previous = str(facts.state.get("precedente") or "")
+    if not previous or previous not in facts.releases:
+        raise DeployError(tr("aucune version précédente à remettre en place",
+                             "no previous release to go back to"))
+    _lock_result(_run(transport, remote.take_lock(root, slug, lock_info("rollback", previous),
+                                                  facts.current)), profile)
+    try:
+        _check(_run(transport, remote.switch_back(root, slug, previous, wait_seconds),
+                    timeout=wait_seconds * 2 + 300), tr("le retour arrière", "the rollback"))
+        state = dict(facts.state, release=previous, precedente=facts.current)
+        _check(_run(transport, remote.finish(root, slug, state, _audit(
+            "rollback", profile, previous, "ok"), KEEP_RELEASES)),
+            tr("l'enregistrement de l'état", "recording the state"))
+    except BaseException:
+        _run(transport, remote.unlock(root, slug))
+        raise
+    return previous
+
+
+def force_unlock(transport: Any, profile: Profile) -> str:
+    facts = read_facts(transport, profile)
+    _run(transport, remote.unlock(profile.serveur.racine, profile.commune.code))
+    _run(transport, remote.audit_only(profile.serveur.racine, _audit(
+        "unlock", profile, facts.current, "force")))
+    return facts.lock

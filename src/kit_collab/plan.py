@@ -1,0 +1,106 @@
+"""Bundle + facts -> Plan: what an install would change. Pure: plain data in, data out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit_collab.facts import Facts
+from kit_collab.i18n import tr
+from kit_collab.render import Bundle, Task
+
+BOOTSTRAP_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # bootstrap | ajout | modification | suppression | proxy | redemarrage | tache
+    target: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action, "cible": self.target, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    slug: str
+    release: str
+    previous: str  # release running now, "" on a first install
+    bootstrap: bool
+    upload: bool  # the release folder must be sent (it is not on the server yet)
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    proxy_changed: tuple[str, ...] = ()
+    restart: tuple[str, ...] = ()  # services whose mounted files changed
+    tasks: tuple[Task, ...] = ()
+    store_secrets: bool = False  # secrets were generated: write them to the server
+    files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
+
+    @property
+    def noop(self) -> bool:
+        return not (self.bootstrap or self.release != self.previous or self.proxy_changed
+                    or self.store_secrets)
+
+    def changes(self) -> list[Change]:
+        out: list[Change] = []
+        if self.bootstrap:
+            out.append(Change("bootstrap", tr("serveur", "server"), tr(
+                "Docker, compose, pare-feu, mises à jour de sécurité automatiques",
+                "Docker, compose, firewall, automatic security updates")))
+        out += [Change("ajout", p) for p in self.added]
+        out += [Change("modification", p) for p in self.changed]
+        out += [Change("suppression", p) for p in self.removed]
+        out += [Change("proxy", f"proxy/{p}") for p in self.proxy_changed]
+        out += [Change("redemarrage", s) for s in self.restart]
+        out += [Change("tache", f"{t.recipe}:{t.name}", t.description) for t in self.tasks]
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"commune": self.slug, "release": self.release, "precedente": self.previous,
+                "rien_a_faire": self.noop, "changements": [c.as_dict() for c in self.changes()]}
+
+
+def release_files(bundle: Bundle) -> dict[str, str]:
+    """Release-relative path -> sha256 of the commune's files."""
+    prefix = bundle.release_dir + "/"
+    return {f.path.removeprefix(prefix): f.sha256 for f in bundle.files
+            if f.path.startswith(prefix)}
+
+
+def proxy_files(bundle: Bundle) -> dict[str, str]:
+    return {f.path.removeprefix("proxy/"): f.sha256 for f in bundle.files
+            if f.path.startswith("proxy/")}
+
+
+def _services_of(paths: list[str], services: dict[str, list[str]]) -> list[str]:
+    recipes = {p.split("/", 1)[0] for p in paths if "/" in p}
+    return sorted(s for r in recipes for s in services.get(r, []))
+
+
+def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
+          new_secrets: bool = False) -> Plan:
+    """What to do to bring the server to ``bundle``. ``services`` maps recipe -> its compose
+    services (to restart those whose mounted files changed)."""
+    wanted = release_files(bundle)
+    deployed = dict(facts.release_files) if facts.current else {}
+    added = sorted(p for p in wanted if p not in deployed)
+    changed = sorted(p for p in wanted if p in deployed and deployed[p] != wanted[p])
+    removed = sorted(p for p in deployed if p not in wanted)
+    proxy_wanted = proxy_files(bundle)
+    proxy_changed = tuple(sorted(p for p, h in proxy_wanted.items()
+                                 if facts.proxy_files.get(p) != h))
+    bootstrap = not facts.bootstrapped or facts.bootstrap_version != BOOTSTRAP_VERSION
+    release_changed = bundle.release != facts.current
+    # Files mounted into containers do not change the compose configuration: the services
+    # of recipes whose files changed are recreated explicitly. A first install starts all.
+    restart = _services_of(changed + removed, services) if facts.current else []
+    return Plan(
+        slug=bundle.slug, release=bundle.release, previous=facts.current,
+        bootstrap=bootstrap, upload=release_changed and bundle.release not in facts.releases,
+        added=tuple(added), changed=tuple(changed), removed=tuple(removed),
+        proxy_changed=proxy_changed, restart=tuple(restart),
+        tasks=bundle.tasks if release_changed else (), store_secrets=new_secrets,
+        files=wanted,
+    )

@@ -1,0 +1,241 @@
+"""Scripts run on the server, built as plain strings (pure, tested as text).
+
+Every value that reaches a script goes through ``shlex.quote``. Each function returns one
+POSIX sh script: one SSH round trip.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import tarfile
+from collections.abc import Iterable
+
+from kit_collab.render import Bundle, Task
+
+LOCKED_EXIT = 4  # the lock is held by someone else: its details follow on stdout
+CHANGED_EXIT = 5  # the server changed between reading its facts and taking the lock
+
+q = shlex.quote
+
+
+def commune_dir(root: str, slug: str) -> str:
+    return f"{root}/communes/{slug}"
+
+
+def audit_path(root: str) -> str:
+    """DESIGN.md's /var/log/kit-collab/audit.log, kept inside the root for other roots."""
+    return "/var/log/kit-collab/audit.log" if root == "/opt/kit-collab" else f"{root}/log/audit.log"
+
+
+def compose(root: str, slug: str, *args: str) -> str:
+    """A `docker compose` command on the commune's project, through the stable `current`
+    path so that bind mounts do not change with each release."""
+    file = f"{commune_dir(root, slug)}/current/compose.yaml"
+    return " ".join(["docker", "compose", "-p", q(slug), "-f", q(file), *args])
+
+
+def proxy_compose(root: str, *args: str) -> str:
+    return " ".join(["docker", "compose", "-p", "kit-collab-proxy", "-f",
+                     q(f"{root}/proxy/compose.yaml"), *args])
+
+
+def upload(root: str, slug: str, release: str, expected_current: str, lock_info: str,
+           removed: Iterable[str]) -> str:
+    """Take the lock, check nothing moved since the facts were read, then build the new
+    release from the current one plus the tar stream on stdin (only changed files).
+    The release is complete only once renamed from ``.partial``: a cut connection leaves
+    the running release untouched."""
+    c = commune_dir(root, slug)
+    rm = " ".join(q(p) for p in removed)
+    return f"""set -eu
+umask 022
+C={q(c)}; R={q(root)}; NEW="$C/releases/{release}.partial"
+mkdir -p "$C/releases"
+if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
+printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
+cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
+if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; exit {CHANGED_EXIT}; fi
+rm -rf "$NEW"; mkdir -p "$NEW"
+if [ -n "$cur" ]; then cp -a "$C/releases/$cur/." "$NEW/"; fi
+cd "$NEW"; {"rm -f -- " + rm + "; " if rm else ""}cd "$R"
+tar -x -f - -C "$R"
+mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
+chmod 755 "$C/releases/{release}.partial"
+rm -rf "$C/releases/{release}"; mv "$NEW" "$C/releases/{release}"
+echo uploaded
+"""
+
+
+def take_lock(root: str, slug: str, lock_info: str, expected_current: str) -> str:
+    """The lock alone, for operations that send no files (rollback, a release already there)."""
+    c = commune_dir(root, slug)
+    return f"""set -eu
+C={q(c)}
+mkdir -p "$C"
+if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
+printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
+cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
+if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; exit {CHANGED_EXIT}; fi
+"""
+
+
+def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
+                  proxy_changed: bool, wait_seconds: int) -> str:
+    """Point `current` at the release atomically, start the proxy and the commune's services,
+    wait for their health checks, and reload Caddy when its configuration changed."""
+    c = commune_dir(root, slug)
+    restart = list(restart)
+    force = (compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", "--wait",
+                     "--wait-timeout", str(wait_seconds), *[q(s) for s in restart])
+             if restart else "true")
+    reload = (proxy_compose(root, "exec", "-T", "caddy", "caddy", "reload", "--config",
+                            q(f"{root}/proxy/Caddyfile"), "--adapter", "caddyfile")
+              if proxy_changed else "true")
+    return f"""set -eu
+C={q(c)}
+ln -sfn {q("releases/" + release)} "$C/current.new" && mv -T "$C/current.new" "$C/current"
+{proxy_compose(root, "up", "-d", "--remove-orphans")}
+{compose(root, slug, "up", "-d", "--remove-orphans", "--wait", "--wait-timeout", str(wait_seconds))}
+{force}
+{reload}
+echo up
+"""
+
+
+def switch_back(root: str, slug: str, previous: str, wait_seconds: int) -> str:
+    """Roll back: `current` to the previous release (or nothing on a first install), and
+    recreate every service from it."""
+    c = commune_dir(root, slug)
+    if not previous:
+        return f"""set -u
+C={q(c)}
+{compose(root, slug, "down", "--remove-orphans")} || true
+rm -f "$C/current"
+echo rolled-back
+"""
+    return f"""set -u
+C={q(c)}
+ln -sfn {q("releases/" + previous)} "$C/current.new" && mv -T "$C/current.new" "$C/current"
+{compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", "--wait",
+         "--wait-timeout", str(wait_seconds))}
+echo rolled-back
+"""
+
+
+def logs(root: str, slug: str, lines: int = 30) -> str:
+    return compose(root, slug, "ps", "-a", "--format", "json") + "; " + compose(
+        root, slug, "logs", "--no-color", "--tail", str(lines))
+
+
+def tasks_script(root: str, slug: str, tasks: Iterable[Task], env: dict[str, str]) -> str:
+    """Run the post-install tasks in their containers. Secret values arrive through the
+    environment of this script (sent on stdin, never on a command line)."""
+    lines = ["set -u", "failed=0"]
+    for var, value in sorted(env.items()):
+        lines.append(f"export {var}={q(value)}")
+    for i, task in enumerate(tasks):
+        user = ["-u", q(task.user)] if task.user else []
+        envs = [x for name, _ in task.env for x in ("-e", q(name))]
+        cmd = compose(root, slug, "exec", "-T", *user, *envs, q(task.service),
+                      *[q(a) for a in task.argv])
+        lines.append(f'if {cmd} >/tmp/kit-collab-task.$$ 2>&1; then echo "task {i} ok"; '
+                     f'else echo "task {i} failed"; tail -n 5 /tmp/kit-collab-task.$$; '
+                     "failed=1; fi")
+    lines += ["rm -f /tmp/kit-collab-task.$$", 'exit "$failed"']
+    return "\n".join(lines) + "\n"
+
+
+def finish(root: str, slug: str, state: dict[str, object], audit_line: str,
+           keep: int) -> str:
+    """Write state.json, append the audit line, prune old releases (keeping `keep` plus the
+    current one), release the lock."""
+    c = commune_dir(root, slug)
+    audit = audit_path(root)
+    state_text = json.dumps(state, ensure_ascii=False, indent=2, sort_keys=True)
+    return f"""set -eu
+C={q(c)}
+umask 077
+printf '%s\\n' {q(state_text)} > "$C/state.json.new" && mv "$C/state.json.new" "$C/state.json"
+mkdir -p {q(audit.rsplit("/", 1)[0])}
+printf '%s\\n' {q(audit_line)} >> {q(audit)}
+cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
+ls -1t "$C/releases" 2>/dev/null | grep -v -x -e "$cur" | tail -n +{keep + 1} | while read -r old; do rm -rf "$C/releases/$old"; done
+rm -rf "$C/.lock"
+echo finished
+"""
+
+
+def bootstrap(root: str, version: str, ssh_port: int, open_ports: Iterable[tuple[str, str]],
+              mirror: str | None) -> str:
+    """Prepare a fresh Debian 12 / Ubuntu 24.04 server: Docker engine and compose v2, a
+    firewall that lets in only SSH, the web and the media ports, automatic security
+    updates, and the registry mirror. Only what is missing is installed."""
+    rules = "\n".join(f"ufw allow {q(port)}/{proto} >/dev/null" for port, proto in open_ports)
+    mirror_block = "true"
+    if mirror:  # only then is /etc/docker/daemon.json ours to write
+        daemon = json.dumps({"registry-mirrors": [mirror]})
+        mirror_block = f"""mkdir -p /etc/docker
+if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != {q(daemon)} ]; then
+  printf '%s\\n' {q(daemon)} > /etc/docker/daemon.json
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl restart docker; else service docker restart || true; fi
+fi"""
+    return f"""set -eu
+export DEBIAN_FRONTEND=noninteractive
+. /etc/os-release
+case "$ID:$VERSION_ID" in debian:12|debian:13|ubuntu:24.04) ;;
+  *) echo "unsupported-os=$ID $VERSION_ID"; exit 3 ;; esac
+need=""
+command -v docker >/dev/null || need="$need docker.io"
+docker compose version >/dev/null 2>&1 || need="$need $(apt-cache show docker-compose-v2 >/dev/null 2>&1 && echo docker-compose-v2 || echo docker-compose)"
+command -v ufw >/dev/null || need="$need ufw"
+dpkg -s unattended-upgrades >/dev/null 2>&1 || need="$need unattended-upgrades"
+if [ -n "$need" ]; then apt-get update -q && apt-get install -y -q $need; fi
+docker compose version >/dev/null 2>&1 || {{ echo "no-compose-v2"; exit 3; }}
+printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n' > /etc/apt/apt.conf.d/20auto-upgrades
+{mirror_block}
+ufw default deny incoming >/dev/null; ufw default allow outgoing >/dev/null
+ufw allow {int(ssh_port)}/tcp >/dev/null
+{rules}
+ufw --force enable >/dev/null
+mkdir -p {q(root)}/communes {q(root)}/proxy
+echo {q(version)} > {q(root)}/.bootstrap
+echo bootstrapped
+"""
+
+
+def unlock(root: str, slug: str) -> str:
+    return f'rm -rf {q(commune_dir(root, slug) + "/.lock")}\n'
+
+
+def audit_only(root: str, line: str) -> str:
+    audit = audit_path(root)
+    return f"mkdir -p {q(audit.rsplit('/', 1)[0])} && printf '%s\\n' {q(line)} >> {q(audit)}\n"
+
+
+def tar_stream(bundle: Bundle, paths: Iterable[str], partial_dir: str,
+               secrets_json: bytes | None, proxy: Iterable[str]) -> bytes:
+    """A tar archive, rooted at the server root, of the files to send: changed release files
+    (under the ``.partial`` folder), the secrets when new, and changed proxy files."""
+    by_path = {f.path: f for f in bundle.files}
+    prefix = bundle.release_dir + "/"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(name: str, data: bytes, mode: int, owner: str | None = None) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            if owner:
+                uid, _, gid = owner.partition(":")
+                info.uid, info.gid = int(uid), int(gid or uid)
+            tar.addfile(info, io.BytesIO(data))
+
+        for rel in sorted(paths):
+            f = by_path[prefix + rel]
+            add(f"{partial_dir}/{rel}", f.content, f.mode, f.owner)
+        if secrets_json is not None:
+            add(f"communes/{bundle.slug}/secrets/secrets.json", secrets_json, 0o600)
+        for name in sorted(proxy):
+            f = by_path[f"proxy/{name}"]
+            add(f"proxy/{name}", f.content, f.mode, f.owner)
+    return buffer.getvalue()

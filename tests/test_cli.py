@@ -13,15 +13,19 @@ import pytest
 
 from .conftest import EXAMPLES, ROOT
 
-COMMANDS = [[], ["validate"], ["render"], ["schema"], ["install"], ["recipes"],
-            ["recipes", "list"], ["recipes", "lint"]]
+COMMANDS = [[], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
+            ["rollback"], ["unlock"], ["recipes"], ["recipes", "list"], ["recipes", "lint"]]
 FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs profils",
           ("render",): "Écrit dans un dossier", ("schema",): "schéma JSON",
           ("install",): "Installe la suite", ("recipes",): "Recettes des services",
+          ("plan",): "Montre ce qu'une installation", ("status",): "Version déployée",
+          ("rollback",): "Remet en place", ("unlock",): "Lève le verrou",
           ("recipes", "list"): "Liste les recettes", ("recipes", "lint"): "Vérifie les recettes"}
 ENGLISH = {(): "Installs and maintains", ("validate",): "Check one or more profiles",
            ("render",): "Write to a folder", ("schema",): "JSON Schema",
            ("install",): "Install the commune", ("recipes",): "Service recipes",
+           ("plan",): "Show what an install", ("status",): "Deployed release",
+           ("rollback",): "Put the previous release", ("unlock",): "Remove the lock",
            ("recipes", "list"): "List recipes", ("recipes", "lint"): "Check recipes"}
 
 
@@ -93,10 +97,10 @@ def test_render_writes_bundle_and_private_secrets(cli, tmp_path: Path, write_pro
     assert os.readlink(out / "communes" / "saint-exemple-fr" / "current") == release
 
 
-def test_install_without_dry_run_says_not_available(cli) -> None:
+def test_non_interactive_install_needs_yes(cli) -> None:
     result = cli("install", EXAMPLES / "minimale.yaml")
-    assert result.code == 1
-    assert "pas encore disponible" in result.err and "--dry-run" in result.err
+    assert result.code == 2
+    assert "--yes" in result.err
 
 
 def test_recipes_list(cli) -> None:

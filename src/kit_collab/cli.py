@@ -140,20 +140,86 @@ def build_app() -> typer.Typer:
 
         raise typer.Exit(cmd.run())
 
-    @app.command(help=tr(
-        "Installe la suite de la commune. Avec --dry-run : vérifie, génère et montre ce qui "
-        "serait déployé, sans serveur.",
-        "Install the commune's suite. With --dry-run: check, render and show what would be "
-        "deployed, without a server."))
-    def install(
-        profile: Annotated[Path, typer.Argument(help=tr("Profil de la commune.",
-                                                        "Commune profile."))],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help=tr(
-            "Ne rien déployer : montrer le plan.", "Deploy nothing: show the plan."))] = False,
-    ) -> None:
-        from kit_collab.commands import install as cmd
+    profile_arg = typer.Argument(help=tr("Profil de la commune.", "Commune profile."))
+    yes_opt = typer.Option("--yes", "-y", help=tr("Ne pas demander de confirmation.",
+                                                  "Do not ask for confirmation."))
+    host_key_opt = typer.Option("--accept-host-key", help=tr(
+        "Empreinte SHA256:… de la clé d'hôte SSH à accepter (vérifiée auprès de l'hébergeur).",
+        "SHA256:… fingerprint of the SSH host key to accept (checked with the host)."))
 
-        raise typer.Exit(cmd.run(profile, dry_run=dry_run))
+    @app.command(help=tr(
+        "Installe la suite de la commune sur son serveur. Avec --dry-run : vérifie, génère et "
+        "montre ce qui serait déployé, sans serveur.",
+        "Install the commune's suite on its server. With --dry-run: check, render and show "
+        "what would be deployed, without a server."))
+    def install(
+        profile: Annotated[Path, profile_arg],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help=tr(
+            "Ne rien déployer : montrer ce qui serait déployé (sans serveur).",
+            "Deploy nothing: show what would be deployed (no server)."))] = False,
+        yes: Annotated[bool, yes_opt] = False,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        lock_wait: Annotated[float, typer.Option("--lock-wait", help=tr(
+            "Attendre jusqu'à N secondes qu'une autre opération libère le verrou.",
+            "Wait up to N seconds for another operation to release the lock."))] = 0,
+    ) -> None:
+        if dry_run:
+            from kit_collab.commands import install as cmd
+
+            raise typer.Exit(cmd.run(profile, dry_run=True))
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_install(profile, yes=yes, accept_host_key=accept_host_key,
+                                            lock_wait=lock_wait))
+
+    @app.command(help=tr("Montre ce qu'une installation changerait sur le serveur, sans rien "
+                         "changer.", "Show what an install would change on the server, "
+                         "changing nothing."))
+    def plan(
+        profile: Annotated[Path, profile_arg],
+        as_json: Annotated[bool, json_opt] = False,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_plan(profile, as_json=as_json,
+                                         accept_host_key=accept_host_key))
+
+    @app.command(help=tr("Version déployée, recettes, conteneurs et leur santé.",
+                         "Deployed release, recipes, containers and their health."))
+    def status(
+        profile: Annotated[Path, profile_arg],
+        as_json: Annotated[bool, json_opt] = False,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_status(profile, as_json=as_json,
+                                           accept_host_key=accept_host_key))
+
+    @app.command(help=tr("Remet en place la version précédente.",
+                         "Put the previous release back in place."))
+    def rollback(
+        profile: Annotated[Path, profile_arg],
+        yes: Annotated[bool, yes_opt] = False,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_rollback(profile, yes=yes, accept_host_key=accept_host_key))
+
+    @app.command(help=tr("Lève le verrou d'une opération abandonnée (avec --force).",
+                         "Remove the lock of an abandoned operation (with --force)."))
+    def unlock(
+        profile: Annotated[Path, profile_arg],
+        force: Annotated[bool, typer.Option("--force", help=tr(
+            "Confirmer la levée du verrou.", "Confirm removing the lock."))] = False,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_unlock(profile, force=force,
+                                           accept_host_key=accept_host_key))
 
     recipes_app = typer.Typer(help=tr("Recettes des services : liste et vérification.",
                                       "Service recipes: list and checks."),

@@ -238,19 +238,26 @@ def _lock_result(result: Any, profile: Profile) -> None:
     _check(result, tr("l'envoi de la version", "the upload"))
 
 
-def _failing_services(ps_json: str) -> list[str]:
-    bad = []
-    for line in ps_json.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
+def parse_ps(text: str) -> list[dict[str, str]]:
+    """`docker compose ps --format json`: one object per line (or one array, older compose)."""
+    items: list[dict[str, Any]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
         try:
-            item = json.loads(line)
+            value = json.loads(line) if line[:1] in "[{" else None
         except ValueError:
             continue
-        if item.get("State") != "running" or item.get("Health") not in ("", "healthy", None):
-            bad.append(str(item.get("Service")))
-    return bad
+        if isinstance(value, dict):
+            items.append(value)
+        elif isinstance(value, list):
+            items.extend(v for v in value if isinstance(v, dict))
+    return [{"service": str(i.get("Service", "?")), "etat": str(i.get("State", "")),
+             "sante": str(i.get("Health") or "")} for i in items]
+
+
+def _failing_services(ps_json: str) -> list[str]:
+    return [c["service"] for c in parse_ps(ps_json)
+            if c["etat"] != "running" or c["sante"] not in ("", "healthy")]
 
 
 def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from kit_collab import constants
-from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 
 
@@ -60,21 +59,14 @@ def show_bundle(prepared: object) -> None:
 
 
 def run(profile_path: Path, *, dry_run: bool) -> int:
+    """The dry run: validate, render and show, with no server."""
     from kit_collab.output import out
     from kit_collab.pipeline import prepare
 
     prepared = prepare(profile_path, persist=False)
-    if dry_run:
-        show_bundle(prepared)
-        out.print(tr("[green]✓[/] Simulation terminée : profil valide, configuration générée. "
-                     "Rien n'a été envoyé au serveur.",
-                     "[green]✓[/] Dry run done: valid profile, configuration rendered. "
-                     "Nothing was sent to the server."))
-        return constants.EXIT_OK
-    raise DeployError(
-        tr("le déploiement sur un serveur n'est pas encore disponible dans cette version",
-           "deploying to a server is not available yet in this version"),
-        hint=tr("utilisez « kit-collab install --dry-run » pour voir ce qui serait déployé, "
-                "ou « kit-collab render » pour obtenir les fichiers",
-                "use 'kit-collab install --dry-run' to see what would be deployed, or "
-                "'kit-collab render' to get the files"))
+    show_bundle(prepared)
+    out.print(tr("[green]✓[/] Simulation terminée : profil valide, configuration générée. "
+                 "Rien n'a été envoyé au serveur.",
+                 "[green]✓[/] Dry run done: valid profile, configuration rendered. "
+                 "Nothing was sent to the server."))
+    return constants.EXIT_OK

@@ -1,0 +1,222 @@
+"""Commands that talk to the server: install, plan, status, rollback, unlock."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kit_collab import constants
+from kit_collab.errors import InputError
+from kit_collab.i18n import tr
+
+
+def _confirm_host_key(host: str, key_type: str, fingerprint: str) -> bool:
+    from rich.prompt import Confirm
+
+    from kit_collab.output import err, esc
+
+    err.print(tr(f"Clé d'hôte inconnue pour {esc(host)} : {esc(key_type)} {esc(fingerprint)}",
+                 f"Unknown host key for {esc(host)}: {esc(key_type)} {esc(fingerprint)}"))
+    err.print(tr("Vérifiez-la auprès de l'hébergeur (console du serveur : "
+                 "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).",
+                 "Check it with the host (server console: "
+                 "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)."))
+    return Confirm.ask(tr("Faire confiance à cette clé ?", "Trust this key?"), default=False,
+                       console=err)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and os.environ.get("CI") is None
+
+
+def open_transport(profile: Any, accept_host_key: str | None) -> Any:
+    from kit_collab.transport import connect
+
+    known = os.environ.get("KIT_COLLAB_KNOWN_HOSTS")
+    return connect(profile.serveur, accept_host_key=accept_host_key,
+                   confirm=_confirm_host_key if _interactive() else None,
+                   known_hosts_file=Path(known) if known else None)
+
+
+class RichReporter:
+    def __init__(self) -> None:
+        from kit_collab.output import out
+
+        self.out = out
+        self._last = -1
+
+    def step(self, text: str) -> None:
+        from kit_collab.output import esc
+
+        self.out.print(f"[cyan]→[/] {esc(text)}")
+
+    def progress(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent // 25 > self._last // 25 or (percent == 100 and self._last != 100):
+            self.out.print(f"   {percent} %")
+            self._last = percent
+
+
+def _load(profile_path: Path) -> tuple[Any, Any]:
+    from kit_collab.profile import load_profile
+    from kit_collab.recipes import load_recipes
+
+    return load_profile(profile_path), load_recipes()
+
+
+def show_plan(plan: Any) -> None:
+    from rich.table import Table
+
+    from kit_collab.output import esc, out
+
+    if plan.noop:
+        out.print(tr(f"[green]✓[/] Rien à faire : la version {plan.release} est déjà en place.",
+                     f"[green]✓[/] Nothing to do: release {plan.release} is already in place."))
+        return
+    table = Table(title=tr(f"Plan : {plan.previous or 'aucune version'} → {plan.release}",
+                           f"Plan: {plan.previous or 'no release'} → {plan.release}"))
+    for col in ("Action", tr("Cible", "Target"), tr("Détail", "Detail")):
+        table.add_column(col)
+    for change in plan.changes():
+        table.add_row(esc(change.action), esc(change.target), esc(change.detail))
+    out.print(table)
+
+
+def run_plan(profile_path: Path, *, as_json: bool, accept_host_key: str | None) -> int:
+    from kit_collab import deploy
+    from kit_collab.output import print_json
+
+    profile, recipes = _load(profile_path)
+    with open_transport(profile, accept_host_key) as transport:
+        facts = deploy.read_facts(transport, profile)
+        plan, _bundle, _secrets = deploy.make_plan(profile, recipes, facts)
+    if as_json:
+        print_json(plan.as_dict())
+    else:
+        show_plan(plan)
+    return constants.EXIT_OK
+
+
+def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
+                lock_wait: float) -> int:
+    from kit_collab import deploy
+    from kit_collab.output import esc, out
+
+    profile, recipes = _load(profile_path)
+    if not yes and not _interactive():
+        raise InputError(tr("installation non interactive : ajoutez --yes pour confirmer",
+                            "non-interactive install: add --yes to confirm"))
+    with open_transport(profile, accept_host_key) as transport:
+        if not yes:
+            facts = deploy.read_facts(transport, profile)
+            plan, _b, _s = deploy.make_plan(profile, recipes, facts)
+            show_plan(plan)
+            if plan.noop:
+                return constants.EXIT_OK
+            from rich.prompt import Confirm
+
+            if not Confirm.ask(tr("Appliquer ces changements ?", "Apply these changes?"),
+                               default=False):
+                out.print(tr("Abandon : rien n'a été changé.", "Cancelled: nothing changed."))
+                return constants.EXIT_OK
+        outcome = deploy.install(transport, profile, recipes, reporter=RichReporter(),
+                                 lock_wait=lock_wait)
+    if not outcome.applied:
+        show_plan(outcome.plan)
+        return constants.EXIT_OK
+    _summary(profile, outcome)
+    for warning in outcome.warnings:
+        out.print(f"[yellow]![/] {esc(warning)}")
+    return constants.EXIT_OK
+
+
+def _summary(profile: Any, outcome: Any) -> None:
+    from kit_collab.output import esc, out
+
+    plan, bundle = outcome.plan, outcome.bundle
+    out.print(tr(f"[green]✓[/] Version {bundle.release} en place pour {esc(profile.commune.nom)}.",
+                 f"[green]✓[/] Release {bundle.release} in place for "
+                 f"{esc(profile.commune.nom)}."))
+    out.print(tr(f"  Fichiers : {len(plan.added)} ajoutés, {len(plan.changed)} modifiés, "
+                 f"{len(plan.removed)} supprimés ; services redémarrés : "
+                 f"{', '.join(plan.restart) or 'aucun'}.",
+                 f"  Files: {len(plan.added)} added, {len(plan.changed)} changed, "
+                 f"{len(plan.removed)} removed; services restarted: "
+                 f"{', '.join(plan.restart) or 'none'}."))
+    for recipe, hosts in bundle.hosts.items():
+        for host in hosts.values():
+            if recipe != "base":
+                out.print(f"  {esc(recipe)} : https://{esc(host)}")
+    secrets = f"{profile.serveur.racine}/communes/{bundle.slug}/secrets/secrets.json"
+    out.print(tr(f"  Mots de passe : sur le serveur, dans {secrets} (lisible par root "
+                 "seulement).",
+                 f"  Passwords: on the server, in {secrets} (readable by root only)."))
+
+
+def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None) -> int:
+    from rich.table import Table
+
+    from kit_collab import deploy, remote
+    from kit_collab.output import esc, out, print_json
+
+    profile, _recipes = _load(profile_path)
+    with open_transport(profile, accept_host_key) as transport:
+        facts = deploy.read_facts(transport, profile)
+        ps = transport.run(remote.compose(profile.serveur.racine, profile.commune.code, "ps",
+                                          "-a", "--format", "json")) if facts.current else None
+    containers = deploy.parse_ps(ps.stdout.decode("utf-8", "replace")) if ps else []
+    data = {"commune": profile.commune.code, "release": facts.current or None,
+            "recettes": facts.state.get("recettes", {}), "deploye_le":
+            facts.state.get("deploye_le"), "verrou": facts.lock or None,
+            "conteneurs": containers}
+    if as_json:
+        print_json(data)
+    else:
+        if not facts.current:
+            out.print(tr("Aucune version déployée.", "No release deployed."))
+        else:
+            out.print(tr(f"Version {facts.current}, déployée le {data['deploye_le']}",
+                         f"Release {facts.current}, deployed on {data['deploye_le']}"))
+        table = Table()
+        for col in ("Service", tr("État", "State"), tr("Santé", "Health")):
+            table.add_column(col)
+        for c in containers:
+            table.add_row(esc(c["service"]), esc(c["etat"]), esc(c["sante"] or "—"))
+        out.print(table)
+    unhealthy = [c for c in containers if c["etat"] != "running" or c["sante"] not in
+                 ("", "healthy")]
+    return constants.EXIT_FAILURE if unhealthy else constants.EXIT_OK
+
+
+def run_rollback(profile_path: Path, *, yes: bool, accept_host_key: str | None) -> int:
+    from kit_collab import deploy
+    from kit_collab.output import out
+
+    profile, _recipes = _load(profile_path)
+    if not yes and not _interactive():
+        raise InputError(tr("retour arrière non interactif : ajoutez --yes pour confirmer",
+                            "non-interactive rollback: add --yes to confirm"))
+    with open_transport(profile, accept_host_key) as transport:
+        release = deploy.rollback(transport, profile)
+    out.print(tr(f"[green]✓[/] Version {release} remise en place.",
+                 f"[green]✓[/] Release {release} is back in place."))
+    return constants.EXIT_OK
+
+
+def run_unlock(profile_path: Path, *, force: bool, accept_host_key: str | None) -> int:
+    from kit_collab import deploy
+    from kit_collab.output import esc, out
+
+    if not force:
+        raise InputError(tr("ajoutez --force : lever le verrou d'une opération en cours "
+                            "peut abîmer l'installation",
+                            "add --force: breaking the lock of a running operation can "
+                            "damage the installation"))
+    profile, _recipes = _load(profile_path)
+    with open_transport(profile, accept_host_key) as transport:
+        held = deploy.force_unlock(transport, profile)
+    out.print(tr(f"Verrou levé ({esc(held) or 'aucun verrou'}).",
+                 f"Lock removed ({esc(held) or 'no lock'})."))
+    return constants.EXIT_OK

@@ -175,8 +175,9 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips)
-    info = lock_info("install", bundle.release)
-    _lock_and_upload(transport, profile, plan, bundle, secrets, info, rep)
+    if plan.upload:
+        _upload(transport, profile, plan, bundle, rep)
+    _lock(transport, profile, plan, bundle, secrets, lock_info("install", bundle.release))
     try:
         if plan.bootstrap:
             rep.step(tr("Préparation du serveur (Docker, pare-feu, mises à jour)",
@@ -205,25 +206,38 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
                    warnings=warnings)
 
 
-def _lock_and_upload(transport: Any, profile: Profile, plan: plan_mod.Plan,
-                     bundle: render.Bundle, secrets: render.Secrets, info: str,
-                     rep: Reporter) -> None:
-    root, slug = profile.serveur.racine, profile.commune.code
-    if plan.upload or plan.proxy_changed or plan.store_secrets:
-        partial = f"{bundle.release_dir}.partial"
-        send = list(plan.added) + list(plan.changed)
-        secrets_json = (json.dumps(secrets, indent=2, sort_keys=True).encode()
-                        if plan.store_secrets else None)
-        stream = remote.tar_stream(bundle, send if plan.upload else [], partial, secrets_json,
-                                   plan.proxy_changed)
-        rep.step(tr(f"Envoi de la version {bundle.release} ({len(stream) // 1024} Kio)",
-                    f"Uploading release {bundle.release} ({len(stream) // 1024} KiB)"))
-        script = remote.upload(root, slug, bundle.release, plan.previous, info,
-                               plan.removed if plan.upload else ())
-        result = _run(transport, script, stdin=stream,
-                      progress=lambda n: rep.progress(n, len(stream)), timeout=600)
-    else:
-        result = _run(transport, remote.take_lock(root, slug, info, plan.previous))
+def _upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+            rep: Reporter) -> None:
+    """Send the changed files of the new release as one tar stream (no lock needed)."""
+    partial = f"{bundle.release_dir}.partial"
+    prefix = bundle.release_dir + "/"
+    wanted = set(plan.added) | set(plan.changed)
+    stream = remote.tar_of((f"{partial}/{f.path.removeprefix(prefix)}", f.content, f.mode,
+                            f.owner) for f in bundle.files
+                           if f.path.removeprefix(prefix) in wanted)
+    rep.step(tr(f"Envoi de la version {bundle.release} ({len(wanted)} fichiers, "
+                f"{len(stream) // 1024} Kio)",
+                f"Uploading release {bundle.release} ({len(wanted)} files, "
+                f"{len(stream) // 1024} KiB)"))
+    script = remote.upload(profile.serveur.racine, bundle.slug, bundle.release, plan.previous,
+                           plan.removed)
+    result = _run(transport, script, stdin=stream,
+                  progress=lambda n: rep.progress(n, len(stream)), timeout=600)
+    _check(result, tr("l'envoi de la version", "the upload"))
+
+
+def _lock(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+          secrets: render.Secrets, info: str) -> None:
+    """Take the lock; under it, store new secrets and the shared proxy's changed files."""
+    entries: list[remote.Entry] = [
+        (f.path, f.content, f.mode, f.owner) for f in bundle.files
+        if f.path.startswith("proxy/") and f.path.removeprefix("proxy/") in plan.proxy_changed]
+    if plan.store_secrets:
+        entries.append((f"communes/{bundle.slug}/secrets/secrets.json",
+                        json.dumps(secrets, indent=2, sort_keys=True).encode(), 0o600, None))
+    script = remote.take_lock(profile.serveur.racine, bundle.slug, info, plan.previous,
+                              staged=bool(entries))
+    result = _run(transport, script, stdin=remote.tar_of(entries) if entries else None)
     _lock_result(result, profile)
 
 
@@ -266,7 +280,8 @@ def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
     logs = _run(transport, remote.logs(root, slug))
     text = redact(logs.stdout.decode("utf-8", "replace"))
     failing = _failing_services(text) or ["?"]
-    tail = "\n".join(text.splitlines()[-30:])
+    why = redact((up.stdout + up.stderr).decode("utf-8", "replace")).strip().splitlines()
+    tail = "\n".join([*why[-10:], *[x for x in text.splitlines() if not x.startswith("{")][-20:]])
     rep.step(tr(f"Échec : retour à la version précédente ({plan.previous or 'aucune'})",
                 f"Failure: back to the previous release ({plan.previous or 'none'})"))
     _run(transport, remote.switch_back(root, slug, plan.previous, wait_seconds),

@@ -74,9 +74,38 @@ def proxy_files(bundle: Bundle) -> dict[str, str]:
             if f.path.startswith("proxy/")}
 
 
-def _services_of(paths: list[str], services: dict[str, list[str]]) -> list[str]:
-    recipes = {p.split("/", 1)[0] for p in paths if "/" in p}
-    return sorted(s for r in recipes for s in services.get(r, []))
+def mounted_by(bundle: Bundle) -> dict[str, set[str]]:
+    """Release-relative file -> the services that bind-mount it (read from the rendered
+    compose files). Env files are left out: compose itself sees their content change."""
+    import yaml
+
+    prefix = bundle.release_dir + "/"
+    users: dict[str, set[str]] = {}
+    for f in bundle.files:
+        rel = f.path.removeprefix(prefix)
+        if not f.path.startswith(prefix) or not rel.endswith("/compose.yaml"):
+            continue
+        folder = rel.rsplit("/", 1)[0]
+        data = yaml.safe_load(f.content) or {}
+        for name, service in (data.get("services") or {}).items():
+            for volume in service.get("volumes") or []:
+                source = volume.split(":", 1)[0] if isinstance(volume, str) else str(
+                    volume.get("source", ""))
+                if source.startswith("./"):
+                    users.setdefault(f"{folder}/{source[2:]}", set()).add(name)
+    return users
+
+
+def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]]) -> list[str]:
+    """The services to recreate for changed files: those mounting the file; for a file no
+    service mounts (and that is not a compose or env file), every service of its recipe."""
+    users = mounted_by(bundle)
+    out: set[str] = set()
+    for path in paths:
+        if "/" not in path or path.endswith(("/compose.yaml", ".env")):
+            continue
+        out |= users.get(path) or set(services.get(path.split("/", 1)[0], []))
+    return sorted(out)
 
 
 def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
@@ -95,7 +124,7 @@ def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
     release_changed = bundle.release != facts.current
     # Files mounted into containers do not change the compose configuration: the services
     # of recipes whose files changed are recreated explicitly. A first install starts all.
-    restart = _services_of(changed + removed, services) if facts.current else []
+    restart = _services_of(changed + removed, bundle, services) if facts.current else []
     return Plan(
         slug=bundle.slug, release=bundle.release, previous=facts.current,
         bootstrap=bootstrap, upload=release_changed and bundle.release not in facts.releases,

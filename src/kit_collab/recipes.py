@@ -141,7 +141,12 @@ class RecipeSet:
 
 
 def data_root() -> Path:
-    """Where ``recipes/`` and ``templates/`` are: the source tree, or the installed package."""
+    """Where ``recipes/`` and ``templates/`` are: KIT_COLLAB_RECIPES when set (a folder of
+    one's own recipes), else the source tree or the installed package."""
+    import os
+
+    if os.environ.get("KIT_COLLAB_RECIPES"):
+        return Path(os.environ["KIT_COLLAB_RECIPES"])
     here = Path(__file__).resolve().parent
     packaged = here / "_data"
     if (packaged / "recipes").is_dir():

@@ -12,7 +12,7 @@ import shlex
 import tarfile
 from collections.abc import Iterable
 
-from kit_collab.render import Bundle, Task
+from kit_collab.render import Task
 
 LOCKED_EXIT = 4  # the lock is held by someone else: its details follow on stdout
 CHANGED_EXIT = 5  # the server changed between reading its facts and taking the lock
@@ -41,43 +41,48 @@ def proxy_compose(root: str, *args: str) -> str:
                      q(f"{root}/proxy/compose.yaml"), *args])
 
 
-def upload(root: str, slug: str, release: str, expected_current: str, lock_info: str,
-           removed: Iterable[str]) -> str:
-    """Take the lock, check nothing moved since the facts were read, then build the new
-    release from the current one plus the tar stream on stdin (only changed files).
-    The release is complete only once renamed from ``.partial``: a cut connection leaves
-    the running release untouched."""
+def upload(root: str, slug: str, release: str, base: str, removed: Iterable[str]) -> str:
+    """Build the new release from ``base`` (the running one) plus the tar stream on stdin
+    (only the changed files). Needs no lock: releases are content-addressed and immutable,
+    and the release is complete only once renamed from ``.partial`` — a cut connection
+    leaves the running release untouched and the next run starts the partial one again."""
     c = commune_dir(root, slug)
     rm = " ".join(q(p) for p in removed)
     return f"""set -eu
 umask 022
 C={q(c)}; R={q(root)}; NEW="$C/releases/{release}.partial"
 mkdir -p "$C/releases"
-if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
-printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
-cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
-if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; exit {CHANGED_EXIT}; fi
 rm -rf "$NEW"; mkdir -p "$NEW"
-if [ -n "$cur" ]; then cp -a "$C/releases/$cur/." "$NEW/"; fi
+if [ -n {q(base)} ] && [ -d "$C/releases/"{q(base)} ]; then cp -a "$C/releases/"{q(base)}/. "$NEW/"; fi
 cd "$NEW"; {"rm -f -- " + rm + "; " if rm else ""}cd "$R"
 tar -x -f - -C "$R"
-mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
-chmod 755 "$C/releases/{release}.partial"
 rm -rf "$C/releases/{release}"; mv "$NEW" "$C/releases/{release}"
 echo uploaded
 """
 
 
-def take_lock(root: str, slug: str, lock_info: str, expected_current: str) -> str:
-    """The lock alone, for operations that send no files (rollback, a release already there)."""
+def _lock_lines(lock_info: str, expected_current: str) -> str:
+    return f"""mkdir -p "$C"
+if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
+printf '%s\n' {q(lock_info)} > "$C/.lock/info"
+cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
+if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; rm -rf "$C/.lock"; exit {CHANGED_EXIT}; fi
+"""
+
+
+def take_lock(root: str, slug: str, lock_info: str, expected_current: str,
+              staged: bool = False) -> str:
+    """Take the lock (exit LOCKED_EXIT with the holder's details when it is held), check that
+    nothing moved since the facts were read, and extract the tar on stdin (secrets, proxy
+    files) when ``staged``."""
     c = commune_dir(root, slug)
+    extract = f"""umask 077
+mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
+tar -x -f - -C {q(root)}
+""" if staged else ""
     return f"""set -eu
 C={q(c)}
-mkdir -p "$C"
-if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
-printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
-cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
-if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; exit {CHANGED_EXIT}; fi
+{_lock_lines(lock_info, expected_current)}{extract}echo locked
 """
 
 
@@ -214,28 +219,18 @@ def audit_only(root: str, line: str) -> str:
     return f"mkdir -p {q(audit.rsplit('/', 1)[0])} && printf '%s\\n' {q(line)} >> {q(audit)}\n"
 
 
-def tar_stream(bundle: Bundle, paths: Iterable[str], partial_dir: str,
-               secrets_json: bytes | None, proxy: Iterable[str]) -> bytes:
-    """A tar archive, rooted at the server root, of the files to send: changed release files
-    (under the ``.partial`` folder), the secrets when new, and changed proxy files."""
-    by_path = {f.path: f for f in bundle.files}
-    prefix = bundle.release_dir + "/"
+Entry = tuple[str, bytes, int, "str | None"]  # name under the server root, content, mode, owner
+
+
+def tar_of(entries: Iterable[Entry]) -> bytes:
+    """A tar archive of files, named relative to the server root; mode and owner kept."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name: str, data: bytes, mode: int, owner: str | None = None) -> None:
+        for name, data, mode, owner in sorted(entries, key=lambda e: e[0]):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), mode, 0
             if owner:
                 uid, _, gid = owner.partition(":")
                 info.uid, info.gid = int(uid), int(gid or uid)
             tar.addfile(info, io.BytesIO(data))
-
-        for rel in sorted(paths):
-            f = by_path[prefix + rel]
-            add(f"{partial_dir}/{rel}", f.content, f.mode, f.owner)
-        if secrets_json is not None:
-            add(f"communes/{bundle.slug}/secrets/secrets.json", secrets_json, 0o600)
-        for name in sorted(proxy):
-            f = by_path[f"proxy/{name}"]
-            add(f"proxy/{name}", f.content, f.mode, f.owner)
     return buffer.getvalue()

@@ -1,0 +1,236 @@
+"""A real OpenSSH server on 127.0.0.1 for tests: its own host key, config, users and keys.
+
+Use the fixtures (``sshd_server``, ``sudo_users``) by importing them into a test module, or
+the context managers ``running_sshd()`` and ``sudo_test_users()`` directly. Everything lives
+in a temporary directory (0755, so that sshd, reading authorized keys as the user, gets in);
+sshd is stopped by its PID. Needs root and /usr/sbin/sshd; the sudo users need sudo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+HOST = "127.0.0.1"
+SUDO_USER = "kctest-sudo"  # passwordless sudo
+PROMPT_USER = "kctest-pass"  # sudo wants a password
+SUDOERS_DIR = Path("/etc/sudoers.d")
+
+CONFIG = """\
+Port {port}
+ListenAddress {host}
+HostKey {root}/ssh_host_ed25519_key
+PidFile {root}/sshd.pid
+AuthorizedKeysFile {root}/authorized_keys/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+LoginGraceTime 15
+MaxStartups 50
+LogLevel VERBOSE
+"""
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (right now)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def keygen(path: Path, comment: str = "kit-collab-test") -> Path:
+    """A new ed25519 key pair without passphrase at ``path`` (and ``path.pub``)."""
+    for old in (path, path.with_suffix(".pub")):
+        old.unlink(missing_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                    "-f", str(path)], check=True, capture_output=True)
+    return path
+
+
+def ssh_fingerprint(public_key: Path) -> str:
+    """The fingerprint as OpenSSH prints it: ``SHA256:...``."""
+    out = subprocess.run(["ssh-keygen", "-lf", str(public_key)], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()[1]
+
+
+@dataclass
+class Sshd:
+    """One throwaway sshd: ``start``, ``stop``, ``restart(new_host_key=True)``."""
+
+    root: Path
+    port: int
+    host: str = HOST
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host_key(self) -> Path:
+        return self.root / "ssh_host_ed25519_key"
+
+    @property
+    def client_key(self) -> Path:
+        return self.root / "client_ed25519"
+
+    @property
+    def fingerprint(self) -> str:
+        return ssh_fingerprint(self.host_key.with_suffix(".pub"))
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "sshd.log"
+
+    def authorize(self, user: str, key: Path | None = None) -> None:
+        """Let ``user`` log in with ``key`` (the client key by default)."""
+        pub = (key or self.client_key).with_suffix(".pub").read_text()
+        target = self.root / "authorized_keys" / user
+        with target.open("a") as out:
+            out.write(pub)
+        target.chmod(0o644)
+
+    def serveur(self, user: str = "root", **fields: Any) -> Any:
+        """A profile ``Serveur`` pointing at this sshd, with the client key."""
+        from kit_collab.profile import Serveur
+
+        values: dict[str, Any] = {"hote": self.host, "port_ssh": self.port,
+                                  "utilisateur": user, "cle_ssh": str(self.client_key),
+                                  "hebergeur": "test", "pays": "FR"}
+        values.update(fields)
+        return Serveur(**values)
+
+    def start(self) -> None:
+        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
+        conf = self.root / "sshd_config"
+        conf.write_text(CONFIG.format(port=self.port, host=self.host, root=self.root))
+        log = self.log_file.open("ab")
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(conf)],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        self._wait_ready(deadline=time.monotonic() + 10)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+    def restart(self, *, new_host_key: bool = False) -> None:
+        """Stop, optionally replace the host key, start again on the same port."""
+        self.stop()
+        if new_host_key:
+            keygen(self.host_key, "kit-collab-test-host")
+        self.start()
+
+    def _wait_ready(self, deadline: float) -> None:
+        """Until the port accepts and the SSH banner is read."""
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"sshd stopped: {self.log_file.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), \
+                    socket.create_connection((self.host, self.port), timeout=1) as sock:
+                if sock.recv(64).startswith(b"SSH-2.0-"):
+                    return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"sshd not ready on {self.host}:{self.port}")
+
+
+def require_sshd() -> None:
+    if not Path(SSHD).exists():
+        pytest.skip(f"{SSHD} absent (apt-get install openssh-server)")
+    if os.geteuid() != 0:
+        pytest.skip("sshd test servers need root")
+
+
+@contextlib.contextmanager
+def running_sshd() -> Iterator[Sshd]:
+    """A started sshd on a free loopback port, with a client key authorized for root."""
+    require_sshd()
+    root = Path(tempfile.mkdtemp(prefix="kc-sshd-"))
+    root.chmod(0o755)
+    (root / "authorized_keys").mkdir(mode=0o755)
+    server = Sshd(root=root, port=free_port())
+    keygen(server.host_key, "kit-collab-test-host")
+    keygen(server.client_key)
+    server.authorize("root")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- local users for the sudo paths --------------------------------------------------------
+
+
+def ensure_user(name: str) -> None:
+    """Create ``name`` if absent, with a shell and an unlocked (but unusable) password."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True,
+                       capture_output=True)
+    # "!" (locked) would make sshd refuse key logins without PAM; "*" matches no password.
+    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
+
+
+def _write_sudoers(name: str, rule: str) -> Path:
+    path = SUDOERS_DIR / name
+    path.write_text(f"# kit-collab tests, removed at teardown\n{rule}\n")
+    path.chmod(0o440)
+    subprocess.run(["visudo", "-cqf", str(path)], check=True, capture_output=True)
+    return path
+
+
+@contextlib.contextmanager
+def sudo_test_users() -> Iterator[tuple[str, str]]:
+    """(user with passwordless sudo, user whose sudo wants a password); sudoers cleaned up."""
+    if not shutil.which("sudo") or not shutil.which("useradd") or os.geteuid() != 0:
+        pytest.skip("sudo, useradd and root are needed for the sudo users")
+    SUDOERS_DIR.mkdir(mode=0o750, exist_ok=True)
+    added = []
+    try:
+        for user in (SUDO_USER, PROMPT_USER):
+            ensure_user(user)
+        added.append(_write_sudoers(SUDO_USER, f"{SUDO_USER} ALL=(ALL) NOPASSWD:ALL"))
+        added.append(_write_sudoers(PROMPT_USER, f"{PROMPT_USER} ALL=(ALL) ALL"))
+        yield SUDO_USER, PROMPT_USER
+    finally:
+        for path in added:
+            path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def sshd_server() -> Iterator[Sshd]:
+    """One sshd shared by a test module."""
+    with running_sshd() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sudo_users(sshd_server: Sshd) -> Iterator[tuple[str, str]]:
+    """The two sudo users, allowed to log in to ``sshd_server`` with its client key."""
+    with sudo_test_users() as users:
+        for user in users:
+            sshd_server.authorize(user)
+        yield users

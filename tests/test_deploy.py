@@ -127,3 +127,205 @@ def test_first_install_then_noop_then_one_change(sshd, server_root, data_root, t
     assert "demo v2" in served
     # The previous release is kept for a rollback.
     assert (commune / "releases" / first.bundle.release).is_dir()
+
+
+class CutDuringUpload:
+    """Wraps a transport: during the release upload, sends half of the stream, then drops
+    the SSH connection, as a network cut would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    @property
+    def round_trips(self) -> int:
+        return self.inner.round_trips
+
+    def run(self, script, *, stdin=None, **kwargs):
+        if "tar -x -f -" in script and "releases/" in script and isinstance(stdin, bytes):
+            data = stdin
+
+            def chunks():
+                yield data[: len(data) // 2]
+                self.inner.close()
+                yield data[len(data) // 2:]
+
+            return self.inner.run(script, stdin=chunks(), **kwargs)
+        return self.inner.run(script, stdin=stdin, **kwargs)
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_connection_cut_during_upload_then_next_run_converges(sshd, server_root, data_root,
+                                                              tmp_path):
+    profile = profile_for(sshd, server_root)
+    first = _install(sshd, profile, tmp_path, data_root)
+    commune = server_root / "communes" / SLUG
+    running = _tree(commune / "releases" / first.bundle.release)
+    ids = dockerbed.container_ids(SLUG)
+    page = data_root / "templates" / "demo" / "index.html.j2"
+    page.write_text(page.read_text().replace("v1", "v2") + "<!--" + "x" * 300_000 + "-->\n")
+    with _connect(sshd, profile, tmp_path) as transport, pytest.raises(ConnectError):
+        deploy.install(CutDuringUpload(transport), profile, load_recipes(data_root),
+                       wait_seconds=60)
+    # The running release is intact, still current, its services untouched, no lock left.
+    assert os.readlink(commune / "current") == f"releases/{first.bundle.release}"
+    assert _tree(commune / "releases" / first.bundle.release) == running
+    assert dockerbed.container_ids(SLUG) == ids
+    assert not (commune / ".lock").exists()
+    # The next run converges.
+    second = _install(sshd, profile, tmp_path, data_root)
+    assert second.applied
+    assert os.readlink(commune / "current") == f"releases/{second.bundle.release}"
+    assert not list((commune / "releases").glob("*.partial"))
+
+
+def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, cli):
+    profile = profile_for(sshd, server_root)
+    lock = server_root / "communes" / SLUG / ".lock"
+    lock.mkdir(parents=True)
+    (lock / "info").write_text("claire@poste-2 pid=4242 install r-abc depuis=2026-11-24T06:00:00Z\n")
+    with pytest.raises(LockError) as info:
+        _install(sshd, profile, tmp_path, data_root)
+    assert "claire@poste-2" in info.value.message
+    assert "kit-collab unlock" in (info.value.hint or "")
+    assert info.value.exit_code == 4
+    assert not (server_root / "communes" / SLUG / "releases").exists()  # nothing sent
+    # Through the CLI: exit 4, the holder named; then an explicit unlock frees it.
+    path = _profile_file(tmp_path, sshd, server_root)
+    env = {"KIT_COLLAB_RECIPES": str(data_root),
+           "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "known_hosts")}
+    result = cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint, env=env)
+    assert result.code == 4 and "claire@poste-2" in result.err
+    assert cli("unlock", path, "--force", env=env).code == 0
+    assert not lock.exists()
+    assert cli("install", path, "--yes", env=env).code == 0
+
+
+def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
+    from kit_collab import remote
+
+    profile = profile_for(sshd, server_root)
+    script = remote.take_lock(str(server_root), SLUG, "op-1", "")
+    with _connect(sshd, profile, tmp_path) as a, _connect(sshd, profile, tmp_path) as b:
+        first, second = a.run(script), b.run(script)
+    assert first.code == 0 and second.code == remote.LOCKED_EXIT
+    assert b"op-1" in second.stdout
+
+
+def _profile_file(tmp_path: Path, sshd: Sshd, server_root: Path, user: str = "root") -> Path:
+    import yaml
+
+    data = {
+        "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",
+                    "email_contact": "mairie@saint-essai.fr"},
+        "serveur": {"hote": sshd.host, "port_ssh": sshd.port, "utilisateur": user,
+                    "cle_ssh": str(sshd.client_key), "hebergeur": "test", "pays": "FR",
+                    "racine": str(server_root), "certificats": {"mode": "interne"}},
+        "services": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
+                     "jitsi": {"actif": False}},
+    }
+    path = tmp_path / "commune.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_host_keys_unknown_refused_changed_refused_nothing_sent(server_root, data_root,
+                                                                tmp_path, cli):
+    with running_sshd() as own:
+        path = _profile_file(tmp_path, own, server_root)
+        env = {"KIT_COLLAB_RECIPES": str(data_root),
+               "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh")}
+        unknown = cli("install", path, "--yes", env=env)
+        assert unknown.code == 3
+        assert own.fingerprint in unknown.err and "--accept-host-key" in unknown.err
+        assert not (server_root / "communes").exists()
+        # Accepted once (recorded), then the server's key changes: refused, nothing sent.
+        assert cli("plan", path, "--accept-host-key", own.fingerprint, env=env).code == 0
+        old = own.fingerprint
+        own.restart(new_host_key=True)
+        changed = cli("install", path, "--yes", env=env)
+        assert changed.code == 3
+        assert old in changed.err and own.fingerprint in changed.err
+        assert "ssh-keygen -R" in changed.err
+        assert not (server_root / "communes").exists()
+
+
+def test_non_root_user_with_sudo(sshd, server_root, data_root, tmp_path, cli):
+    from .sshd import PROMPT_USER
+
+    with sudo_test_users():
+        sshd.authorize(SUDO_USER)
+        sshd.authorize(PROMPT_USER)
+        profile = profile_for(sshd, server_root, user=SUDO_USER)
+        outcome = _install(sshd, profile, tmp_path, data_root)
+        assert outcome.applied
+        secrets = server_root / "communes" / SLUG / "secrets" / "secrets.json"
+        assert secrets.stat().st_uid == 0  # written as root through sudo
+        refused = profile_for(sshd, server_root, user=PROMPT_USER)
+        with pytest.raises(ConnectError) as info:
+            _install(sshd, refused, tmp_path, data_root)
+        assert "NOPASSWD" in (info.value.hint or "") + info.value.message
+
+
+def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, data_root,
+                                                          tmp_path, cli):
+    path = _profile_file(tmp_path, sshd, server_root)
+    env = {"KIT_COLLAB_RECIPES": str(data_root),
+           "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh"),
+           "KIT_COLLAB_LOG_DIR": str(tmp_path / "logs")}
+    first = cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint, env=env)
+    assert first.code == 0, first.text
+    commune = server_root / "communes" / SLUG
+    good = os.readlink(commune / "current")
+    # A release whose web service never becomes healthy.
+    compose = data_root / "templates" / "demo" / "compose.yaml.j2"
+    compose.write_text(compose.read_text().replace('"-p", "8080"', '"-p", "9090"'))
+    (data_root / "recipes" / "demo" / "recipe.yaml").write_text(
+        (data_root / "recipes" / "demo" / "recipe.yaml").read_text())
+    os.environ["KIT_COLLAB_WAIT"] = "8"
+    try:
+        bad = cli("install", path, "--yes", env=env)
+    finally:
+        os.environ.pop("KIT_COLLAB_WAIT", None)
+    assert bad.code == 1
+    assert "demo-web" in bad.err and "remise en place" in bad.err
+    assert os.readlink(commune / "current") == good
+    ids = dockerbed.container_ids(SLUG)
+    served = dockerbed.docker("exec", ids["demo-web"], "wget", "-q", "-O-",
+                              "http://127.0.0.1:8080/").stdout
+    assert "demo v1" in served  # the previous release serves again
+    status = cli("status", path, "--json", env=env)
+    assert status.code == 0 and json.loads(status.out)["release"] == good.split("/")[1]
+    # No secret in any output or log of these runs.
+    secrets = json.loads((commune / "secrets" / "secrets.json").read_text())
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*") if p.is_file()) \
+        if (tmp_path / "logs").exists() else ""
+    for value in (v for bucket in secrets.values() for v in bucket.values()):
+        for text in (first.text, bad.text, status.text, logs):
+            assert value not in text
+
+
+def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
+    path = _profile_file(tmp_path, sshd, server_root)
+    env = {"KIT_COLLAB_RECIPES": str(data_root),
+           "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh")}
+    assert cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint,
+               env=env).code == 0
+    commune = server_root / "communes" / SLUG
+    v1 = os.readlink(commune / "current")
+    page = data_root / "templates" / "demo" / "index.html.j2"
+    page.write_text(page.read_text().replace("v1", "v2"))
+    assert cli("install", path, "--yes", env=env).code == 0
+    assert os.readlink(commune / "current") != v1
+    result = cli("rollback", path, "--yes", env=env)
+    assert result.code == 0, result.text
+    assert os.readlink(commune / "current") == v1
+    ids = dockerbed.container_ids(SLUG)
+    served = dockerbed.docker("exec", ids["demo-web"], "wget", "-q", "-O-",
+                              "http://127.0.0.1:8080/").stdout
+    assert "demo v1" in served
+    # The plan now sees the v2 template as a change again.
+    plan = json.loads(cli("plan", path, "--json", env=env).out)
+    assert plan["rien_a_faire"] is False

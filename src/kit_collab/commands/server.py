@@ -122,7 +122,8 @@ def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
                 out.print(tr("Abandon : rien n'a été changé.", "Cancelled: nothing changed."))
                 return constants.EXIT_OK
         outcome = deploy.install(transport, profile, recipes, reporter=RichReporter(),
-                                 lock_wait=lock_wait)
+                                 lock_wait=lock_wait,
+                                 wait_seconds=int(os.environ.get("KIT_COLLAB_WAIT", "300")))
     if not outcome.applied:
         show_plan(outcome.plan)
         return constants.EXIT_OK

@@ -266,12 +266,19 @@ def parse_ps(text: str) -> list[dict[str, str]]:
         elif isinstance(value, list):
             items.extend(v for v in value if isinstance(v, dict))
     return [{"service": str(i.get("Service", "?")), "etat": str(i.get("State", "")),
-             "sante": str(i.get("Health") or "")} for i in items]
+             "sante": str(i.get("Health") or ""), "code": str(i.get("ExitCode", ""))}
+            for i in items]
+
+
+def is_healthy(container: dict[str, str]) -> bool:
+    """Running (and healthy when it has a check), or a one-shot job that exited with 0."""
+    if container["etat"] == "exited":
+        return container["code"] == "0"
+    return container["etat"] == "running" and container["sante"] in ("", "healthy")
 
 
 def _failing_services(ps_json: str) -> list[str]:
-    return [c["service"] for c in parse_ps(ps_json)
-            if c["etat"] != "running" or c["sante"] not in ("", "healthy")]
+    return [c["service"] for c in parse_ps(ps_json) if not is_healthy(c)]
 
 
 def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
@@ -298,27 +305,43 @@ def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
                 "fix the cause, then run 'kit-collab install' again"))
 
 
+def _task_env(tasks: tuple[render.Task, ...], secrets: render.Secrets) -> tuple[
+        list[tuple[render.Task, dict[str, str]]], list[render.Task]]:
+    """Each task with the secret values its environment refers to; tasks whose references
+    cannot be resolved are set apart (never run a task with a missing password)."""
+    runnable, skipped = [], []
+    for task in tasks:
+        values = {}
+        for var, ref in task.env:
+            recipe, _, name = ref.partition(".")
+            values[var] = secrets.get(recipe, {}).get(name)
+        if all(v is not None for v in values.values()):
+            runnable.append((task, {k: v for k, v in values.items() if v is not None}))
+        else:
+            skipped.append(task)
+    return runnable, skipped
+
+
 def _run_tasks(transport: Any, profile: Profile, plan: plan_mod.Plan,
                secrets: render.Secrets, rep: Reporter) -> list[str]:
     if not plan.tasks:
         return []
-    rep.step(tr(f"Tâches après installation ({len(plan.tasks)})",
-                f"Post-install tasks ({len(plan.tasks)})"))
-    env: dict[str, str] = {}
-    for task in plan.tasks:
-        for var, ref in task.env:
-            recipe, _, name = ref.partition(".")
-            if name in secrets.get(recipe, {}):
-                env[var] = secrets[recipe][name]
-    script = remote.tasks_script(profile.serveur.racine, profile.commune.code, plan.tasks, env)
+    runnable, skipped = _task_env(plan.tasks, secrets)
+    warnings = [tr(f"tâche « {t.description} » ({t.recipe}) non lancée : son secret n'existe "
+                   "pas encore (comptes des agents : à venir)",
+                   f"task '{t.description}' ({t.recipe}) not run: its secret does not exist "
+                   "yet (agents' accounts: coming)") for t in skipped]
+    if not runnable:
+        return warnings
+    rep.step(tr(f"Tâches après installation ({len(runnable)})",
+                f"Post-install tasks ({len(runnable)})"))
+    script = remote.tasks_script(profile.serveur.racine, profile.commune.code, runnable)
     # The script may carry secret values: it travels on stdin, never on a command line.
     result = _run(transport, "sh -s", stdin=script.encode(), timeout=1800)
     text = redact(result.stdout.decode("utf-8", "replace"))
-    warnings = []
     for line in text.splitlines():
         if line.startswith("task ") and line.endswith(" failed"):
-            index = int(line.split()[1])
-            task = plan.tasks[index]
+            task = runnable[int(line.split()[1])][0]
             warnings.append(tr(f"tâche « {task.description} » ({task.recipe}) en échec",
                                f"task '{task.description}' ({task.recipe}) failed"))
     return warnings

@@ -134,21 +134,22 @@ def logs(root: str, slug: str, lines: int = 30) -> str:
         root, slug, "logs", "--no-color", "--tail", str(lines))
 
 
-def tasks_script(root: str, slug: str, tasks: Iterable[Task], env: dict[str, str]) -> str:
-    """Run the post-install tasks in their containers. Secret values arrive through the
-    environment of this script (sent on stdin, never on a command line)."""
-    lines = ["set -u", "failed=0"]
-    for var, value in sorted(env.items()):
-        lines.append(f"export {var}={q(value)}")
-    for i, task in enumerate(tasks):
+def tasks_script(root: str, slug: str,
+                 tasks: Iterable[tuple[Task, dict[str, str]]]) -> str:
+    """Run the post-install tasks in their containers. A task's secret values are set in the
+    environment of its own `docker compose exec` (this script travels on stdin, never on a
+    command line) and passed on with `-e NAME`, so they never appear in an argument list."""
+    lines = ["set -u", "failed=0", 'out="$(mktemp)"']
+    for i, (task, env) in enumerate(tasks):
         user = ["-u", q(task.user)] if task.user else []
-        envs = [x for name, _ in task.env for x in ("-e", q(name))]
-        cmd = compose(root, slug, "exec", "-T", *user, *envs, q(task.service),
+        names = [x for name in sorted(env) for x in ("-e", q(name))]
+        assign = " ".join(f"{name}={q(value)}" for name, value in sorted(env.items()))
+        cmd = compose(root, slug, "exec", "-T", *user, *names, q(task.service),
                       *[q(a) for a in task.argv])
-        lines.append(f'if {cmd} >/tmp/kit-collab-task.$$ 2>&1; then echo "task {i} ok"; '
-                     f'else echo "task {i} failed"; tail -n 5 /tmp/kit-collab-task.$$; '
+        lines.append(f'if {assign + " " if assign else ""}{cmd} >"$out" 2>&1; then '
+                     f'echo "task {i} ok"; else echo "task {i} failed"; tail -n 5 "$out"; '
                      "failed=1; fi")
-    lines += ["rm -f /tmp/kit-collab-task.$$", 'exit "$failed"']
+    lines += ['rm -f "$out"', 'exit "$failed"']
     return "\n".join(lines) + "\n"
 
 

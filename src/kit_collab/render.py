@@ -163,7 +163,23 @@ def active_recipes(profile: Profile, recipes: RecipeSet) -> list[Recipe]:
                 raise RenderError(tr(
                     f"la recette « {recipe.name} » a besoin de « {need} », qui n'est pas active",
                     f"recipe '{recipe.name}' needs '{need}', which is not active"))
-    return active
+    return _dependency_order(active)
+
+
+def _dependency_order(recipes: list[Recipe]) -> list[Recipe]:
+    """Each recipe after the ones it requires (so are its tasks); otherwise as given."""
+    done: list[Recipe] = []
+    pending = list(recipes)
+    while pending:
+        ready = next((r for r in pending
+                      if all(n in {d.name for d in done} for n in r.spec.requires)), None)
+        if ready is None:
+            cycle = ", ".join(r.name for r in pending)
+            raise RenderError(tr(f"dépendances circulaires entre recettes : {cycle}",
+                                 f"circular dependencies between recipes: {cycle}"))
+        done.append(ready)
+        pending.remove(ready)
+    return done
 
 
 def _new_secret(length: int, alphabet: str) -> str:

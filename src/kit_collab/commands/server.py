@@ -186,8 +186,7 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
         for c in containers:
             table.add_row(esc(c["service"]), esc(c["etat"]), esc(c["sante"] or "—"))
         out.print(table)
-    unhealthy = [c for c in containers if c["etat"] != "running" or c["sante"] not in
-                 ("", "healthy")]
+    unhealthy = [c for c in containers if not deploy.is_healthy(c)]
     return constants.EXIT_FAILURE if unhealthy else constants.EXIT_OK
 
 

@@ -75,7 +75,7 @@ def render_to(profile_data: dict[str, Any], out: Path,
     profile = Profile.model_validate(profile_data)
     recipes = load_recipes()
     active = render.active_recipes(profile, recipes)
-    full, _ = render.ensure_secrets(active, secrets)
+    full, _ = render.ensure_secrets(active, secrets, render.user_ids(profile))
     bundle = render.render_bundle(profile, recipes, full)
     render.write_bundle(bundle, str(out))
     return bundle

@@ -72,7 +72,7 @@ def desired(profile: Profile, recipes: RecipeSet,
             facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, bool]:
     """The bundle for this server: its secrets (the server's first), its recorded ports."""
     active = render.active_recipes(profile, recipes)
-    secrets, created = render.ensure_secrets(active, facts.secrets)
+    secrets, created = render.ensure_secrets(active, facts.secrets, render.user_ids(profile))
     remember(v for bucket in secrets.values() for v in bucket.values())
     slug = profile.commune.code
     recorded = {(slug, r, n): int(p) for r, names in facts.state.get("ports", {}).items()

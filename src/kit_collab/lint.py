@@ -303,7 +303,7 @@ def _sample(recipes: RecipeSet) -> tuple[render.Bundle | None, str | None]:
     profile = Profile.model_validate(SAMPLE_PROFILE)
     try:
         active = render.active_recipes(profile, recipes)
-        secrets, _ = render.ensure_secrets(active, None)
+        secrets, _ = render.ensure_secrets(active, None, render.user_ids(profile))
         return render.render_bundle(profile, recipes, secrets), None
     except KitCollabError as exc:
         return None, exc.message

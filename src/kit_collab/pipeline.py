@@ -29,7 +29,7 @@ def prepare(profile_path: Path, secrets_path: Path | None = None, *,
     active = render.active_recipes(profile, recipes)
     path = secrets_path or local_secrets.default_path(profile_path, profile.commune.code)
     existing = local_secrets.read(path)
-    secrets, created = render.ensure_secrets(active, existing)
+    secrets, created = render.ensure_secrets(active, existing, render.user_ids(profile))
     remember(x for v in secrets.values() for x in v.values())
     if persist and created:
         local_secrets.write(path, secrets)

@@ -48,7 +48,7 @@ class FileSpec(_Data):
 class SecretSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     length: int = Field(32, ge=16, le=128)  # characters; random bytes for base64
-    alphabet: Literal["alnum", "hex", "base64"] = "alnum"
+    alphabet: Literal["alnum", "hex", "base64", "readable"] = "alnum"
 
 
 class PortSpec(_Data):

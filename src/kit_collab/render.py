@@ -14,6 +14,7 @@ import os
 import secrets as secrets_mod
 import string
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 import jinja2
@@ -182,16 +183,23 @@ def _dependency_order(recipes: list[Recipe]) -> list[Recipe]:
     return done
 
 
+ACCOUNTS = "comptes"  # secrets bucket of the agents' initial passwords, one per identifiant
+_READABLE = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
+
+
 def _new_secret(length: int, alphabet: str) -> str:
     if alphabet == "base64":  # e.g. an ed25519 seed: `length` random bytes, unpadded
         return base64.b64encode(secrets_mod.token_bytes(length)).decode().rstrip("=")
-    chars = string.hexdigits.lower()[:16] if alphabet == "hex" else (
-        string.ascii_letters + string.digits)
+    chars = {"hex": "0123456789abcdef", "readable": _READABLE}.get(
+        alphabet, string.ascii_letters + string.digits)
     return "".join(secrets_mod.choice(chars) for _ in range(length))
 
 
-def ensure_secrets(recipes: list[Recipe], existing: Secrets | None) -> tuple[Secrets, list[str]]:
-    """Every declared secret: the existing value, or a new one. Returns (secrets, new names)."""
+def ensure_secrets(recipes: list[Recipe], existing: Secrets | None,
+                   users: Iterable[str] = ()) -> tuple[Secrets, list[str]]:
+    """Every declared secret, and an initial password per agent (``comptes.<identifiant>``,
+    shared by every service, printed only on the agent's sheet): the existing value, or a
+    new one. Returns (secrets, names of the new ones)."""
     result: Secrets = {k: dict(v) for k, v in (existing or {}).items()}
     created: list[str] = []
     for recipe in recipes:
@@ -200,7 +208,16 @@ def ensure_secrets(recipes: list[Recipe], existing: Secrets | None) -> tuple[Sec
             if not bucket.get(spec.name):
                 bucket[spec.name] = _new_secret(spec.length, spec.alphabet)
                 created.append(f"{recipe.name}.{spec.name}")
+    for user in users:
+        accounts = result.setdefault(ACCOUNTS, {})
+        if not accounts.get(user):
+            accounts[user] = _new_secret(16, "readable")
+            created.append(f"{ACCOUNTS}.{user}")
     return result, created
+
+
+def user_ids(profile: Profile) -> list[str]:
+    return [u.identifiant for u in profile.utilisateurs]
 
 
 def port_requests(slug: str, recipes: list[Recipe]) -> list[tuple[str, str, Any]]:

@@ -252,6 +252,25 @@ def _check_unique_services(recipe: Recipe, ctx: LintContext) -> list[str]:
     return out
 
 
+def _check_task_secrets(recipe: Recipe, ctx: LintContext) -> list[str]:
+    if ctx.sample is None:
+        return []
+    out = []
+    for task in ctx.sample.tasks:
+        if task.recipe != recipe.name:
+            continue
+        for var, ref in task.env:
+            owner, _, name = ref.partition(".")
+            if owner == render.ACCOUNTS:
+                continue
+            spec = ctx.recipes.by_name.get(owner)
+            if spec is None or name not in {s.name for s in spec.spec.secrets}:
+                out.append(tr(f"tâche « {task.name} » : {var} renvoie au secret inconnu "
+                              f"« {ref} »", f"task '{task.name}': {var} refers to the unknown "
+                              f"secret '{ref}'"))
+    return sorted(set(out))
+
+
 RULES: tuple[Rule, ...] = (
     Rule("KC001", ERROR, ("version au format <kit>+<amont>", "version is <kit>+<upstream>"),
          ("écrivez par ex. 1.0.0+34.0.2", "write e.g. 1.0.0+34.0.2"), _check_version),
@@ -296,6 +315,11 @@ RULES: tuple[Rule, ...] = (
                           "project per commune)"),
          ("préfixez les services par le nom de la recette",
           "prefix services with the recipe's name"), _check_unique_services),
+    Rule("KC014", ERROR, ("les tâches ne renvoient qu'à des secrets déclarés",
+                          "tasks refer only to declared secrets"),
+         ("écrivez <recette>.<secret> d'un secret déclaré, ou comptes.<identifiant> pour le "
+          "mot de passe initial d'un agent", "write <recipe>.<secret> of a declared secret, "
+          "or comptes.<identifiant> for an agent's initial password"), _check_task_secrets),
 )
 
 

@@ -22,7 +22,8 @@ PROXY_PROJECT = "kit-collab-proxy"
 PROXY_NETWORK = "kit-collab-proxy"
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def docker(*args: str, check: bool = True,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
                           timeout=timeout)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kit_collab import deploy
-from kit_collab.errors import ConnectError, DeployError, LockError
+from kit_collab.errors import ConnectError, LockError
 from kit_collab.profile import Profile
 from kit_collab.recipes import load_recipes
 from kit_collab.transport import connect
@@ -185,7 +185,8 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
     profile = profile_for(sshd, server_root)
     lock = server_root / "communes" / SLUG / ".lock"
     lock.mkdir(parents=True)
-    (lock / "info").write_text("claire@poste-2 pid=4242 install r-abc depuis=2026-11-24T06:00:00Z\n")
+    (lock / "info").write_text(
+        "claire@poste-2 pid=4242 install r-abc depuis=2026-11-24T06:00:00Z\n")
     with pytest.raises(LockError) as info:
         _install(sshd, profile, tmp_path, data_root)
     assert "claire@poste-2" in info.value.message

@@ -13,8 +13,8 @@ import json
 import os
 import secrets as secrets_mod
 import string
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2

@@ -330,3 +330,19 @@ def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
     # The plan now sees the v2 template as a change again.
     plan = json.loads(cli("plan", path, "--json", env=env).out)
     assert plan["rien_a_faire"] is False
+
+
+def test_lock_wait_proceeds_once_the_lock_is_released(sshd, server_root, data_root, tmp_path):
+    import threading
+
+    profile = profile_for(sshd, server_root)
+    lock = server_root / "communes" / SLUG / ".lock"
+    lock.mkdir(parents=True)
+    (lock / "info").write_text("autre@poste pid=1 install r-x depuis=2026-11-24T06:00:00Z\n")
+    timer = threading.Timer(1.5, lambda: shutil.rmtree(lock))
+    timer.start()
+    try:
+        outcome = _install(sshd, profile, tmp_path, data_root, lock_wait=20)
+    finally:
+        timer.cancel()
+    assert outcome.applied

@@ -87,7 +87,9 @@ def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
     bundle, secrets, created = desired(profile, recipes, facts)
     services = {r.name: list(r.spec.services) for r in recipes if r.spec.scope == "commune"}
-    return plan_mod.build(bundle, facts, services, new_secrets=created), bundle, secrets
+    plan = plan_mod.build(bundle, facts, services, new_secrets=created,
+                          mirror=profile.serveur.miroir_registre)
+    return plan, bundle, secrets
 
 
 def lock_info(action: str, release: str) -> str:

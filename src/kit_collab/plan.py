@@ -108,8 +108,15 @@ def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]
     return sorted(out)
 
 
+def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
+    """Docker or compose missing, an older bootstrap, or a registry mirror not yet set."""
+    mirrors = facts.daemon.get("registry-mirrors") or []
+    return (not facts.bootstrapped or facts.bootstrap_version != BOOTSTRAP_VERSION
+            or bool(mirror and mirror not in mirrors))
+
+
 def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
-          new_secrets: bool = False) -> Plan:
+          new_secrets: bool = False, mirror: str | None = None) -> Plan:
     """What to do to bring the server to ``bundle``. ``services`` maps recipe -> its compose
     services (to restart those whose mounted files changed)."""
     wanted = release_files(bundle)
@@ -120,7 +127,7 @@ def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
     proxy_wanted = proxy_files(bundle)
     proxy_changed = tuple(sorted(p for p, h in proxy_wanted.items()
                                  if facts.proxy_files.get(p) != h))
-    bootstrap = not facts.bootstrapped or facts.bootstrap_version != BOOTSTRAP_VERSION
+    bootstrap = needs_bootstrap(facts, mirror)
     release_changed = bundle.release != facts.current
     # Files mounted into containers do not change the compose configuration: the services
     # of recipes whose files changed are recreated explicitly. A first install starts all.

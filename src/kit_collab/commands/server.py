@@ -180,6 +180,11 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
         else:
             out.print(tr(f"Version {facts.current}, déployée le {data['deploye_le']}",
                          f"Release {facts.current}, deployed on {data['deploye_le']}"))
+            recipes = ", ".join(f"{k} {v}" for k, v in sorted(data["recettes"].items()))
+            out.print(tr(f"Recettes : {esc(recipes)}", f"Recipes: {esc(recipes)}"))
+        if facts.lock:
+            out.print(tr(f"[yellow]Verrou :[/] {esc(facts.lock)}",
+                         f"[yellow]Lock:[/] {esc(facts.lock)}"))
         table = Table()
         for col in ("Service", tr("État", "State"), tr("Santé", "Health")):
             table.add_column(col)

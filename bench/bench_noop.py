@@ -1,0 +1,88 @@
+"""No-op re-install over SSH on loopback: wall time and SSH round trips, printed.
+
+    python3 bench/bench_noop.py
+Needs root, openssh-server and a running Docker engine (as the deploy tests). The server is
+this machine through a throwaway sshd; the deployed state is written directly (no container
+is started): a no-op run only reads facts and compares. Aim: under 1 s, and the same number
+of round trips whatever the number of files.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kit_collab import deploy, render  # noqa: E402
+from kit_collab.profile import Profile  # noqa: E402
+from kit_collab.recipes import load_recipes  # noqa: E402
+from kit_collab.transport import connect  # noqa: E402
+from tests.sshd import running_sshd  # noqa: E402
+
+PROFILES = {
+    "minimale (Nextcloud)": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
+                             "jitsi": {"actif": False}},
+    "complète (tout actif)": {"nextcloud": {"actif": True, "collabora": True},
+                              "matrix": {"actif": True}, "jitsi": {"actif": True}},
+}
+
+
+def deployed_profile(sshd, root: Path, services: dict, users: int) -> Profile:
+    profile = Profile.model_validate({
+        "commune": {"nom": "Banc d'Essai", "domaine": "banc-essai.fr",
+                    "email_contact": "mairie@banc-essai.fr"},
+        "serveur": {**sshd.serveur().model_dump(), "racine": str(root),
+                    "certificats": {"mode": "interne"}},
+        "services": services,
+        "services_municipaux": [{"id": "accueil", "nom": "Accueil"}],
+        "utilisateurs": [{"identifiant": f"agent{i}", "nom": f"Agent {i}",
+                          "email": f"agent{i}@banc-essai.fr", "services_municipaux": ["accueil"]}
+                         for i in range(users)],
+    })
+    recipes = load_recipes()
+    with connect(profile.serveur, accept_host_key=sshd.fingerprint,
+                 known_hosts_file=root / "kh") as transport:
+        facts = deploy.read_facts(transport, profile)
+    bundle, secrets, _ = deploy.desired(profile, recipes, facts)
+    render.write_bundle(bundle, str(root))
+    commune = root / "communes" / bundle.slug
+    (commune / "secrets").mkdir(mode=0o700)
+    import json
+
+    (commune / "secrets" / "secrets.json").write_text(json.dumps(secrets))
+    (commune / "state.json").write_text(json.dumps({"release": bundle.release}))
+    (root / ".bootstrap").write_text("1\n")
+    return profile
+
+
+def main() -> None:
+    recipes = load_recipes()
+    with running_sshd() as sshd:
+        for label, services in PROFILES.items():
+            for users in (5, 50):
+                with tempfile.TemporaryDirectory() as tmp:
+                    root = Path(tmp)
+                    root.chmod(0o755)
+                    profile = deployed_profile(sshd, root, services, users)
+                    files = sum(1 for p in root.rglob("*") if p.is_file())
+                    times, trips = [], set()
+                    for _ in range(5):
+                        start = time.perf_counter()
+                        with connect(profile.serveur, accept_host_key=sshd.fingerprint,
+                                     known_hosts_file=root / "kh") as transport:
+                            outcome = deploy.install(transport, profile, recipes)
+                        times.append(time.perf_counter() - start)
+                        trips.add(outcome.round_trips)
+                        assert not outcome.applied, "expected a no-op"
+                    print(f"{label}, {users} agents, {files} fichiers : médiane "
+                          f"{statistics.median(times):.3f} s (connexion SSH comprise), "
+                          f"allers-retours SSH {sorted(trips)} (objectif < 1 s, constant)")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,11 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.sshd import running_sshd  # noqa: E402
+
 from kit_collab import deploy, render  # noqa: E402
 from kit_collab.profile import Profile  # noqa: E402
 from kit_collab.recipes import load_recipes  # noqa: E402
 from kit_collab.transport import connect  # noqa: E402
-from tests.sshd import running_sshd  # noqa: E402
 
 PROFILES = {
     "minimale (Nextcloud)": {"nextcloud": {"actif": True}, "matrix": {"actif": False},

@@ -197,11 +197,12 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
     path = _profile_file(tmp_path, sshd, server_root)
     env = {"KIT_COLLAB_RECIPES": str(data_root),
            "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "known_hosts")}
-    result = cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint, env=env)
+    result = cli("install", path, "--yes", "--force", "--accept-host-key", sshd.fingerprint,
+                 env=env)
     assert result.code == 4 and "claire@poste-2" in result.err
     assert cli("unlock", path, "--force", env=env).code == 0
     assert not lock.exists()
-    assert cli("install", path, "--yes", env=env).code == 0
+    assert cli("install", path, "--yes", "--force", env=env).code == 0
 
 
 def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
@@ -238,7 +239,7 @@ def test_host_keys_unknown_refused_changed_refused_nothing_sent(server_root, dat
         path = _profile_file(tmp_path, own, server_root)
         env = {"KIT_COLLAB_RECIPES": str(data_root),
                "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh")}
-        unknown = cli("install", path, "--yes", env=env)
+        unknown = cli("install", path, "--yes", "--force", env=env)
         assert unknown.code == 3
         assert own.fingerprint in unknown.err and "--accept-host-key" in unknown.err
         assert not (server_root / "communes").exists()
@@ -246,7 +247,7 @@ def test_host_keys_unknown_refused_changed_refused_nothing_sent(server_root, dat
         assert cli("plan", path, "--accept-host-key", own.fingerprint, env=env).code == 0
         old = own.fingerprint
         own.restart(new_host_key=True)
-        changed = cli("install", path, "--yes", env=env)
+        changed = cli("install", path, "--yes", "--force", env=env)
         assert changed.code == 3
         assert old in changed.err and own.fingerprint in changed.err
         assert "ssh-keygen -R" in changed.err
@@ -276,8 +277,12 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
     env = {"KIT_COLLAB_RECIPES": str(data_root),
            "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh"),
            "KIT_COLLAB_LOG_DIR": str(tmp_path / "logs")}
-    first = cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint, env=env)
+    first = cli("install", path, "--yes", "--force", "--accept-host-key", sshd.fingerprint,
+                env=env)
     assert first.code == 0, first.text
+    # After the deploy, the recipes' HTTPS checks ran through the real Caddy (internal CA read
+    # over SSH) and found the demo page: any error there would have made the exit code 1.
+    assert "Contrôles de santé" in first.out
     commune = server_root / "communes" / SLUG
     good = os.readlink(commune / "current")
     # A release whose web service never becomes healthy.
@@ -287,7 +292,7 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
         (data_root / "recipes" / "demo" / "recipe.yaml").read_text())
     os.environ["KIT_COLLAB_WAIT"] = "8"
     try:
-        bad = cli("install", path, "--yes", env=env)
+        bad = cli("install", path, "--yes", "--force", env=env)
     finally:
         os.environ.pop("KIT_COLLAB_WAIT", None)
     assert bad.code == 1
@@ -312,13 +317,19 @@ def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
     path = _profile_file(tmp_path, sshd, server_root)
     env = {"KIT_COLLAB_RECIPES": str(data_root),
            "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh")}
-    assert cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint,
-               env=env).code == 0
+    # The preflight stops an install on errors (no DNS here): nothing changed on the server.
+    stopped = cli("install", path, "--yes", "--accept-host-key", sshd.fingerprint, env=env)
+    assert stopped.code == 1 and "vérification préalable" in stopped.err
+    assert "Enregistrements DNS à créer" in stopped.out
+    assert not (server_root / "communes" / SLUG / "releases").exists()
+    # Overridden with --force, and the override is written to the audit log.
+    assert cli("install", path, "--yes", "--force", env=env).code == 0
+    assert "preflight-force=" in (server_root / "log" / "audit.log").read_text()
     commune = server_root / "communes" / SLUG
     v1 = os.readlink(commune / "current")
     page = data_root / "templates" / "demo" / "index.html.j2"
     page.write_text(page.read_text().replace("v1", "v2"))
-    assert cli("install", path, "--yes", env=env).code == 0
+    assert cli("install", path, "--yes", "--force", env=env).code == 0
     assert os.readlink(commune / "current") != v1
     result = cli("rollback", path, "--yes", env=env)
     assert result.code == 0, result.text

@@ -162,6 +162,10 @@ def build_app() -> typer.Typer:
         lock_wait: Annotated[float, typer.Option("--lock-wait", help=tr(
             "Attendre jusqu'à N secondes qu'une autre opération libère le verrou.",
             "Wait up to N seconds for another operation to release the lock."))] = 0,
+        force: Annotated[bool, typer.Option("--force", help=tr(
+            "Installer malgré les erreurs de la vérification préalable (noté dans le journal "
+            "d'audit).", "Install despite preflight errors (written to the audit log)."))
+        ] = False,
     ) -> None:
         if dry_run:
             from kit_collab.commands import install as cmd
@@ -170,7 +174,39 @@ def build_app() -> typer.Typer:
         from kit_collab.commands import server
 
         raise typer.Exit(server.run_install(profile, yes=yes, accept_host_key=accept_host_key,
-                                            lock_wait=lock_wait))
+                                            lock_wait=lock_wait, force=force))
+
+    @app.command(help=tr(
+        "Diagnostic : vérifications préalables (DNS, ports, système, hébergement, heure) et "
+        "santé des services, chaque problème avec sa correction.",
+        "Diagnosis: preflight (DNS, ports, system, hosting, clock) and service health, each "
+        "problem with its fix."))
+    def check(
+        profile: Annotated[Path, profile_arg],
+        as_json: Annotated[bool, json_opt] = False,
+        resolve: Annotated[list[str] | None, typer.Option("--resolve", help=tr(
+            "HOTE:IP ou HOTE:PORT:IP (comme curl) ; « * » pour tous les noms ; répétable.",
+            "HOST:IP or HOST:PORT:IP (as curl); '*' for every name; repeatable."))] = None,
+        ca_cert: Annotated[Path | None, typer.Option("--ca-cert", help=tr(
+            "Certificat PEM d'une autorité de plus à croire (autorité interne de Caddy) ; la "
+            "vérification reste active.", "PEM certificate of one more authority to trust "
+            "(Caddy's internal one); verification stays on."))] = None,
+        dns: Annotated[str | None, typer.Option("--dns", help=tr(
+            "Serveur DNS à interroger (IP ou IP:PORT).", "DNS server to ask (IP or IP:PORT)."))
+        ] = None,
+        no_server: Annotated[bool, typer.Option("--no-server", help=tr(
+            "Sans connexion SSH : DNS, ports et santé seulement.",
+            "No SSH: DNS, ports and health only."))] = False,
+        deadline: Annotated[float, typer.Option("--deadline", help=tr(
+            "Réessayer les contrôles en échec jusqu'à N secondes.",
+            "Retry failing checks for up to N seconds."))] = 60,
+        accept_host_key: Annotated[str | None, host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import check as cmd
+
+        raise typer.Exit(cmd.run(profile, as_json=as_json, resolve=resolve or [],
+                                 ca_cert=ca_cert, accept_host_key=accept_host_key,
+                                 server=not no_server, deadline=deadline, dns_server=dns))
 
     @app.command(help=tr("Montre ce qu'une installation changerait sur le serveur, sans rien "
                          "changer.", "Show what an install would change on the server, "

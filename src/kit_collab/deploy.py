@@ -160,10 +160,15 @@ def _open_ports(profile: Profile, bundle: render.Bundle,
     return out
 
 
+Preflight = Callable[[facts_mod.Facts, render.Bundle], str]
+
+
 def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
             reporter: Reporter | None = None, lock_wait: float = 0,
-            wait_seconds: int = 300) -> Outcome:
-    """Bring the server to the profile; roll back when the services do not become healthy."""
+            wait_seconds: int = 300, preflight: Preflight | None = None) -> Outcome:
+    """Bring the server to the profile; roll back when the services do not become healthy.
+    ``preflight`` runs before anything changes: it raises to stop, or returns a note for the
+    audit log (errors overridden with --force)."""
     rep = reporter or SilentReporter()
     root, slug = profile.serveur.racine, profile.commune.code
     rep.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
@@ -177,6 +182,12 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips)
+    if preflight is not None:
+        rep.step(tr("Vérification préalable", "Preflight"))
+        note = preflight(facts, bundle)
+        if note:
+            _run(transport, remote.audit_only(root, _audit("install", profile, bundle.release,
+                                                           note)))
     if plan.upload:
         _upload(transport, profile, plan, bundle, rep)
     _lock(transport, profile, plan, bundle, secrets, lock_info("install", bundle.release))

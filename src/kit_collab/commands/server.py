@@ -100,14 +100,16 @@ def run_plan(profile_path: Path, *, as_json: bool, accept_host_key: str | None) 
 
 
 def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
-                lock_wait: float) -> int:
+                lock_wait: float, force: bool = False) -> int:
     from kit_collab import deploy
+    from kit_collab.commands import check
     from kit_collab.output import esc, out
 
     profile, recipes = _load(profile_path)
     if not yes and not _interactive():
         raise InputError(tr("installation non interactive : ajoutez --yes pour confirmer",
                             "non-interactive install: add --yes to confirm"))
+    wait = int(os.environ.get("KIT_COLLAB_WAIT", "300"))
     with open_transport(profile, accept_host_key) as transport:
         if not yes:
             facts = deploy.read_facts(transport, profile)
@@ -121,16 +123,50 @@ def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
                                default=False):
                 out.print(tr("Abandon : rien n'a été changé.", "Cancelled: nothing changed."))
                 return constants.EXIT_OK
+
+        def preflight(facts: Any, bundle: Any) -> str:
+            findings, records = check.preflight_and_records(
+                profile, bundle, facts, transport=transport, recipes=recipes)
+            if any(f.level != "ok" for f in findings):
+                check.print_report(profile, findings, records)
+            return check.gate(findings, force=force)
+
         outcome = deploy.install(transport, profile, recipes, reporter=RichReporter(),
-                                 lock_wait=lock_wait,
-                                 wait_seconds=int(os.environ.get("KIT_COLLAB_WAIT", "300")))
-    if not outcome.applied:
-        show_plan(outcome.plan)
-        return constants.EXIT_OK
+                                 lock_wait=lock_wait, wait_seconds=wait, preflight=preflight)
+        if not outcome.applied:
+            show_plan(outcome.plan)
+            return constants.EXIT_OK
+        findings = _health_after_deploy(transport, profile, outcome.bundle, wait)
     _summary(profile, outcome)
     for warning in outcome.warnings:
         out.print(f"[yellow]![/] {esc(warning)}")
+    from kit_collab import diagnosis
+
+    if diagnosis.exit_code(findings):
+        check.print_report(profile, findings)
+        return constants.EXIT_FAILURE
     return constants.EXIT_OK
+
+
+def _health_after_deploy(transport: Any, profile: Any, bundle: Any, wait: int) -> list[Any]:
+    """The recipes' HTTPS checks, straight at the server's address (DNS is the preflight's
+    business), trusting Caddy's internal authority when the profile uses it."""
+    import ipaddress
+
+    from kit_collab.commands import check
+
+    RichReporter().step(tr("Contrôles de santé", "Health checks"))
+    address = "127.0.0.1" if profile.serveur.hote == "local" else profile.serveur.hote
+    try:
+        ipaddress.ip_address(address)
+        resolve = [f"*:{address}"]
+    except ValueError:
+        resolve = [f"*:{profile.serveur.adresse_publique}"] if profile.serveur.adresse_publique \
+            else []
+    ca_pem = (check.internal_ca(transport, profile.serveur.racine)
+              if profile.serveur.certificats.mode == "interne" else None)
+    return check.health(bundle, resolve=resolve, deadline=min(wait, 120),
+                        root=profile.serveur.racine, ca_pem=ca_pem)
 
 
 def _summary(profile: Any, outcome: Any) -> None:

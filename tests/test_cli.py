@@ -14,18 +14,21 @@ import pytest
 from .conftest import EXAMPLES, ROOT
 
 COMMANDS = [[], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
-            ["rollback"], ["unlock"], ["recipes"], ["recipes", "list"], ["recipes", "lint"]]
+            ["rollback"], ["unlock"], ["check"], ["recipes"], ["recipes", "list"],
+            ["recipes", "lint"]]
 FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs profils",
           ("render",): "Écrit dans un dossier", ("schema",): "schéma JSON",
           ("install",): "Installe la suite", ("recipes",): "Recettes des services",
           ("plan",): "Montre ce qu'une installation", ("status",): "Version déployée",
           ("rollback",): "Remet en place", ("unlock",): "Lève le verrou",
+          ("check",): "Diagnostic : vérifications préalables",
           ("recipes", "list"): "Liste les recettes", ("recipes", "lint"): "Vérifie les recettes"}
 ENGLISH = {(): "Installs and maintains", ("validate",): "Check one or more profiles",
            ("render",): "Write to a folder", ("schema",): "JSON Schema",
            ("install",): "Install the commune", ("recipes",): "Service recipes",
            ("plan",): "Show what an install", ("status",): "Deployed release",
            ("rollback",): "Put the previous release", ("unlock",): "Remove the lock",
+           ("check",): "Diagnosis: preflight",
            ("recipes", "list"): "List recipes", ("recipes", "lint"): "Check recipes"}
 
 

@@ -533,7 +533,9 @@ def test_element_site_served_on_its_own_subdomain(tmp_path: Path) -> None:
     assert f"{bundle.slug}-matrix-element:8080" in text
     element_checks = [c for c in bundle.checks if c.host == "chat.saint-essai.fr"]
     assert [c.path for c in element_checks] == ["/config.json"]
-    assert element_checks[0].contains == '"m.homeserver"'
+    # The expected configuration is rendered for this commune: its own homeserver.
+    assert element_checks[0].json["default_server_config"] == {"m.homeserver": {
+        "base_url": "https://matrix.saint-essai.fr", "server_name": "saint-essai.fr"}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -337,11 +337,23 @@ def _tasks(env: SandboxedEnvironment, recipe: Recipe, ctx: dict[str, Any]) -> li
     return tasks
 
 
-def _checks(recipe: Recipe, hosts: dict[str, dict[str, str]],
-            data: dict[str, Any]) -> list[Check]:
+def _checks(env: SandboxedEnvironment, recipe: Recipe, hosts: dict[str, dict[str, str]],
+            ctx: dict[str, Any]) -> list[Check]:
+    """The recipe's health checks; their expected texts may use the template context (e.g.
+    the commune's homeserver address in Element's config.json)."""
     out = []
+
+    def expand(value: Any) -> Any:
+        if isinstance(value, str) and "{{" in value:
+            return render_string(env, recipe, value, ctx, f"recipe.yaml:health:{spec.name}")
+        if isinstance(value, dict):
+            return {k: expand(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [expand(v) for v in value]
+        return value
+
     for spec in recipe.spec.health:
-        if not recipe_true(recipe, data, spec.when):
+        if not recipe_true(recipe, ctx, spec.when):
             continue
         if spec.host != "base" and spec.host not in hosts[recipe.name]:
             raise RenderError(tr(
@@ -349,8 +361,8 @@ def _checks(recipe: Recipe, hosts: dict[str, dict[str, str]],
                 f"« {spec.host} »", f"recipe '{recipe.name}': check '{spec.name}' targets "
                 f"unknown host '{spec.host}'"))
         host = hosts["base"]["domaine"] if spec.host == "base" else hosts[recipe.name][spec.host]
-        out.append(Check(recipe.name, spec.name, host, spec.path, spec.status, spec.json_,
-                         dict(spec.headers), spec.contains))
+        out.append(Check(recipe.name, spec.name, host, spec.path, spec.status,
+                         expand(spec.json_), expand(dict(spec.headers)), expand(spec.contains)))
     return out
 
 
@@ -419,7 +431,7 @@ def render_bundle(
         if recipe.spec.scope == "commune":
             commune_recipes.append(recipe.name)
         tasks.extend(_tasks(env, recipe, ctx))
-        checks.extend(_checks(recipe, hosts, data))
+        checks.extend(_checks(env, recipe, hosts, ctx))
     commune_files = [f for f in files if not f.path.startswith("proxy/")]
     commune_files.append(BundleFile("compose.yaml", _root_compose(slug, commune_recipes),
                                     0o644, "kit-collab", "compose"))

@@ -78,7 +78,10 @@ def desired(profile: Profile, recipes: RecipeSet,
     recorded = {(slug, r, n): int(p) for r, names in facts.state.get("ports", {}).items()
                 for n, p in names.items() if not n.endswith("_end")}
     ours = set(recorded.values())
-    reserved = [p for _proto, p in facts.ports_in_use if p not in ours]
+    # Ports in use on the host, and every port another commune of this server recorded (it
+    # may be stopped right now): never given twice.
+    reserved = [p for _proto, p in facts.ports_in_use if p not in ours] + sorted(
+        facts.others_ports())
     allocated = ports.allocate(render.port_requests(slug, active), recorded, reserved)
     return render.render_bundle(profile, recipes, secrets, allocated), secrets, bool(created)
 
@@ -134,6 +137,7 @@ def _state(plan: plan_mod.Plan, bundle: render.Bundle, previous: str) -> dict[st
         "commune": bundle.slug, "release": bundle.release, "precedente": previous,
         "recettes": dict(bundle.recipes), "fichiers": plan.files, "ports": bundle.ports,
         "hotes": bundle.hosts, "bootstrap": plan_mod.BOOTSTRAP_VERSION,
+        "besoins": bundle.resources,
         "deploye_le": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -202,7 +206,7 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
         rep.step(tr("Démarrage des services (téléchargement des images si besoin)",
                     "Starting services (pulling images if needed)"))
         up = _run(transport, remote.switch_and_up(root, slug, bundle.release, plan.restart,
-                                                  bool(plan.proxy_changed), wait_seconds),
+                                                  wait_seconds),
                   timeout=wait_seconds * 3 + 600)
         if up.code != 0:
             _roll_back(transport, profile, plan, up, wait_seconds, rep)

@@ -448,7 +448,8 @@ def _os_findings(facts: Facts) -> list[Finding]:
 
 
 def _memory_findings(facts: Facts, bundle: Bundle) -> list[Finding]:
-    need = int(bundle.resources.get("ram_mb", 0))
+    # Several communes may share the server: their needs add up.
+    need = int(bundle.resources.get("ram_mb", 0) + facts.others_needs("ram_mb"))
     if not facts.mem_mb or not need:
         return []
     have_gb, need_gb = facts.mem_mb / 1024, need / 1024
@@ -470,7 +471,7 @@ def _memory_findings(facts: Facts, bundle: Bundle) -> list[Finding]:
 
 
 def _disk_findings(facts: Facts, bundle: Bundle) -> list[Finding]:
-    need = float(bundle.resources.get("disk_gb", 0))
+    need = float(bundle.resources.get("disk_gb", 0) + facts.others_needs("disk_gb"))
     if not facts.disk_free_gb or not need:
         return []
     free = facts.disk_free_gb

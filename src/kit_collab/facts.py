@@ -30,8 +30,23 @@ class Facts:
     proxy_files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     ports_in_use: frozenset[tuple[str, int]] = frozenset()  # (tcp|udp, port)
     release_files: dict[str, str] = field(default_factory=dict)  # current release: path -> sha256
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)  # other communes' state.json
     bootstrap_version: str = ""  # written by the bootstrap step once it succeeded
     daemon: dict[str, Any] = field(default_factory=dict)  # /etc/docker/daemon.json
+
+    def others_ports(self) -> set[int]:
+        """Every host port recorded by the other communes of this server (blocks included)."""
+        used: set[int] = set()
+        for state in self.others.values():
+            for names in (state.get("ports") or {}).values():
+                for name, start in names.items():
+                    if not name.endswith("_end"):
+                        end = int(names.get(f"{name}_end", start))
+                        used.update(range(int(start), end + 1))
+        return used
+
+    def others_needs(self, key: str) -> float:
+        return sum(float((s.get("besoins") or {}).get(key, 0)) for s in self.others.values())
 
     @property
     def bootstrapped(self) -> bool:
@@ -57,6 +72,7 @@ echo "state=$(b64 "$C/state.json")"
 echo "secrets=$(b64 "$C/secrets/secrets.json")"
 echo "lock=$(b64 "$C/.lock/info")"
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
+for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = {shlex.quote(slug)} ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
 for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
@@ -82,12 +98,16 @@ def parse(output: str) -> Facts:
     values: dict[str, str] = {}
     proxy: dict[str, str] = {}
     files: dict[str, str] = {}
+    others: dict[str, dict[str, Any]] = {}
     ports: set[tuple[str, int]] = set()
     for line in output.splitlines():
         key, _, value = line.partition("=")
         if key == "proxy" and " " in value:
             name, digest = value.split(" ", 1)
             proxy[name] = digest.strip()
+        elif key == "other" and " " in value:
+            name, encoded = value.split(" ", 1)
+            others[name] = _b64json(encoded.strip(), f"communes/{name}/state.json")
         elif key == "file" and " " in value:
             digest, path = value.split(" ", 1)
             files[path] = digest
@@ -112,6 +132,6 @@ def parse(output: str) -> Facts:
         state=_b64json(values.get("state", ""), "state.json"),
         secrets=_b64json(values.get("secrets", ""), "secrets.json"),
         lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
-        release_files=files, bootstrap_version=values.get("bootstrap", ""),
+        release_files=files, others=others, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
     )

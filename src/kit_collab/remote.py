@@ -61,13 +61,31 @@ echo uploaded
 """
 
 
-def _lock_lines(lock_info: str, expected_current: str) -> str:
-    return f"""mkdir -p "$C"
-if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
-printf '%s\n' {q(lock_info)} > "$C/.lock/info"
-cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
+def _lock_lines(lock_info: str, expected_current: str | None) -> str:
+    """Take the commune's lock; with ``expected_current``, also check that `current` has not
+    moved since the facts were read (else free the lock and exit CHANGED_EXIT)."""
+    check = "" if expected_current is None else f"""cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
 if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; rm -rf "$C/.lock"; exit {CHANGED_EXIT}; fi
 """
+    return f"""mkdir -p "$C"
+if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
+printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
+{check}"""
+
+
+def _proxy_locked(root: str, commands: str) -> str:
+    """Run commands holding the server's proxy lock: communes sharing a server serialize on
+    the shared proxy (its files and reloads), and on nothing else."""
+    return f"""exec 9>{q(root + "/.proxy.lock")}
+flock -w 600 9
+{commands}
+flock -u 9"""
+
+
+def _reload(root: str) -> str:
+    """A graceful Caddy reload (no connection dropped): picks up every commune's site."""
+    return proxy_compose(root, "exec", "-T", "caddy", "caddy", "reload", "--config",
+                         q(f"{root}/proxy/Caddyfile"), "--adapter", "caddyfile")
 
 
 def take_lock(root: str, slug: str, lock_info: str, expected_current: str,
@@ -76,10 +94,9 @@ def take_lock(root: str, slug: str, lock_info: str, expected_current: str,
     nothing moved since the facts were read, and extract the tar on stdin (secrets, proxy
     files) when ``staged``."""
     c = commune_dir(root, slug)
-    extract = f"""umask 077
+    extract = _proxy_locked(root, f"""umask 077
 mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
-tar -x -f - -C {q(root)}
-""" if staged else ""
+tar -x -f - -C {q(root)}""") + "\n" if staged else ""
     return f"""set -eu
 C={q(c)}
 {_lock_lines(lock_info, expected_current)}{extract}echo locked
@@ -87,37 +104,37 @@ C={q(c)}
 
 
 def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
-                  proxy_changed: bool, wait_seconds: int) -> str:
+                  wait_seconds: int) -> str:
     """Point `current` at the release atomically, start the proxy and the commune's services,
-    wait for their health checks, and reload Caddy when its configuration changed."""
+    wait for their health checks, then reload Caddy so that it serves the commune's sites
+    (a reload that fails, e.g. on a broken site, fails the deploy: it is rolled back)."""
     c = commune_dir(root, slug)
     restart = list(restart)
     force = (compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", "--wait",
                      "--wait-timeout", str(wait_seconds), *[q(s) for s in restart])
              if restart else "true")
-    reload = (proxy_compose(root, "exec", "-T", "caddy", "caddy", "reload", "--config",
-                            q(f"{root}/proxy/Caddyfile"), "--adapter", "caddyfile")
-              if proxy_changed else "true")
     return f"""set -eu
 C={q(c)}
 ln -sfn {q("releases/" + release)} "$C/current.new" && mv -T "$C/current.new" "$C/current"
-{proxy_compose(root, "up", "-d", "--remove-orphans")}
+{_proxy_locked(root, proxy_compose(root, "up", "-d", "--remove-orphans"))}
 {compose(root, slug, "up", "-d", "--remove-orphans", "--wait", "--wait-timeout", str(wait_seconds))}
 {force}
-{reload}
+{_proxy_locked(root, _reload(root))}
 echo up
 """
 
 
 def switch_back(root: str, slug: str, previous: str, wait_seconds: int) -> str:
-    """Roll back: `current` to the previous release (or nothing on a first install), and
-    recreate every service from it."""
+    """Roll back: `current` to the previous release (or nothing on a first install), recreate
+    every service from it, and reload the proxy (the commune's sites may differ)."""
     c = commune_dir(root, slug)
+    reload = _proxy_locked(root, _reload(root) + " || true")
     if not previous:
         return f"""set -u
 C={q(c)}
 {compose(root, slug, "down", "--remove-orphans")} || true
 rm -f "$C/current"
+{reload}
 echo rolled-back
 """
     return f"""set -u
@@ -125,7 +142,24 @@ C={q(c)}
 ln -sfn {q("releases/" + previous)} "$C/current.new" && mv -T "$C/current.new" "$C/current"
 {compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", "--wait",
          "--wait-timeout", str(wait_seconds))}
+{reload}
 echo rolled-back
+"""
+
+
+def remove(root: str, slug: str, lock_info: str, stamp: str) -> str:
+    """Take a commune off the server: stop its services (its data volumes are KEPT), move its
+    folder aside to <root>/retirees/, and reload the proxy without it; the other communes
+    keep being served."""
+    c = commune_dir(root, slug)
+    return f"""set -eu
+C={q(c)}
+{_lock_lines(lock_info, None)}{compose(root, slug, "down", "--remove-orphans")} || true
+mkdir -p {q(root + "/retirees")}
+rm -rf "$C/.lock"
+mv "$C" {q(f"{root}/retirees/{slug}-{stamp}")}
+{_proxy_locked(root, _reload(root) + " || true")}
+echo removed
 """
 
 

@@ -7,6 +7,7 @@ KIT_COLLAB_LANG), so ``--help`` speaks French by default and English on request.
 
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
@@ -87,9 +88,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    json_opt = typer.Option("--json", help=tr("Sortie JSON pour les scripts.",
-                                                     "JSON output for scripts."))
-
+    o = _options()
     @app.callback()
     def _root(
         lang: Annotated[str, typer.Option("--lang", help=tr(
@@ -104,11 +103,56 @@ def build_app() -> typer.Typer:
         if verbose:
             logging.basicConfig(level=logging.DEBUG)
 
+    _local_commands(app, o)
+    _deploy_commands(app, o)
+    _maintenance_commands(app, o)
+    _recipes_commands(app, o)
+    return app
+
+
+def _fleet_mode(targets: list[Path]) -> bool:
+    return len(targets) > 1 or targets[0].is_dir()
+
+
+def _options() -> SimpleNamespace:
+    """Arguments and options shared by several commands (help in the current language)."""
+    json_opt = typer.Option("--json", help=tr("Sortie JSON pour les scripts.",
+                                                     "JSON output for scripts."))
+
+    profile_arg = typer.Argument(help=tr("Profil de la commune.", "Commune profile."))
+    targets_arg = typer.Argument(help=tr(
+        "Profil d'une commune ; ou plusieurs profils, ou un dossier d'inventaire (profils et "
+        "defauts.yaml) pour toute une flotte.", "A commune profile; or several profiles, or "
+        "an inventory folder (profiles and defauts.yaml) for a whole fleet."))
+    workers_opt = typer.Option("--parallele", "-j", min=1, max=64, help=tr(
+        "Flotte : nombre de communes traitées en même temps.",
+        "Fleet: number of communes handled at once."))
+    only_opt = typer.Option("--seulement", help=tr(
+        "Flotte : seulement ces communes (noms séparés par des virgules).",
+        "Fleet: only these communes (comma-separated names)."))
+    skip_opt = typer.Option("--sauf", help=tr(
+        "Flotte : toutes les communes sauf celles-ci.", "Fleet: every commune but these."))
+    logs_opt = typer.Option("--journaux", help=tr(
+        "Flotte : dossier des journaux par commune (défaut : journaux/ à côté de "
+        "l'inventaire).", "Fleet: folder of the per-commune logs (default: journaux/ beside "
+        "the inventory)."))
+
+    yes_opt = typer.Option("--yes", "-y", help=tr("Ne pas demander de confirmation.",
+                                                  "Do not ask for confirmation."))
+    host_key_opt = typer.Option("--accept-host-key", help=tr(
+        "Empreinte SHA256:… de la clé d'hôte SSH à accepter (vérifiée auprès de l'hébergeur).",
+        "SHA256:… fingerprint of the SSH host key to accept (checked with the host)."))
+    return SimpleNamespace(json_opt=json_opt, profile_arg=profile_arg, targets_arg=targets_arg,
+                           workers_opt=workers_opt, only_opt=only_opt, skip_opt=skip_opt,
+                           logs_opt=logs_opt, yes_opt=yes_opt, host_key_opt=host_key_opt)
+
+
+def _local_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     @app.command(help=tr("Vérifie un ou plusieurs profils, sans rien installer.",
                          "Check one or more profiles, installing nothing."))
     def validate(
         profiles: Annotated[list[Path], _profiles_arg()],
-        as_json: Annotated[bool, json_opt] = False,
+        as_json: Annotated[bool, o.json_opt] = False,
     ) -> None:
         from kit_collab.commands import validate as cmd
 
@@ -140,25 +184,20 @@ def build_app() -> typer.Typer:
 
         raise typer.Exit(cmd.run())
 
-    profile_arg = typer.Argument(help=tr("Profil de la commune.", "Commune profile."))
-    yes_opt = typer.Option("--yes", "-y", help=tr("Ne pas demander de confirmation.",
-                                                  "Do not ask for confirmation."))
-    host_key_opt = typer.Option("--accept-host-key", help=tr(
-        "Empreinte SHA256:… de la clé d'hôte SSH à accepter (vérifiée auprès de l'hébergeur).",
-        "SHA256:… fingerprint of the SSH host key to accept (checked with the host)."))
 
+def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     @app.command(help=tr(
         "Installe la suite de la commune sur son serveur. Avec --dry-run : vérifie, génère et "
         "montre ce qui serait déployé, sans serveur.",
         "Install the commune's suite on its server. With --dry-run: check, render and show "
         "what would be deployed, without a server."))
     def install(
-        profile: Annotated[Path, profile_arg],
+        targets: Annotated[list[Path], o.targets_arg],
         dry_run: Annotated[bool, typer.Option("--dry-run", help=tr(
             "Ne rien déployer : montrer ce qui serait déployé (sans serveur).",
             "Deploy nothing: show what would be deployed (no server)."))] = False,
-        yes: Annotated[bool, yes_opt] = False,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        yes: Annotated[bool, o.yes_opt] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
         lock_wait: Annotated[float, typer.Option("--lock-wait", help=tr(
             "Attendre jusqu'à N secondes qu'une autre opération libère le verrou.",
             "Wait up to N seconds for another operation to release the lock."))] = 0,
@@ -166,7 +205,26 @@ def build_app() -> typer.Typer:
             "Installer malgré les erreurs de la vérification préalable (noté dans le journal "
             "d'audit).", "Install despite preflight errors (written to the audit log)."))
         ] = False,
+        workers: Annotated[int, o.workers_opt] = 4,
+        only: Annotated[list[str] | None, o.only_opt] = None,
+        skip: Annotated[list[str] | None, o.skip_opt] = None,
+        logs: Annotated[Path | None, o.logs_opt] = None,
+        as_json: Annotated[bool, o.json_opt] = False,
     ) -> None:
+        if _fleet_mode(targets) and not dry_run:
+            from kit_collab.commands import fleet as fleet_cmd
+            from kit_collab.errors import InputError
+
+            if not yes:
+                raise InputError(tr("installation d'une flotte : ajoutez --yes pour confirmer "
+                                    "(voyez d'abord « kit-collab plan »)",
+                                    "fleet install: add --yes to confirm (see 'kit-collab "
+                                    "plan' first)"))
+            raise typer.Exit(fleet_cmd.run(targets, "install", as_json=as_json,
+                                           workers=workers, only=only or [], skip=skip or [],
+                                           accept_host_key=accept_host_key, force=force,
+                                           log_dir=logs))
+        profile = targets[0]
         if dry_run:
             from kit_collab.commands import install as cmd
 
@@ -182,8 +240,8 @@ def build_app() -> typer.Typer:
         "Diagnosis: preflight (DNS, ports, system, hosting, clock) and service health, each "
         "problem with its fix."))
     def check(
-        profile: Annotated[Path, profile_arg],
-        as_json: Annotated[bool, json_opt] = False,
+        targets: Annotated[list[Path], o.targets_arg],
+        as_json: Annotated[bool, o.json_opt] = False,
         resolve: Annotated[list[str] | None, typer.Option("--resolve", help=tr(
             "HOTE:IP ou HOTE:PORT:IP (comme curl) ; « * » pour tous les noms ; répétable.",
             "HOST:IP or HOST:PORT:IP (as curl); '*' for every name; repeatable."))] = None,
@@ -200,9 +258,21 @@ def build_app() -> typer.Typer:
         deadline: Annotated[float, typer.Option("--deadline", help=tr(
             "Réessayer les contrôles en échec jusqu'à N secondes.",
             "Retry failing checks for up to N seconds."))] = 60,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
+        workers: Annotated[int, o.workers_opt] = 4,
+        only: Annotated[list[str] | None, o.only_opt] = None,
+        skip: Annotated[list[str] | None, o.skip_opt] = None,
+        logs: Annotated[Path | None, o.logs_opt] = None,
     ) -> None:
         from kit_collab.commands import check as cmd
+
+        if _fleet_mode(targets):
+            from kit_collab.commands import fleet as fleet_cmd
+
+            raise typer.Exit(fleet_cmd.run(targets, "check", as_json=as_json, workers=workers,
+                                           only=only or [], skip=skip or [],
+                                           accept_host_key=accept_host_key, log_dir=logs))
+        profile = targets[0]
 
         raise typer.Exit(cmd.run(profile, as_json=as_json, resolve=resolve or [],
                                  ca_cert=ca_cert, accept_host_key=accept_host_key,
@@ -212,23 +282,49 @@ def build_app() -> typer.Typer:
                          "changer.", "Show what an install would change on the server, "
                          "changing nothing."))
     def plan(
-        profile: Annotated[Path, profile_arg],
-        as_json: Annotated[bool, json_opt] = False,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        targets: Annotated[list[Path], o.targets_arg],
+        as_json: Annotated[bool, o.json_opt] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
+        workers: Annotated[int, o.workers_opt] = 4,
+        only: Annotated[list[str] | None, o.only_opt] = None,
+        skip: Annotated[list[str] | None, o.skip_opt] = None,
+        logs: Annotated[Path | None, o.logs_opt] = None,
     ) -> None:
         from kit_collab.commands import server
+
+        if _fleet_mode(targets):
+            from kit_collab.commands import fleet as fleet_cmd
+
+            raise typer.Exit(fleet_cmd.run(targets, "plan", as_json=as_json, workers=workers,
+                                           only=only or [], skip=skip or [],
+                                           accept_host_key=accept_host_key, log_dir=logs))
+        profile = targets[0]
 
         raise typer.Exit(server.run_plan(profile, as_json=as_json,
                                          accept_host_key=accept_host_key))
 
+
+def _maintenance_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     @app.command(help=tr("Version déployée, recettes, conteneurs et leur santé.",
                          "Deployed release, recipes, containers and their health."))
     def status(
-        profile: Annotated[Path, profile_arg],
-        as_json: Annotated[bool, json_opt] = False,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        targets: Annotated[list[Path], o.targets_arg],
+        as_json: Annotated[bool, o.json_opt] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
+        workers: Annotated[int, o.workers_opt] = 4,
+        only: Annotated[list[str] | None, o.only_opt] = None,
+        skip: Annotated[list[str] | None, o.skip_opt] = None,
+        logs: Annotated[Path | None, o.logs_opt] = None,
     ) -> None:
         from kit_collab.commands import server
+
+        if _fleet_mode(targets):
+            from kit_collab.commands import fleet as fleet_cmd
+
+            raise typer.Exit(fleet_cmd.run(targets, "status", as_json=as_json, workers=workers,
+                                           only=only or [], skip=skip or [],
+                                           accept_host_key=accept_host_key, log_dir=logs))
+        profile = targets[0]
 
         raise typer.Exit(server.run_status(profile, as_json=as_json,
                                            accept_host_key=accept_host_key))
@@ -236,9 +332,9 @@ def build_app() -> typer.Typer:
     @app.command(help=tr("Remet en place la version précédente.",
                          "Put the previous release back in place."))
     def rollback(
-        profile: Annotated[Path, profile_arg],
-        yes: Annotated[bool, yes_opt] = False,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        profile: Annotated[Path, o.profile_arg],
+        yes: Annotated[bool, o.yes_opt] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
     ) -> None:
         from kit_collab.commands import server
 
@@ -247,16 +343,18 @@ def build_app() -> typer.Typer:
     @app.command(help=tr("Lève le verrou d'une opération abandonnée (avec --force).",
                          "Remove the lock of an abandoned operation (with --force)."))
     def unlock(
-        profile: Annotated[Path, profile_arg],
+        profile: Annotated[Path, o.profile_arg],
         force: Annotated[bool, typer.Option("--force", help=tr(
             "Confirmer la levée du verrou.", "Confirm removing the lock."))] = False,
-        accept_host_key: Annotated[str | None, host_key_opt] = None,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
     ) -> None:
         from kit_collab.commands import server
 
         raise typer.Exit(server.run_unlock(profile, force=force,
                                            accept_host_key=accept_host_key))
 
+
+def _recipes_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     recipes_app = typer.Typer(help=tr("Recettes des services : liste et vérification.",
                                       "Service recipes: list and checks."),
                               no_args_is_help=True)
@@ -264,7 +362,7 @@ def build_app() -> typer.Typer:
 
     @recipes_app.command("list", help=tr("Liste les recettes et leurs versions.",
                                          "List recipes and their versions."))
-    def recipes_list(as_json: Annotated[bool, json_opt] = False) -> None:
+    def recipes_list(as_json: Annotated[bool, o.json_opt] = False) -> None:
         from kit_collab.commands import recipes as cmd
 
         raise typer.Exit(cmd.run_list(as_json=as_json))
@@ -272,12 +370,11 @@ def build_app() -> typer.Typer:
     @recipes_app.command("lint", help=tr(
         "Vérifie les recettes et leurs modèles (code de sortie non nul en cas d'erreur).",
         "Check recipes and their templates (non-zero exit on an error)."))
-    def recipes_lint(as_json: Annotated[bool, json_opt] = False) -> None:
+    def recipes_lint(as_json: Annotated[bool, o.json_opt] = False) -> None:
         from kit_collab.commands import recipes as cmd
 
         raise typer.Exit(cmd.run_lint(as_json=as_json))
 
-    return app
 
 
 def _log_unexpected(exc: BaseException) -> Path | None:

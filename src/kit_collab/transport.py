@@ -214,22 +214,30 @@ class _BaseTransport:
 
     def run(self, script: str, *, stdin: Stdin = None, sudo: bool = True,
             timeout: float | None = None, progress: Progress | None = None) -> CommandResult:
+        # Commands may run concurrently on one connection (several communes of one server,
+        # each on its own channel); only the first sudo command, which carries the sudo
+        # check, is run alone.
         with self._lock:
-            check = sudo and not self._sudo_checked
-            command = command_line(script, sudo=sudo, root=self._root, check_sudo=check,
-                                   timeout=timeout)
-            log.debug("%s: %s", self.where, _describe(script, stdin, sudo))
             self.round_trips += 1
-            started = time.monotonic()
-            result = self._execute(command, _chunks(stdin), timeout, progress)
-            if check:
-                self._sudo_result(result)
-            if timeout and result.code in _TIMEOUT_CODES and \
-                    time.monotonic() - started >= timeout:
-                raise self._timed_out(timeout)
-            if result.code != 0:
-                log.debug("%s: code de sortie %d", self.where, result.code)
-            return result
+            if sudo and not self._sudo_checked:
+                return self._execute_checked(script, stdin, sudo, timeout, progress, True)
+        return self._execute_checked(script, stdin, sudo, timeout, progress, False)
+
+    def _execute_checked(self, script: str, stdin: Stdin, sudo: bool, timeout: float | None,
+                         progress: Progress | None, check: bool) -> CommandResult:
+        command = command_line(script, sudo=sudo, root=self._root, check_sudo=check,
+                               timeout=timeout)
+        log.debug("%s: %s", self.where, _describe(script, stdin, sudo))
+        started = time.monotonic()
+        result = self._execute(command, _chunks(stdin), timeout, progress)
+        if check:
+            self._sudo_result(result)
+        if timeout and result.code in _TIMEOUT_CODES and \
+                time.monotonic() - started >= timeout:
+            raise self._timed_out(timeout)
+        if result.code != 0:
+            log.debug("%s: code de sortie %d", self.where, result.code)
+        return result
 
     def _sudo_result(self, result: CommandResult) -> None:
         if result.code == SUDO_REFUSED and _NO_SUDO.encode() in result.stderr:

@@ -99,9 +99,31 @@ def run_plan(profile_path: Path, *, as_json: bool, accept_host_key: str | None) 
     return constants.EXIT_OK
 
 
+def install_one(transport: Any, profile: Any, recipes: Any, *, force: bool, reporter: Any,
+                lock_wait: float = 0, wait: int = 300,
+                show: Any = None) -> tuple[Any, list[Any]]:
+    """Preflight, install, health: (outcome, health findings). ``show(findings, records)``
+    displays a preflight with problems (the terminal, or a commune's log in a fleet run)."""
+    from kit_collab import deploy
+    from kit_collab.commands import check
+
+    def preflight(facts: Any, bundle: Any) -> str:
+        findings, records = check.preflight_and_records(
+            profile, bundle, facts, transport=transport, recipes=recipes)
+        if any(f.level != "ok" for f in findings) and show is not None:
+            show(findings, records)
+        return check.gate(findings, force=force)
+
+    outcome = deploy.install(transport, profile, recipes, reporter=reporter,
+                             lock_wait=lock_wait, wait_seconds=wait, preflight=preflight)
+    if not outcome.applied:
+        return outcome, []
+    return outcome, _health_after_deploy(transport, profile, outcome.bundle, wait, reporter)
+
+
 def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
                 lock_wait: float, force: bool = False) -> int:
-    from kit_collab import deploy
+    from kit_collab import deploy, diagnosis
     from kit_collab.commands import check
     from kit_collab.output import esc, out
 
@@ -123,39 +145,31 @@ def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
                                default=False):
                 out.print(tr("Abandon : rien n'a été changé.", "Cancelled: nothing changed."))
                 return constants.EXIT_OK
-
-        def preflight(facts: Any, bundle: Any) -> str:
-            findings, records = check.preflight_and_records(
-                profile, bundle, facts, transport=transport, recipes=recipes)
-            if any(f.level != "ok" for f in findings):
-                check.print_report(profile, findings, records)
-            return check.gate(findings, force=force)
-
-        outcome = deploy.install(transport, profile, recipes, reporter=RichReporter(),
-                                 lock_wait=lock_wait, wait_seconds=wait, preflight=preflight)
-        if not outcome.applied:
-            show_plan(outcome.plan)
-            return constants.EXIT_OK
-        findings = _health_after_deploy(transport, profile, outcome.bundle, wait)
+        outcome, findings = install_one(
+            transport, profile, recipes, force=force, reporter=RichReporter(),
+            lock_wait=lock_wait, wait=wait,
+            show=lambda f, r: check.print_report(profile, f, r))
+    if not outcome.applied:
+        show_plan(outcome.plan)
+        return constants.EXIT_OK
     _summary(profile, outcome)
     for warning in outcome.warnings:
         out.print(f"[yellow]![/] {esc(warning)}")
-    from kit_collab import diagnosis
-
     if diagnosis.exit_code(findings):
         check.print_report(profile, findings)
         return constants.EXIT_FAILURE
     return constants.EXIT_OK
 
 
-def _health_after_deploy(transport: Any, profile: Any, bundle: Any, wait: int) -> list[Any]:
+def _health_after_deploy(transport: Any, profile: Any, bundle: Any, wait: int,
+                         reporter: Any) -> list[Any]:
     """The recipes' HTTPS checks, straight at the server's address (DNS is the preflight's
     business), trusting Caddy's internal authority when the profile uses it."""
     import ipaddress
 
     from kit_collab.commands import check
 
-    RichReporter().step(tr("Contrôles de santé", "Health checks"))
+    reporter.step(tr("Contrôles de santé", "Health checks"))
     address = "127.0.0.1" if profile.serveur.hote == "local" else profile.serveur.hote
     try:
         ipaddress.ip_address(address)

@@ -14,7 +14,7 @@ import pytest
 from .conftest import EXAMPLES, ROOT
 
 COMMANDS = [[], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
-            ["rollback"], ["unlock"], ["check"], ["recipes"], ["recipes", "list"],
+            ["rollback"], ["unlock"], ["check"], ["remove"], ["recipes"], ["recipes", "list"],
             ["recipes", "lint"]]
 FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs profils",
           ("render",): "Écrit dans un dossier", ("schema",): "schéma JSON",
@@ -22,6 +22,7 @@ FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs 
           ("plan",): "Montre ce qu'une installation", ("status",): "Version déployée",
           ("rollback",): "Remet en place", ("unlock",): "Lève le verrou",
           ("check",): "Diagnostic : vérifications préalables",
+          ("remove",): "Retire la commune de son serveur",
           ("recipes", "list"): "Liste les recettes", ("recipes", "lint"): "Vérifie les recettes"}
 ENGLISH = {(): "Installs and maintains", ("validate",): "Check one or more profiles",
            ("render",): "Write to a folder", ("schema",): "JSON Schema",
@@ -29,6 +30,7 @@ ENGLISH = {(): "Installs and maintains", ("validate",): "Check one or more profi
            ("plan",): "Show what an install", ("status",): "Deployed release",
            ("rollback",): "Put the previous release", ("unlock",): "Remove the lock",
            ("check",): "Diagnosis: preflight",
+           ("remove",): "Take the commune off its server",
            ("recipes", "list"): "List recipes", ("recipes", "lint"): "Check recipes"}
 
 

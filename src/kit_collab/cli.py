@@ -340,6 +340,19 @@ def _maintenance_commands(app: typer.Typer, o: SimpleNamespace) -> None:
 
         raise typer.Exit(server.run_rollback(profile, yes=yes, accept_host_key=accept_host_key))
 
+    @app.command(help=tr(
+        "Retire la commune de son serveur (services arrêtés, données conservées) ; les autres "
+        "communes du serveur restent servies.", "Take the commune off its server (services "
+        "stopped, data kept); the server's other communes keep being served."))
+    def remove(
+        profile: Annotated[Path, o.profile_arg],
+        yes: Annotated[bool, o.yes_opt] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import server
+
+        raise typer.Exit(server.run_remove(profile, yes=yes, accept_host_key=accept_host_key))
+
     @app.command(help=tr("Lève le verrou d'une opération abandonnée (avec --force).",
                          "Remove the lock of an abandoned operation (with --force)."))
     def unlock(

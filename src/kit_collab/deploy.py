@@ -174,7 +174,6 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     ``preflight`` runs before anything changes: it raises to stop, or returns a note for the
     audit log (errors overridden with --force)."""
     rep = reporter or SilentReporter()
-    root, slug = profile.serveur.racine, profile.commune.code
     rep.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
     facts = read_facts(transport, profile)
     deadline = time.monotonic() + lock_wait
@@ -186,6 +185,28 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips)
+    for _attempt in range(3):
+        try:
+            return _apply(transport, profile, recipes, facts, plan, bundle, secrets, rep,
+                          wait_seconds, preflight)
+        except PortsTaken:
+            # Another commune of this server claimed one of our ports meanwhile: read the
+            # server again; the allocation then avoids it.
+            facts = read_facts(transport, profile)
+            plan, bundle, secrets = make_plan(profile, recipes, facts)
+    raise DeployError(tr("ports du serveur disputés par d'autres installations en cours",
+                         "server ports contended by other installs in progress"),
+                      hint=tr("relancez la commande", "run the command again"))
+
+
+class PortsTaken(Exception):
+    pass
+
+
+def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mod.Facts,
+           plan: plan_mod.Plan, bundle: render.Bundle, secrets: render.Secrets,
+           rep: Reporter, wait_seconds: int, preflight: Preflight | None) -> Outcome:
+    root, slug = profile.serveur.racine, profile.commune.code
     if preflight is not None:
         rep.step(tr("Vérification préalable", "Preflight"))
         note = preflight(facts, bundle)
@@ -243,6 +264,15 @@ def _upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: rende
     _check(result, tr("l'envoi de la version", "the upload"))
 
 
+def _claimed_ports(bundle: render.Bundle) -> list[int]:
+    out: list[int] = []
+    for names in bundle.ports.values():
+        for name, start in names.items():
+            if not name.endswith("_end"):
+                out.extend(range(start, names.get(f"{name}_end", start) + 1))
+    return out
+
+
 def _lock(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
           secrets: render.Secrets, info: str) -> None:
     """Take the lock; under it, store new secrets and the shared proxy's changed files."""
@@ -253,7 +283,7 @@ def _lock(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.
         entries.append((f"communes/{bundle.slug}/secrets/secrets.json",
                         json.dumps(secrets, indent=2, sort_keys=True).encode(), 0o600, None))
     script = remote.take_lock(profile.serveur.racine, bundle.slug, info, plan.previous,
-                              staged=bool(entries))
+                              staged=bool(entries), ports=_claimed_ports(bundle))
     result = _run(transport, script, stdin=remote.tar_of(entries) if entries else None)
     _lock_result(result, profile)
 
@@ -262,6 +292,8 @@ def _lock_result(result: Any, profile: Profile) -> None:
     text = result.stdout.decode("utf-8", "replace").strip()
     if result.code == remote.LOCKED_EXIT:
         raise locked_error(text, profile)
+    if result.code == remote.PORTS_EXIT:
+        raise PortsTaken()
     if result.code == remote.CHANGED_EXIT:
         raise DeployError(tr("le serveur a changé pendant la préparation (un autre opérateur ?)",
                              "the server changed while preparing (another operator?)"),
@@ -387,6 +419,23 @@ def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> st
         _run(transport, remote.unlock(root, slug))
         raise
     return previous
+
+
+def remove(transport: Any, profile: Profile) -> str:
+    """Take the commune off its server (services stopped, data volumes KEPT, folder moved to
+    <racine>/retirees/), the shared proxy reloaded for the others. Returns the new place."""
+    root, slug = profile.serveur.racine, profile.commune.code
+    facts = read_facts(transport, profile)
+    if facts.lock:
+        raise locked_error(facts.lock, profile)
+    if not facts.current:
+        raise DeployError(tr(f"la commune {slug} n'est pas installée sur ce serveur",
+                             f"commune {slug} is not installed on this server"))
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    _lock_result(_run(transport, remote.remove(root, slug, lock_info("remove", facts.current),
+                                               stamp), timeout=600), profile)
+    _run(transport, remote.audit_only(root, _audit("remove", profile, facts.current, "ok")))
+    return f"{root}/retirees/{slug}-{stamp}"
 
 
 def force_unlock(transport: Any, profile: Profile) -> str:

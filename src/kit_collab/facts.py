@@ -31,12 +31,13 @@ class Facts:
     ports_in_use: frozenset[tuple[str, int]] = frozenset()  # (tcp|udp, port)
     release_files: dict[str, str] = field(default_factory=dict)  # current release: path -> sha256
     others: dict[str, dict[str, Any]] = field(default_factory=dict)  # other communes' state.json
+    claims: dict[str, frozenset[int]] = field(default_factory=dict)  # other communes' ports
     bootstrap_version: str = ""  # written by the bootstrap step once it succeeded
     daemon: dict[str, Any] = field(default_factory=dict)  # /etc/docker/daemon.json
 
     def others_ports(self) -> set[int]:
         """Every host port recorded by the other communes of this server (blocks included)."""
-        used: set[int] = set()
+        used: set[int] = {p for claimed in self.claims.values() for p in claimed}
         for state in self.others.values():
             for names in (state.get("ports") or {}).values():
                 for name, start in names.items():
@@ -72,6 +73,7 @@ echo "state=$(b64 "$C/state.json")"
 echo "secrets=$(b64 "$C/secrets/secrets.json")"
 echo "lock=$(b64 "$C/.lock/info")"
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
+for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = {shlex.quote(slug)} ] || echo "claim=$n $(tr '\n' ' ' < "$f")"; done
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = {shlex.quote(slug)} ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
@@ -99,12 +101,16 @@ def parse(output: str) -> Facts:
     proxy: dict[str, str] = {}
     files: dict[str, str] = {}
     others: dict[str, dict[str, Any]] = {}
+    claims: dict[str, frozenset[int]] = {}
     ports: set[tuple[str, int]] = set()
     for line in output.splitlines():
         key, _, value = line.partition("=")
         if key == "proxy" and " " in value:
             name, digest = value.split(" ", 1)
             proxy[name] = digest.strip()
+        elif key == "claim" and " " in value:
+            name, numbers = value.split(" ", 1)
+            claims[name] = frozenset(int(n) for n in numbers.split() if n.isdigit())
         elif key == "other" and " " in value:
             name, encoded = value.split(" ", 1)
             others[name] = _b64json(encoded.strip(), f"communes/{name}/state.json")
@@ -132,6 +138,6 @@ def parse(output: str) -> Facts:
         state=_b64json(values.get("state", ""), "state.json"),
         secrets=_b64json(values.get("secrets", ""), "secrets.json"),
         lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
-        release_files=files, others=others, bootstrap_version=values.get("bootstrap", ""),
+        release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
     )

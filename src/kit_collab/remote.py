@@ -16,6 +16,7 @@ from kit_collab.render import Task
 
 LOCKED_EXIT = 4  # the lock is held by someone else: its details follow on stdout
 CHANGED_EXIT = 5  # the server changed between reading its facts and taking the lock
+PORTS_EXIT = 6  # another commune of the server claimed one of our ports meanwhile
 
 q = shlex.quote
 
@@ -88,18 +89,37 @@ def _reload(root: str) -> str:
                          q(f"{root}/proxy/Caddyfile"), "--adapter", "caddyfile")
 
 
+def _claim_ports(root: str, ports: Iterable[int]) -> str:
+    """Under the server's ports lock, refuse ports another commune claimed, then record ours
+    in ``ports.claim``: two communes installed at once never get the same port."""
+    wanted = " ".join(str(p) for p in sorted(set(ports)))
+    if not wanted:
+        return ""
+    return f"""exec 8>{q(root + "/.ports.lock")}
+flock -w 600 8
+for f in {q(root)}/communes/*/ports.claim; do
+  [ -f "$f" ] && [ "$f" != "$C/ports.claim" ] || continue
+  for p in {wanted}; do
+    if grep -qx "$p" "$f"; then echo "port=$p"; rm -rf "$C/.lock"; exit {PORTS_EXIT}; fi
+  done
+done
+printf '%s\\n' {wanted} > "$C/ports.claim"
+flock -u 8
+"""
+
+
 def take_lock(root: str, slug: str, lock_info: str, expected_current: str,
-              staged: bool = False) -> str:
+              staged: bool = False, ports: Iterable[int] = ()) -> str:
     """Take the lock (exit LOCKED_EXIT with the holder's details when it is held), check that
-    nothing moved since the facts were read, and extract the tar on stdin (secrets, proxy
-    files) when ``staged``."""
+    nothing moved since the facts were read, claim the commune's host ports, and extract the
+    tar on stdin (secrets, proxy files) when ``staged``."""
     c = commune_dir(root, slug)
     extract = _proxy_locked(root, f"""umask 077
 mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
 tar -x -f - -C {q(root)}""") + "\n" if staged else ""
     return f"""set -eu
 C={q(c)}
-{_lock_lines(lock_info, expected_current)}{extract}echo locked
+{_lock_lines(lock_info, expected_current)}{_claim_ports(root, ports)}{extract}echo locked
 """
 
 
@@ -133,7 +153,7 @@ def switch_back(root: str, slug: str, previous: str, wait_seconds: int) -> str:
         return f"""set -u
 C={q(c)}
 {compose(root, slug, "down", "--remove-orphans")} || true
-rm -f "$C/current"
+rm -f "$C/current" "$C/ports.claim"
 {reload}
 echo rolled-back
 """

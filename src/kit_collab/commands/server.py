@@ -275,3 +275,24 @@ def run_unlock(profile_path: Path, *, force: bool, accept_host_key: str | None) 
     out.print(tr(f"Verrou levé ({esc(held) or 'aucun verrou'}).",
                  f"Lock removed ({esc(held) or 'no lock'})."))
     return constants.EXIT_OK
+
+
+def run_remove(profile_path: Path, *, yes: bool, accept_host_key: str | None) -> int:
+    from kit_collab import deploy
+    from kit_collab.output import esc, out
+
+    profile, _recipes = _load(profile_path)
+    if not yes:
+        raise InputError(tr("retrait d'une commune : ajoutez --yes pour confirmer (ses "
+                            "données restent sur le serveur)",
+                            "removing a commune: add --yes to confirm (its data stays on "
+                            "the server)"))
+    with open_transport(profile, accept_host_key) as transport:
+        place = deploy.remove(transport, profile)
+    out.print(tr(f"[green]✓[/] {esc(profile.commune.nom)} retirée du serveur ; ses fichiers "
+                 f"sont dans {esc(place)} et ses volumes de données sont conservés "
+                 f"({esc(profile.commune.code)}_*).",
+                 f"[green]✓[/] {esc(profile.commune.nom)} removed from the server; its files "
+                 f"are in {esc(place)} and its data volumes are kept "
+                 f"({esc(profile.commune.code)}_*)."))
+    return constants.EXIT_OK

@@ -1,0 +1,89 @@
+"""Fleet no-op over 1, 10 and 20 SSH test hosts: wall time against one host's, peak memory.
+
+    python3 bench/bench_fleet.py
+Needs root, openssh-server and a running Docker engine (as the deploy tests). Each host is a
+throwaway sshd on loopback with its own host key and server root, its commune's deployed
+state written directly (no container). Aim: 20 hosts in under twice the time of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.sshd import SUDO_USER, running_sshd, sudo_test_users  # noqa: E402
+from tests.test_fleet import predeploy, profile_data  # noqa: E402
+
+from kit_collab.commands import fleet as fleet_cmd  # noqa: E402
+
+
+def data_root(tmp: Path) -> Path:
+    root = tmp / "data"
+    for kind in ("recipes", "templates"):
+        shutil.copytree(ROOT / kind / "proxy", root / kind / "proxy")
+        shutil.copytree(ROOT / "tests" / "data" / kind / "demo", root / kind / "demo")
+    return root
+
+
+def measure(count: int, tmp: Path, recipes: Path) -> tuple[float, float, int]:
+    folder = tmp / f"inventaire-{count}"
+    folder.mkdir()
+    with contextlib.ExitStack() as stack:
+        for i in range(count):
+            host = stack.enter_context(running_sshd())
+            host.authorize(SUDO_USER)
+            root = tmp / f"srv-{count}-{i}"
+            root.mkdir()
+            root.chmod(0o755)
+            data = profile_data(host.host, host.port, host.fingerprint, host.client_key, root,
+                                f"Commune {i}", f"c{count}-{i}")
+            # As DESIGN.md's example: a non-root account with sudo (its shell starts fast;
+            # root's ~/.bashrc on these machines runs `pyenv init`, ~85 ms per command).
+            data["serveur"]["utilisateur"] = SUDO_USER
+            predeploy(data, recipes)
+            (folder / f"c{i}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+        tracemalloc.start()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = fleet_cmd.run([folder], "install", as_json=True, workers=20, only=[],
+                                 skip=[], accept_host_key=None, log_dir=tmp / f"logs-{count}")
+        elapsed = time.perf_counter() - start
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert code == 0, code
+    return elapsed, peak / 1024 / 1024, count
+
+
+def main() -> None:
+    import os
+
+    with sudo_test_users(), tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        tmp.chmod(0o755)
+        recipes = data_root(tmp)
+        os.environ["KIT_COLLAB_RECIPES"] = str(recipes)
+        os.environ["KIT_COLLAB_KNOWN_HOSTS"] = str(tmp / "known_hosts")
+        one, _peak, _ = measure(1, tmp, recipes)
+        print(f"1 hôte : {one:.3f} s")
+        for count in (10, 20):
+            elapsed, peak, _ = measure(count, tmp, recipes)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{count} hôtes : {elapsed:.3f} s, soit {elapsed / one:.2f} × un hôte "
+                  f"(objectif < 2 ×) ; mémoire Python au plus haut {peak:.1f} Mio "
+                  f"(RSS max du processus {rss:.0f} Mio)")
+
+
+if __name__ == "__main__":
+    main()

@@ -371,3 +371,18 @@ def test_unknown_server_name(sshd_server: Sshd, known: Path) -> None:
         connect(serveur, known_hosts_file=known, timeout=5)
     assert caught.value.message == "nom de serveur inconnu : kc-test.invalid (utilisateur root)"
     assert "DNS" in (caught.value.hint or "")
+
+
+def test_stderr_streams_as_it_comes() -> None:
+    """``on_stderr`` sees the error stream before the command ends (pull progress)."""
+    from kit_collab.transport import LocalTransport
+
+    seen: list[tuple[float, bytes]] = []
+    import time
+
+    start = time.monotonic()
+    result = LocalTransport().run("printf 'un\\n' >&2; sleep 1; printf 'deux\\n' >&2",
+                                  sudo=False, on_stderr=lambda b: seen.append(
+                                      (time.monotonic() - start, b)))
+    assert result.code == 0 and result.stderr == b"un\ndeux\n"
+    assert seen[0][1] == b"un\n" and seen[0][0] < 0.8

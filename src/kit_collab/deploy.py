@@ -55,8 +55,12 @@ class Outcome:
 
 
 def _run(transport: Any, script: str, *, stdin: bytes | None = None,
-         progress: Callable[[int], None] | None = None, timeout: float | None = None) -> Any:
-    return transport.run(script, stdin=stdin, progress=progress, timeout=timeout)
+         progress: Callable[[int], None] | None = None, timeout: float | None = None,
+         on_stderr: Callable[[bytes], None] | None = None) -> Any:
+    if on_stderr is None:
+        return transport.run(script, stdin=stdin, progress=progress, timeout=timeout)
+    return transport.run(script, stdin=stdin, progress=progress, timeout=timeout,
+                         on_stderr=on_stderr)
 
 
 def read_facts(transport: Any, profile: Profile) -> facts_mod.Facts:
@@ -224,8 +228,8 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
                 root, plan_mod.BOOTSTRAP_VERSION, profile.serveur.port_ssh,
                 _open_ports(profile, bundle, recipes), profile.serveur.miroir_registre),
                 timeout=1800), tr("la préparation du serveur", "preparing the server"))
-        rep.step(tr("Démarrage des services (téléchargement des images si besoin)",
-                    "Starting services (pulling images if needed)"))
+        _pull(transport, profile, bundle, rep)
+        rep.step(tr("Démarrage des services", "Starting services"))
         up = _run(transport, remote.switch_and_up(root, slug, bundle.release, plan.restart,
                                                   wait_seconds),
                   timeout=wait_seconds * 3 + 600)
@@ -242,6 +246,27 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         raise
     return Outcome(plan, bundle, applied=True, round_trips=transport.round_trips,
                    warnings=warnings)
+
+
+def _pull(transport: Any, profile: Profile, bundle: render.Bundle, rep: Reporter) -> None:
+    """Download the images before switching, showing each image as it arrives."""
+    rep.step(tr("Téléchargement des images", "Pulling images"))
+    seen: set[str] = set()
+    buffer = [b""]
+
+    def lines(chunk: bytes) -> None:
+        buffer[0] += chunk
+        *complete, buffer[0] = buffer[0].split(b"\n")
+        for raw in complete:
+            text = raw.decode("utf-8", "replace").strip()
+            shown = text.endswith((" Pulled", " Error")) or "error" in text.lower()
+            if shown and text not in seen:
+                seen.add(text)
+                rep.step(f"  {redact(text)}")
+
+    result = _run(transport, remote.pull(profile.serveur.racine, bundle.slug, bundle.release),
+                  timeout=3600, on_stderr=lines)
+    _check(result, tr("le téléchargement des images", "pulling the images"))
 
 
 def _upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,

@@ -123,6 +123,18 @@ C={q(c)}
 """
 
 
+def pull(root: str, slug: str, release: str) -> str:
+    """Download the images of the new release (and the proxy's) before anything switches,
+    so the services are down only for the time of a restart. Tags are pinned, so an image
+    already on the server is not asked for again. Progress goes to stderr."""
+    file = f"{commune_dir(root, slug)}/releases/{release}/compose.yaml"
+    return f"""set -eu
+docker compose --progress plain -f {q(f"{root}/proxy/compose.yaml")} pull --policy missing
+docker compose --progress plain -p {q(slug)} -f {q(file)} pull --policy missing
+echo pulled
+"""
+
+
 def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
                   wait_seconds: int) -> str:
     """Point `current` at the release atomically, start the proxy and the commune's services,

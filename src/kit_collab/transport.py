@@ -55,6 +55,7 @@ _SEND_ERRORS = (OSError, EOFError, paramiko.SSHException)
 
 Stdin = bytes | Iterable[bytes] | None
 Progress = Callable[[int], None]
+Output = Callable[[bytes], None]
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class Transport(Protocol):
     round_trips: int
 
     def run(self, script: str, *, stdin: Stdin = None, sudo: bool = True,
-            timeout: float | None = None, progress: Progress | None = None) -> CommandResult:
-        """Run ``script`` with POSIX sh on the server; as root when ``sudo``."""
+            timeout: float | None = None, progress: Progress | None = None,
+            on_stderr: Output | None = None) -> CommandResult:
+        """Run ``script`` with POSIX sh on the server; as root when ``sudo``. ``on_stderr``
+        receives the error stream as it comes (e.g. image pull progress)."""
         ...
 
     def close(self) -> None: ...
@@ -155,9 +158,10 @@ def _feed(write: Callable[[bytes], object], chunks: Iterator[bytes],
 class _Drain(threading.Thread):
     """Reads a stream to its end in the background."""
 
-    def __init__(self, read: Callable[[int], bytes]) -> None:
+    def __init__(self, read: Callable[[int], bytes], each: Output | None = None) -> None:
         super().__init__(daemon=True)
         self._read = read
+        self._each = each
         self._parts: list[bytes] = []
 
     def run(self) -> None:
@@ -169,6 +173,9 @@ class _Drain(threading.Thread):
             if not chunk:
                 return
             self._parts.append(chunk)
+            if self._each is not None:
+                with contextlib.suppress(Exception):  # a display problem never stops a read
+                    self._each(chunk)
 
     def data(self) -> bytes:
         self.join()
@@ -213,23 +220,26 @@ class _BaseTransport:
         self._lock = threading.Lock()
 
     def run(self, script: str, *, stdin: Stdin = None, sudo: bool = True,
-            timeout: float | None = None, progress: Progress | None = None) -> CommandResult:
+            timeout: float | None = None, progress: Progress | None = None,
+            on_stderr: Output | None = None) -> CommandResult:
         # Commands may run concurrently on one connection (several communes of one server,
         # each on its own channel); only the first sudo command, which carries the sudo
         # check, is run alone.
         with self._lock:
             self.round_trips += 1
             if sudo and not self._sudo_checked:
-                return self._execute_checked(script, stdin, sudo, timeout, progress, True)
-        return self._execute_checked(script, stdin, sudo, timeout, progress, False)
+                return self._execute_checked(script, stdin, sudo, timeout, progress, True,
+                                             on_stderr)
+        return self._execute_checked(script, stdin, sudo, timeout, progress, False, on_stderr)
 
     def _execute_checked(self, script: str, stdin: Stdin, sudo: bool, timeout: float | None,
-                         progress: Progress | None, check: bool) -> CommandResult:
+                         progress: Progress | None, check: bool,
+                         on_stderr: Output | None = None) -> CommandResult:
         command = command_line(script, sudo=sudo, root=self._root, check_sudo=check,
                                timeout=timeout)
         log.debug("%s: %s", self.where, _describe(script, stdin, sudo))
         started = time.monotonic()
-        result = self._execute(command, _chunks(stdin), timeout, progress)
+        result = self._execute(command, _chunks(stdin), timeout, progress, on_stderr)
         if check:
             self._sudo_result(result)
         if timeout and result.code in _TIMEOUT_CODES and \
@@ -261,7 +271,7 @@ class _BaseTransport:
         self._sudo_checked = True
 
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
-                 progress: Progress | None) -> CommandResult:
+                 progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -289,13 +299,13 @@ class LocalTransport(_BaseTransport):
                          root=os.geteuid() == 0)
 
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
-                 progress: Progress | None) -> CommandResult:
+                 progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:
         proc = subprocess.Popen(["sh", "-c", command], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         assert proc.stdin and proc.stdout and proc.stderr
         with _Watchdog(timeout, lambda: _kill_group(proc.pid)) as dog:
-            out, err = _Drain(proc.stdout.read), _Drain(proc.stderr.read)
+            out, err = _Drain(proc.stdout.read1), _Drain(proc.stderr.read1, on_stderr)
             out.start()
             err.start()
             try:
@@ -326,12 +336,12 @@ class SshTransport(_BaseTransport):
             self._client = None
 
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
-                 progress: Progress | None) -> CommandResult:
+                 progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:
         chan = self._open_channel()
         with _Watchdog(timeout, chan.close) as dog:
             try:
                 chan.exec_command(command)
-                out, err = _Drain(chan.recv), _Drain(chan.recv_stderr)
+                out, err = _Drain(chan.recv), _Drain(chan.recv_stderr, on_stderr)
                 out.start()
                 err.start()
                 _feed(chan.sendall, chunks, progress)

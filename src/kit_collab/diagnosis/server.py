@@ -12,7 +12,6 @@ from kit_collab.i18n import tr
 from kit_collab.profile import EU_EEA, Serveur
 from kit_collab.render import Bundle
 
-
 SUPPORTED_OS = {("debian", "12"), ("debian", "13"), ("ubuntu", "24.04")}  # as remote.bootstrap
 SUPPORTED_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 # Providers headquartered outside the EU/EEA: their law (e.g. the US CLOUD Act) reaches data

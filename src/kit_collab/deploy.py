@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -64,10 +64,15 @@ def _run(transport: Any, script: str, *, stdin: bytes | None = None,
 
 
 def read_facts(transport: Any, profile: Profile) -> facts_mod.Facts:
+    before = time.time()
     result = _run(transport, facts_mod.script(profile.serveur.racine, profile.commune.code),
                   timeout=60)
+    after = time.time()
     output = result.stdout.decode("utf-8", "replace")
     parsed = facts_mod.parse(output)
+    if parsed.server_time is not None:  # the clock, read in the same round trip
+        parsed = replace(parsed, clock_skew=parsed.server_time - (before + after) / 2,
+                         clock_uncertainty=(after - before) / 2)
     remember(v for bucket in parsed.secrets.values() for v in bucket.values())
     return parsed
 

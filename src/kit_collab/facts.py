@@ -33,6 +33,9 @@ class Facts:
     others: dict[str, dict[str, Any]] = field(default_factory=dict)  # other communes' state.json
     claims: dict[str, frozenset[int]] = field(default_factory=dict)  # other communes' ports
     bootstrap_version: str = ""  # written by the bootstrap step once it succeeded
+    clock_skew: float | None = None  # server clock minus ours, in seconds (set by read_facts)
+    clock_uncertainty: float = 0.0
+    server_time: float | None = None  # the server's clock when it ran the script
     daemon: dict[str, Any] = field(default_factory=dict)  # /etc/docker/daemon.json
 
     def others_ports(self) -> set[int]:
@@ -79,6 +82,7 @@ echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
 for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
 (ss -Hlntu 2>/dev/null || true) | awk '{{n=split($5,a,":"); print "port=" $1 " " a[n]}}'
+echo "time=$(date -u +%s.%N)"
 echo "end=ok"
 """
 
@@ -93,6 +97,13 @@ def _b64json(value: str, what: str) -> Any:
                              f"unreadable {what} file on the server"),
                           hint=tr("vérifiez-le à la main ; kit-collab ne l'écrase pas",
                                   "check it by hand; kit-collab does not overwrite it")) from None
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def parse(output: str) -> Facts:
@@ -138,6 +149,7 @@ def parse(output: str) -> Facts:
         state=_b64json(values.get("state", ""), "state.json"),
         secrets=_b64json(values.get("secrets", ""), "secrets.json"),
         lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
+        server_time=_float(values.get("time", "")),
         release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
     )

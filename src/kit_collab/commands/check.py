@@ -74,7 +74,9 @@ def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: An
         findings += dg.system_findings(facts, bundle)
         needs = dg.needed_ports(bundle, _protocols(recipes or load_recipes()), facts)
         findings += dg.ports_findings(facts, needs)
-    if transport is not None:
+    if facts is not None and facts.clock_skew is not None:  # read with the facts
+        findings += dg.clock_findings(facts.clock_skew, facts.clock_uncertainty)
+    elif transport is not None:
         findings += dg.clock_findings(*server_clock(transport))
     resolver = resolver or dnscheck.make_resolver(dns_server, timeout=timeout)
     server = dnscheck.server_addresses(profile.serveur, resolver)

@@ -13,10 +13,11 @@ import pytest
 
 from .conftest import EXAMPLES, ROOT
 
-COMMANDS = [[], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
+COMMANDS = [[], ["init"], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
             ["rollback"], ["unlock"], ["check"], ["remove"], ["recipes"], ["recipes", "list"],
             ["recipes", "lint"]]
-FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs profils",
+FRENCH = {(): "Installe et maintient",
+          ("init",): "Pose quelques questions", ("validate",): "Vérifie un ou plusieurs profils",
           ("render",): "Écrit dans un dossier", ("schema",): "schéma JSON",
           ("install",): "Installe la suite", ("recipes",): "Recettes des services",
           ("plan",): "Montre ce qu'une installation", ("status",): "Version déployée",
@@ -24,7 +25,8 @@ FRENCH = {(): "Installe et maintient", ("validate",): "Vérifie un ou plusieurs 
           ("check",): "Diagnostic : vérifications préalables",
           ("remove",): "Retire la commune de son serveur",
           ("recipes", "list"): "Liste les recettes", ("recipes", "lint"): "Vérifie les recettes"}
-ENGLISH = {(): "Installs and maintains", ("validate",): "Check one or more profiles",
+ENGLISH = {(): "Installs and maintains",
+           ("init",): "Ask a few questions", ("validate",): "Check one or more profiles",
            ("render",): "Write to a folder", ("schema",): "JSON Schema",
            ("install",): "Install the commune", ("recipes",): "Service recipes",
            ("plan",): "Show what an install", ("status",): "Deployed release",

@@ -227,6 +227,8 @@ def _profile_file(tmp_path: Path, sshd: Sshd, server_root: Path, user: str = "ro
                     "racine": str(server_root), "certificats": {"mode": "interne"}},
         "services": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
                      "jitsi": {"actif": False}},
+        "utilisateurs": [{"identifiant": "mdupont", "nom": "Marie Dupont",
+                          "email": "marie@saint-essai.fr", "role": "administrateur"}],
     }
     path = tmp_path / "commune.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -283,6 +285,11 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
     # After the deploy, the recipes' HTTPS checks ran through the real Caddy (internal CA read
     # over SSH) and found the demo page: any error there would have made the exit code 1.
     assert "Contrôles de santé" in first.out
+    # The agent's sheet was written beside the profile, privately, and never printed.
+    sheets = tmp_path / "fiches-saint-essai-fr"
+    assert stat.S_IMODE(sheets.stat().st_mode) == 0o700
+    assert "Marie Dupont" in (sheets / "fiche-mdupont.html").read_text(encoding="utf-8")
+    assert "fiches-saint-essai-fr" in first.out
     commune = server_root / "communes" / SLUG
     good = os.readlink(commune / "current")
     # A release whose web service never becomes healthy.

@@ -148,6 +148,70 @@ def _options() -> SimpleNamespace:
 
 
 def _local_commands(app: typer.Typer, o: SimpleNamespace) -> None:
+    @app.command(help=tr(
+        "Pose quelques questions en français et écrit le profil commenté de la commune.",
+        "Ask a few questions and write the commune's commented profile."))
+    def init(
+        path: Annotated[Path, typer.Argument(help=tr(
+            "Profil à écrire (jamais écrasé sans --force).",
+            "Profile to write (never overwritten without --force)."))] = Path("commune.yaml"),
+        nom: Annotated[str | None, typer.Option("--nom", help=tr(
+            "Nom de la commune.", "Name of the commune."))] = None,
+        domaine: Annotated[str | None, typer.Option("--domaine", help=tr(
+            "Domaine de la commune (ex. : mairie-exemple.fr).",
+            "Domain of the commune (e.g. town-example.fr)."))] = None,
+        email: Annotated[str | None, typer.Option("--email", help=tr(
+            "E-mail de contact de la mairie (défaut : mairie@<domaine>).",
+            "Contact e-mail of the town hall (default: mairie@<domain>)."))] = None,
+        services: Annotated[str | None, typer.Option("--services", help=tr(
+            "Services à installer, séparés par des virgules : nextcloud, collabora, matrix, "
+            "jitsi (défaut : tous).", "Services to install, comma-separated: nextcloud, "
+            "collabora, matrix, jitsi (default: all)."))] = None,
+        hote: Annotated[str | None, typer.Option("--hote", help=tr(
+            "Adresse du serveur : IP, nom, ou local.", "Server address: IP, name, or local."))
+        ] = None,
+        ip_publique: Annotated[str | None, typer.Option("--ip-publique", help=tr(
+            "IP publique du serveur, si --hote n'en est pas une (vidéo).",
+            "Public IP of the server, when --hote is not one (video)."))] = None,
+        utilisateur_ssh: Annotated[str | None, typer.Option("--utilisateur-ssh", help=tr(
+            "Compte SSH sur le serveur (défaut : root).",
+            "SSH account on the server (default: root)."))] = None,
+        hebergeur: Annotated[str | None, typer.Option("--hebergeur", help=tr(
+            "Hébergeur du serveur (ex. : ovhcloud).", "Hosting provider (e.g. ovhcloud)."))
+        ] = None,
+        pays: Annotated[str | None, typer.Option("--pays", help=tr(
+            "Pays du centre de données, UE/EEE (défaut : FR).",
+            "Country of the data centre, EU/EEA (default: FR)."))] = None,
+        services_municipaux: Annotated[str | None, typer.Option(
+            "--services-municipaux", help=tr(
+                "Services municipaux, séparés par des virgules (défaut : Accueil).",
+                "Municipal services, comma-separated (default: Accueil)."))] = None,
+        admin_nom: Annotated[str | None, typer.Option("--admin-nom", help=tr(
+            "Nom du premier agent, l'administrateur (défaut : Secrétariat de mairie).",
+            "Name of the first user, the administrator (default: Secrétariat de mairie)."))
+        ] = None,
+        admin_identifiant: Annotated[str | None, typer.Option("--admin-identifiant", help=tr(
+            "Son identifiant de connexion.", "Their login identifier."))] = None,
+        admin_email: Annotated[str | None, typer.Option("--admin-email", help=tr(
+            "Son adresse e-mail.", "Their e-mail address."))] = None,
+        non_interactive: Annotated[bool, typer.Option(
+            "--non-interactif", "--yes", "-y", help=tr(
+                "Sans questions : les options, sinon les valeurs par défaut (--nom, --domaine, "
+                "--hote et --hebergeur obligatoires).", "No questions: the options, else the "
+                "defaults (--nom, --domaine, --hote and --hebergeur required)."))] = False,
+        force: Annotated[bool, typer.Option("--force", help=tr(
+            "Remplacer le fichier s'il existe.", "Replace the file if it exists."))] = False,
+    ) -> None:
+        from kit_collab.commands import init as cmd
+
+        values = {"nom": nom, "domaine": domaine, "email": email, "services": services,
+                  "hote": hote, "ip_publique": ip_publique, "utilisateur_ssh": utilisateur_ssh,
+                  "hebergeur": hebergeur, "pays": pays,
+                  "services_municipaux": services_municipaux, "admin_nom": admin_nom,
+                  "admin_identifiant": admin_identifiant, "admin_email": admin_email}
+        raise typer.Exit(cmd.run(path, force=force, interactive=not non_interactive,
+                                 values=values))
+
     @app.command(help=tr("Vérifie un ou plusieurs profils, sans rien installer.",
                          "Check one or more profiles, installing nothing."))
     def validate(
@@ -210,6 +274,10 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
         skip: Annotated[list[str] | None, o.skip_opt] = None,
         logs: Annotated[Path | None, o.logs_opt] = None,
         as_json: Annotated[bool, o.json_opt] = False,
+        sheets_dir: Annotated[Path | None, typer.Option("--fiches", help=tr(
+            "Dossier des fiches des agents (mots de passe initiaux) ; défaut : "
+            "fiches-<commune> à côté du profil.", "Folder of the agents' sheets (initial "
+            "passwords); default: fiches-<commune> beside the profile."))] = None,
     ) -> None:
         if _fleet_mode(targets) and not dry_run:
             from kit_collab.commands import fleet as fleet_cmd
@@ -232,7 +300,8 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
         from kit_collab.commands import server
 
         raise typer.Exit(server.run_install(profile, yes=yes, accept_host_key=accept_host_key,
-                                            lock_wait=lock_wait, force=force))
+                                            lock_wait=lock_wait, force=force,
+                                            sheets_dir=sheets_dir))
 
     @app.command(help=tr(
         "Diagnostic : vérifications préalables (DNS, ports, système, hébergement, heure) et "

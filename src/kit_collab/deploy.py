@@ -52,6 +52,7 @@ class Outcome:
     applied: bool
     round_trips: int = 0
     warnings: list[str] = field(default_factory=list)
+    secrets: render.Secrets = field(default_factory=dict, repr=False)  # never printed
 
 
 def _run(transport: Any, script: str, *, stdin: bytes | None = None,
@@ -193,7 +194,8 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
         raise locked_error(facts.lock, profile)
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
-        return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips)
+        return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips,
+                       secrets=secrets)
     for _attempt in range(3):
         try:
             return _apply(transport, profile, recipes, facts, plan, bundle, secrets, rep,
@@ -250,7 +252,7 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         _run(transport, remote.unlock(root, slug))
         raise
     return Outcome(plan, bundle, applied=True, round_trips=transport.round_trips,
-                   warnings=warnings)
+                   warnings=warnings, secrets=secrets)
 
 
 def _pull(transport: Any, profile: Profile, bundle: render.Bundle, rep: Reporter) -> None:

@@ -77,7 +77,7 @@ def _free_text(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError(tr("ne doit pas être vide", "must not be empty"))
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for ch in value):
         raise ValueError(tr(
             "caractère de contrôle (retour à la ligne, tabulation…) interdit : écrivez-le sur "
             "une seule ligne",
@@ -86,7 +86,14 @@ def _free_text(value: str) -> str:
     return value
 
 
+RESERVED_IDS = frozenset({"admin", "kit-collab"})  # technical accounts of the services
+
+
 def _identifiant(value: str) -> str:
+    if value in RESERVED_IDS:
+        raise ValueError(tr(
+            f"« {value} » est réservé à un compte technique : choisissez un autre identifiant",
+            f"'{value}' is reserved for a technical account: choose another identifier"))
     if not _IDENT_RE.match(value):
         raise ValueError(tr(
             f"« {value} » : un identifiant commence par une lettre minuscule, puis 1 à 31 "

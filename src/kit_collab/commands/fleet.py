@@ -57,6 +57,11 @@ def install_action(recipes: Any, force: bool) -> fleet.Action:
                                         reporter=log, wait=wait, show=show)
         if not outcome.applied:
             return _result(entry, fleet.NOTHING, tr("à jour", "up to date"))
+        from kit_collab.commands.server import write_sheets
+
+        line = write_sheets(entry.path, entry.profile, outcome, None)
+        if line:
+            log.step(line)
         plan = outcome.plan
         changes = tr(f"version {plan.release} : {len(plan.added)}+{len(plan.changed)}~"
                      f"{len(plan.removed)}- fichiers",

@@ -121,8 +121,25 @@ def install_one(transport: Any, profile: Any, recipes: Any, *, force: bool, repo
     return outcome, _health_after_deploy(transport, profile, outcome.bundle, wait, reporter)
 
 
+def write_sheets(profile_path: Path, profile: Any, outcome: Any,
+                 folder: Path | None) -> str:
+    """The agents' printable sheets (with their initial passwords) in a private folder beside
+    the profile; returns the sentence to print (never a password)."""
+    from kit_collab import sheets
+
+    if not profile.utilisateurs:
+        return ""
+    target = folder or sheets.default_folder(profile_path, profile)
+    paths = sheets.write_sheets(profile, outcome.bundle.hosts, outcome.secrets, target)
+    count = len(profile.utilisateurs)
+    return tr(f"Fiches des agents : {count} fiche(s) et le guide d'accueil dans {target} "
+              f"(dossier privé, {len(paths)} fichiers) — à imprimer, puis à ranger.",
+              f"Agents' sheets: {count} sheet(s) and the welcome guide in {target} "
+              f"(private folder, {len(paths)} files) — print them, then put them away.")
+
+
 def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
-                lock_wait: float, force: bool = False) -> int:
+                lock_wait: float, force: bool = False, sheets_dir: Path | None = None) -> int:
     from kit_collab import deploy, diagnosis
     from kit_collab.commands import check
     from kit_collab.output import esc, out
@@ -151,8 +168,13 @@ def run_install(profile_path: Path, *, yes: bool, accept_host_key: str | None,
             show=lambda f, r: check.print_report(profile, f, r))
     if not outcome.applied:
         show_plan(outcome.plan)
+        if sheets_dir is not None:
+            out.print(esc(write_sheets(profile_path, profile, outcome, sheets_dir)))
         return constants.EXIT_OK
     _summary(profile, outcome)
+    line = write_sheets(profile_path, profile, outcome, sheets_dir)
+    if line:
+        out.print(f"  {esc(line)}")
     for warning in outcome.warnings:
         out.print(f"[yellow]![/] {esc(warning)}")
     if diagnosis.exit_code(findings):

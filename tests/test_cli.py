@@ -14,7 +14,8 @@ import pytest
 from .conftest import EXAMPLES, ROOT
 
 COMMANDS = [[], ["init"], ["validate"], ["render"], ["schema"], ["install"], ["plan"], ["status"],
-            ["rollback"], ["unlock"], ["check"], ["remove"], ["recipes"], ["recipes", "list"],
+            ["rollback"], ["unlock"], ["check"], ["remove"], ["users"], ["recipes"],
+            ["recipes", "list"],
             ["recipes", "lint"]]
 FRENCH = {(): "Installe et maintient",
           ("init",): "Pose quelques questions", ("validate",): "Vérifie un ou plusieurs profils",
@@ -24,6 +25,7 @@ FRENCH = {(): "Installe et maintient",
           ("rollback",): "Remet en place", ("unlock",): "Lève le verrou",
           ("check",): "Diagnostic : vérifications préalables",
           ("remove",): "Retire la commune de son serveur",
+          ("users",): "Comptes des agents : qui existe où",
           ("recipes", "list"): "Liste les recettes", ("recipes", "lint"): "Vérifie les recettes"}
 ENGLISH = {(): "Installs and maintains",
            ("init",): "Ask a few questions", ("validate",): "Check one or more profiles",
@@ -33,6 +35,7 @@ ENGLISH = {(): "Installs and maintains",
            ("rollback",): "Put the previous release", ("unlock",): "Remove the lock",
            ("check",): "Diagnosis: preflight",
            ("remove",): "Take the commune off its server",
+           ("users",): "Agents' accounts: who exists where",
            ("recipes", "list"): "List recipes", ("recipes", "lint"): "Check recipes"}
 
 

@@ -55,7 +55,15 @@ def test_hostile_names_intact_everywhere(tmp_path: Path) -> None:
     manifest = parsed[f"{bundle.release_dir}/kit-collab.json"]
     argvs = [t["argv"] for t in manifest["taches"]]
     assert ["php", "occ", "theming:config", "name", COMMUNE] in argvs
-    assert any(f"--display-name={SERVICE}" in argv for argv in argvs)
+    # The service municipal's name reaches Nextcloud through provisioning's exact argv.
+    from kit_collab import accounts
+    from kit_collab.profile import Profile
+
+    fresh = accounts.Existing(nextcloud=accounts.ServiceState(),
+                              matrix=accounts.ServiceState(), jitsi=accounts.ServiceState())
+    actions = accounts.plan(Profile.model_validate(_hostile_profile()), fresh)
+    occ = [accounts.occ_commands(a) for a in actions if a.service == "nextcloud"]
+    assert any(f"--display-name={SERVICE}" in c.argv for cmds in occ for c in cmds)
     # Wherever a fragment of a hostile value appears in a parsed file, the whole value is
     # there, unbroken: no truncation at a quote, no lost backslash, no expanded variable.
     compose_like = {f.path for f in bundle.files if f.format == "compose"}

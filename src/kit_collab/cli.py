@@ -374,6 +374,30 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
 
 
 def _maintenance_commands(app: typer.Typer, o: SimpleNamespace) -> None:
+    @app.command(help=tr(
+        "Comptes des agents : qui existe où (Nextcloud, Matrix, Jitsi) et ce qui diffère du "
+        "profil. Avec --apply : comptes, groupes, dossiers partagés et salons mis à jour ; un "
+        "compte retiré du profil est désactivé (jamais supprimé) après confirmation.",
+        "Agents' accounts: who exists where (Nextcloud, Matrix, Jitsi) and what differs from "
+        "the profile. With --apply: accounts, groups, group folders and rooms brought up to "
+        "date; an account removed from the profile is disabled (never deleted) once "
+        "confirmed."))
+    def users(
+        profile: Annotated[Path, o.profile_arg],
+        as_json: Annotated[bool, o.json_opt] = False,
+        apply: Annotated[bool, typer.Option("--apply", help=tr(
+            "Appliquer les changements (les retraits demandent une confirmation).",
+            "Apply the changes (removals ask for a confirmation)."))] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help=tr(
+            "Confirmer aussi les retraits : comptes désactivés, agents retirés d'un groupe.",
+            "Also confirm removals: accounts disabled, agents taken out of a group."))] = False,
+        accept_host_key: Annotated[str | None, o.host_key_opt] = None,
+    ) -> None:
+        from kit_collab.commands import users as cmd
+
+        raise typer.Exit(cmd.run(profile, as_json=as_json, accept_host_key=accept_host_key,
+                                 apply=apply, yes=yes))
+
     @app.command(help=tr("Version déployée, recettes, conteneurs et leur santé.",
                          "Deployed release, recipes, containers and their health."))
     def status(

@@ -243,6 +243,7 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         if up.code != 0:
             _roll_back(transport, profile, plan, up, wait_seconds, rep)
         warnings = _run_tasks(transport, profile, plan, secrets, rep)
+        warnings += _provision(transport, profile, bundle, secrets, rep)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         _check(_run(transport, remote.finish(
             root, slug, _state(plan, bundle, plan.previous),
@@ -386,6 +387,20 @@ def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
                 "fix the cause, then run 'kit-collab install' again"))
 
 
+def _provision(transport: Any, profile: Profile, bundle: render.Bundle,
+               secrets: render.Secrets, rep: Reporter) -> list[str]:
+    """The agents' accounts and shared spaces, after the tasks; never a reason to roll back.
+    Removals wait for `kit-collab users PROFIL --apply --yes`."""
+    from kit_collab import provision
+
+    try:
+        return provision.provision(transport, profile, bundle, secrets,
+                                   confirm_disable=False, reporter=rep)
+    except DeployError as exc:  # a timeout included; a lost connection still raises
+        return [tr(f"comptes des agents non provisionnés : {exc.message}",
+                   f"agents' accounts not provisioned: {exc.message}")]
+
+
 def _task_env(tasks: tuple[render.Task, ...], secrets: render.Secrets) -> tuple[
         list[tuple[render.Task, dict[str, str]]], list[render.Task]]:
     """Each task with the secret values its environment refers to; tasks whose references
@@ -408,10 +423,9 @@ def _run_tasks(transport: Any, profile: Profile, plan: plan_mod.Plan,
     if not plan.tasks:
         return []
     runnable, skipped = _task_env(plan.tasks, secrets)
-    warnings = [tr(f"tâche « {t.description} » ({t.recipe}) non lancée : son secret n'existe "
-                   "pas encore (comptes des agents : à venir)",
-                   f"task '{t.description}' ({t.recipe}) not run: its secret does not exist "
-                   "yet (agents' accounts: coming)") for t in skipped]
+    warnings = [tr(f"tâche « {t.description} » ({t.recipe}) non lancée : un secret qu'elle "
+                   "utilise n'existe pas", f"task '{t.description}' ({t.recipe}) not run: a "
+                   "secret it uses does not exist") for t in skipped]
     if not runnable:
         return warnings
     rep.step(tr(f"Tâches après installation ({len(runnable)})",

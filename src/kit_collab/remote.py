@@ -212,7 +212,8 @@ def tasks_script(root: str, slug: str,
         assign = " ".join(f"{name}={q(value)}" for name, value in sorted(env.items()))
         cmd = compose(root, slug, "exec", "-T", *user, *names, q(task.service),
                       *[q(a) for a in task.argv])
-        lines.append(f'if {assign + " " if assign else ""}{cmd} >"$out" 2>&1; then '
+        # </dev/null: this script is read from stdin, which exec must not swallow.
+        lines.append(f'if {assign + " " if assign else ""}{cmd} </dev/null >"$out" 2>&1; then '
                      f'echo "task {i} ok"; else echo "task {i} failed"; tail -n 5 "$out"; '
                      "failed=1; fi")
     lines += ['rm -f "$out"', 'exit "$failed"']

@@ -437,6 +437,12 @@ def render_bundle(
                                     0o644, "kit-collab", "compose"))
     commune_files.append(BundleFile("proxy/site.caddy", "\n".join(sites).encode("utf-8"),
                                     0o644, "kit-collab", "caddyfile"))
+    # What account provisioning reads in the profile: a change of agents or services
+    # municipaux alone makes a new release, so install provisions again (nothing mounts it).
+    from kit_collab import accounts
+
+    commune_files.append(BundleFile("comptes.sha256", (accounts.digest(profile) + "\n").encode(),
+                                    0o644, "kit-collab", "text"))
     release = _release_id(commune_files)
     manifest = _manifest(slug, release, active, hosts, port_map, tasks, checks)
     commune_files.append(BundleFile("kit-collab.json", manifest, 0o644, "kit-collab", "json"))

@@ -1,0 +1,281 @@
+"""Real services for the provisioning tests: a Synapse and a Prosody on loopback.
+
+- Synapse: matrix-synapse from this Python, started from the matrix recipe's own rendered
+  homeserver.yaml with only the test-run changes (SQLite, a loopback port, paths under tmp);
+  its secrets (service account password, registration shared secret) are the bundle's.
+- Prosody: Debian's prosody (``apt-get install prosody``), never started as a service: the
+  test runs ``prosody`` itself with a config under tmp (own data directory, client port on
+  127.0.0.1 only, no TLS so that a SASL PLAIN login can be checked by hand).
+Both are stopped by their PID. ``local_target`` points provisioning at them: the very same
+scripts run through a LocalTransport, with each command run here instead of in a container.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kit_collab import provision, render
+from kit_collab.profile import Profile
+
+from .conftest import base_profile
+
+DOMAIN = "saint-essai.fr"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def profile_data(*, matrix: bool = False, jitsi: bool = False) -> dict[str, Any]:
+    """Saint-Essai with three agents in two services (one administrator)."""
+    data = base_profile()
+    data["services"] = {"nextcloud": {"actif": False}, "matrix": {"actif": matrix},
+                        "jitsi": {"actif": jitsi}}
+    data["services_municipaux"] = [{"id": "accueil", "nom": "Accueil"},
+                                   {"id": "urbanisme", "nom": "Urbanisme & « Travaux »"}]
+    data["utilisateurs"] += [
+        {"identifiant": "jagent", "nom": "Jean Agent", "email": "jean@saint-essai.fr",
+         "services_municipaux": ["accueil", "urbanisme"]},
+        {"identifiant": "lpetit", "nom": "Léa Petit", "email": "lea@saint-essai.fr",
+         "services_municipaux": ["urbanisme"]},
+    ]
+    return data
+
+
+def profile_of(data: dict[str, Any]) -> Profile:
+    return Profile.model_validate(data)
+
+
+def secrets_for(profile: Profile, known: render.Secrets | None = None) -> render.Secrets:
+    """The bundle's secrets, plus an initial password per agent (as install keeps them)."""
+    from kit_collab.recipes import load_recipes
+
+    active = render.active_recipes(profile, load_recipes())
+    secrets, _ = render.ensure_secrets(active, known, render.user_ids(profile))
+    return secrets
+
+
+def local_target(tmp: Path, **fields: Any) -> provision.Target:
+    return provision.Target(root=str(tmp / "srv"), slug="saint-essai-fr",
+                            python=sys.executable, local=True, **fields)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def _wait(check: Any, proc: subprocess.Popen[bytes], log: Path, what: str,
+          deadline_s: float = 45) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if check():
+                return
+        time.sleep(0.1)
+    pytest.fail(f"{what} not ready in {deadline_s} s:\n{log.read_text()[-3000:]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Synapse
+
+
+@dataclass
+class Synapse:
+    port: int
+    secrets: render.Secrets
+    tmp: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             token: str | None = None) -> tuple[int, dict[str, Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            conn.request(method, path, body=None if body is None else json.dumps(body),
+                         headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            try:
+                return resp.status, json.loads(raw or b"{}")
+            except ValueError:
+                return resp.status, {"text": raw.decode("utf-8", "replace")}
+        finally:
+            conn.close()
+
+    def login(self, user: str, password: str) -> tuple[int, dict[str, Any]]:
+        return self.call("POST", "/_matrix/client/v3/login", {
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+            "password": password})
+
+    def bot_token(self) -> str:
+        """The token the service account keeps (provisioning saved it): no new login."""
+        return (self.tmp / "bot.token").read_text().strip()
+
+
+def _synapse_config(tmp: Path, secrets: render.Secrets, port: int) -> Path:
+    from kit_collab.recipes import load_recipes
+
+    profile = profile_of(profile_data(matrix=True))
+    bundle = render.render_bundle(profile, load_recipes(), secrets)
+    out = tmp / "out"
+    render.write_bundle(bundle, str(out))
+    release = out / bundle.release_dir / "matrix"
+    config = yaml.safe_load((release / "homeserver.yaml").read_text("utf-8"))
+    for name in ("signing.key", "log.config"):
+        shutil.copy(release / name, tmp / name)
+    config.update(signing_key_path=str(tmp / "signing.key"), log_config=str(tmp / "log.config"),
+                  media_store_path=str(tmp / "media"), pid_file=str(tmp / "homeserver.pid"),
+                  database={"name": "sqlite3", "args": {"database": str(tmp / "synapse.db")}})
+    config["listeners"][0].update(port=port, bind_addresses=["127.0.0.1"])
+    # The tests log agents in many times from 127.0.0.1 (the service account itself logs in
+    # once and keeps its token): Synapse's 5 logins per address would make them wait.
+    relaxed = {"per_second": 100, "burst_count": 100}
+    config["rc_login"] = {"address": relaxed, "account": relaxed, "failed_attempts": relaxed}
+    path = tmp / "homeserver.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def running_synapse(tmp: Path) -> Iterator[Synapse]:
+    pytest.importorskip("synapse", reason="matrix-synapse is not installed")
+    secrets = secrets_for(profile_of(profile_data(matrix=True)))
+    port = free_port()
+    config = _synapse_config(tmp, secrets, port)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp)}
+    log = tmp / "synapse.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "synapse.app.homeserver",
+                                 "--config-path", str(config)], cwd=tmp, stdout=sink,
+                                stderr=subprocess.STDOUT, env=env)
+    server = Synapse(port, secrets, tmp)
+    try:
+        _wait(lambda: server.call("GET", "/health")[0] == 200, proc, log, "synapse")
+        yield server
+    finally:
+        _stop(proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prosody
+
+PROSODY_CONFIG = """\
+-- kit-collab tests: a throwaway Prosody under {root}, reachable on 127.0.0.1 only.
+daemonize = false
+run_as_root = true
+pidfile = "{root}/prosody.pid"
+data_path = "{root}/data"
+log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{root}/prosody.log" }} }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {port} }}
+s2s_ports = {{ }}
+component_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+modules_enabled = {{ "saslauth", "disco", "ping" }}
+modules_disabled = {{ "s2s", "offline", "c2s_tls" }}
+-- Plain text on loopback, for the test's own SASL PLAIN login.
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_hashed"
+storage = "internal"
+VirtualHost "meet.jitsi"
+"""
+
+
+@dataclass
+class Prosody:
+    port: int
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "prosody.cfg.lua"
+
+    def account_file(self, user: str) -> Path:
+        return self.root / "data" / provision.prosody_host_dir() / "accounts" / f"{user}.dat"
+
+    def can_login(self, user: str, password: str) -> bool:
+        """A real XMPP client login: stream, SASL PLAIN, success or failure."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(b"<?xml version='1.0'?><stream:stream to='meet.jitsi' "
+                         b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+                         b" version='1.0'>")
+            buffer = b""
+            while b"</stream:features>" not in buffer:
+                chunk = sock.recv(4096)
+                assert chunk, buffer
+                buffer += chunk
+            assert b"<mechanism>PLAIN</mechanism>" in buffer, buffer
+            token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+            sock.sendall(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                         f"{token}</auth>".encode())
+            answer = b""
+            while b"<success" not in answer and b"<failure" not in answer:
+                chunk = sock.recv(4096)
+                assert chunk, answer
+                answer += chunk
+            return b"<success" in answer
+
+
+def require_prosody() -> None:
+    if not (shutil.which("prosody") and shutil.which("prosodyctl")):
+        pytest.skip("prosody is not installed (apt-get install prosody; .ci/run)")
+    if os.geteuid() != 0:
+        pytest.skip("the test Prosody runs as root (run_as_root) with its files under tmp")
+
+
+@contextlib.contextmanager
+def running_prosody(root: Path) -> Iterator[Prosody]:
+    require_prosody()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(exist_ok=True)
+    server = Prosody(free_port(), root)
+    server.config.write_text(PROSODY_CONFIG.format(root=root, port=server.port))
+    log = root / "prosody.out"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([shutil.which("prosody") or "prosody", "--config",
+                                 str(server.config)], cwd=root, stdout=sink,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                     "HOME": str(root)})
+
+    def accepting() -> bool:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+            return True
+
+    try:
+        _wait(accepting, proc, log, "prosody", deadline_s=20)
+        yield server
+    finally:
+        _stop(proc)

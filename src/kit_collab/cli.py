@@ -6,9 +6,10 @@ KIT_COLLAB_LANG), so ``--help`` speaks French by default and English on request.
 
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -112,6 +113,21 @@ def build_app() -> typer.Typer:
 
 def _fleet_mode(targets: list[Path]) -> bool:
     return len(targets) > 1 or targets[0].is_dir()
+
+
+def _one_or_fleet(targets: list[Path], command: str, single: Callable[[Path], int], *,
+                  as_json: bool, workers: int, only: list[str] | None,
+                  skip: list[str] | None, accept_host_key: str | None, logs: Path | None,
+                  force: bool = False) -> NoReturn:
+    """One profile: ``single``; an inventory folder or several profiles: the fleet run."""
+    if not _fleet_mode(targets):
+        raise typer.Exit(single(targets[0]))
+    from kit_collab.commands import fleet as fleet_cmd
+
+    raise typer.Exit(fleet_cmd.run(targets, command, as_json=as_json, workers=workers,
+                                   only=only or [], skip=skip or [],
+                                   accept_host_key=accept_host_key, force=force,
+                                   log_dir=logs))
 
 
 def _options() -> SimpleNamespace:
@@ -279,29 +295,23 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
             "fiches-<commune> à côté du profil.", "Folder of the agents' sheets (initial "
             "passwords); default: fiches-<commune> beside the profile."))] = None,
     ) -> None:
-        if _fleet_mode(targets) and not dry_run:
-            from kit_collab.commands import fleet as fleet_cmd
-            from kit_collab.errors import InputError
-
-            if not yes:
-                raise InputError(tr("installation d'une flotte : ajoutez --yes pour confirmer "
-                                    "(voyez d'abord « kit-collab plan »)",
-                                    "fleet install: add --yes to confirm (see 'kit-collab "
-                                    "plan' first)"))
-            raise typer.Exit(fleet_cmd.run(targets, "install", as_json=as_json,
-                                           workers=workers, only=only or [], skip=skip or [],
-                                           accept_host_key=accept_host_key, force=force,
-                                           log_dir=logs))
-        profile = targets[0]
         if dry_run:
             from kit_collab.commands import install as cmd
 
-            raise typer.Exit(cmd.run(profile, dry_run=True))
+            raise typer.Exit(cmd.run(targets[0], dry_run=True))
+        if _fleet_mode(targets) and not yes:
+            from kit_collab.errors import InputError
+
+            raise InputError(tr("installation d'une flotte : ajoutez --yes pour confirmer "
+                                "(voyez d'abord « kit-collab plan »)",
+                                "fleet install: add --yes to confirm (see 'kit-collab "
+                                "plan' first)"))
         from kit_collab.commands import server
 
-        raise typer.Exit(server.run_install(profile, yes=yes, accept_host_key=accept_host_key,
-                                            lock_wait=lock_wait, force=force,
-                                            sheets_dir=sheets_dir))
+        _one_or_fleet(targets, "install", lambda p: server.run_install(
+            p, yes=yes, accept_host_key=accept_host_key, lock_wait=lock_wait, force=force,
+            sheets_dir=sheets_dir), as_json=as_json, workers=workers, only=only, skip=skip,
+            accept_host_key=accept_host_key, logs=logs, force=force)
 
     @app.command(help=tr(
         "Diagnostic : vérifications préalables (DNS, ports, système, hébergement, heure) et "
@@ -335,17 +345,11 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     ) -> None:
         from kit_collab.commands import check as cmd
 
-        if _fleet_mode(targets):
-            from kit_collab.commands import fleet as fleet_cmd
-
-            raise typer.Exit(fleet_cmd.run(targets, "check", as_json=as_json, workers=workers,
-                                           only=only or [], skip=skip or [],
-                                           accept_host_key=accept_host_key, log_dir=logs))
-        profile = targets[0]
-
-        raise typer.Exit(cmd.run(profile, as_json=as_json, resolve=resolve or [],
-                                 ca_cert=ca_cert, accept_host_key=accept_host_key,
-                                 server=not no_server, deadline=deadline, dns_server=dns))
+        _one_or_fleet(targets, "check", lambda p: cmd.run(
+            p, as_json=as_json, resolve=resolve or [], ca_cert=ca_cert,
+            accept_host_key=accept_host_key, server=not no_server, deadline=deadline,
+            dns_server=dns), as_json=as_json, workers=workers, only=only, skip=skip,
+            accept_host_key=accept_host_key, logs=logs)
 
     @app.command(help=tr("Montre ce qu'une installation changerait sur le serveur, sans rien "
                          "changer.", "Show what an install would change on the server, "
@@ -361,16 +365,9 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     ) -> None:
         from kit_collab.commands import server
 
-        if _fleet_mode(targets):
-            from kit_collab.commands import fleet as fleet_cmd
-
-            raise typer.Exit(fleet_cmd.run(targets, "plan", as_json=as_json, workers=workers,
-                                           only=only or [], skip=skip or [],
-                                           accept_host_key=accept_host_key, log_dir=logs))
-        profile = targets[0]
-
-        raise typer.Exit(server.run_plan(profile, as_json=as_json,
-                                         accept_host_key=accept_host_key))
+        _one_or_fleet(targets, "plan", lambda p: server.run_plan(
+            p, as_json=as_json, accept_host_key=accept_host_key), as_json=as_json,
+            workers=workers, only=only, skip=skip, accept_host_key=accept_host_key, logs=logs)
 
 
 def _maintenance_commands(app: typer.Typer, o: SimpleNamespace) -> None:
@@ -411,16 +408,9 @@ def _maintenance_commands(app: typer.Typer, o: SimpleNamespace) -> None:
     ) -> None:
         from kit_collab.commands import server
 
-        if _fleet_mode(targets):
-            from kit_collab.commands import fleet as fleet_cmd
-
-            raise typer.Exit(fleet_cmd.run(targets, "status", as_json=as_json, workers=workers,
-                                           only=only or [], skip=skip or [],
-                                           accept_host_key=accept_host_key, log_dir=logs))
-        profile = targets[0]
-
-        raise typer.Exit(server.run_status(profile, as_json=as_json,
-                                           accept_host_key=accept_host_key))
+        _one_or_fleet(targets, "status", lambda p: server.run_status(
+            p, as_json=as_json, accept_host_key=accept_host_key), as_json=as_json,
+            workers=workers, only=only, skip=skip, accept_host_key=accept_host_key, logs=logs)
 
     @app.command(help=tr("Remet en place la version précédente.",
                          "Put the previous release back in place."))

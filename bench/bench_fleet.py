@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -23,18 +22,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.dockerbed import demo_data_root  # noqa: E402
 from tests.sshd import SUDO_USER, running_sshd, sudo_test_users  # noqa: E402
 from tests.test_fleet import predeploy, profile_data  # noqa: E402
 
 from kit_collab.commands import fleet as fleet_cmd  # noqa: E402
-
-
-def data_root(tmp: Path) -> Path:
-    root = tmp / "data"
-    for kind in ("recipes", "templates"):
-        shutil.copytree(ROOT / kind / "proxy", root / kind / "proxy")
-        shutil.copytree(ROOT / "tests" / "data" / kind / "demo", root / kind / "demo")
-    return root
 
 
 def measure(count: int, tmp: Path, recipes: Path) -> tuple[float, float, int]:
@@ -72,7 +64,7 @@ def main() -> None:
     with sudo_test_users(), tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         tmp.chmod(0o755)
-        recipes = data_root(tmp)
+        recipes = demo_data_root(tmp)
         os.environ["KIT_COLLAB_RECIPES"] = str(recipes)
         os.environ["KIT_COLLAB_KNOWN_HOSTS"] = str(tmp / "known_hosts")
         one, _peak, _ = measure(1, tmp, recipes)

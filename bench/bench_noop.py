@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.sshd import running_sshd  # noqa: E402
+from tests.test_fleet import predeploy  # noqa: E402
 
-from kit_collab import deploy, render  # noqa: E402
+from kit_collab import deploy  # noqa: E402
 from kit_collab.profile import Profile  # noqa: E402
 from kit_collab.recipes import load_recipes  # noqa: E402
 from kit_collab.transport import connect  # noqa: E402
@@ -34,31 +35,19 @@ PROFILES = {
 
 
 def deployed_profile(sshd, root: Path, services: dict, users: int) -> Profile:
-    profile = Profile.model_validate({
+    data = {
         "commune": {"nom": "Banc d'Essai", "domaine": "banc-essai.fr",
                     "email_contact": "mairie@banc-essai.fr"},
         "serveur": {**sshd.serveur().model_dump(), "racine": str(root),
-                    "certificats": {"mode": "interne"}},
+                    "empreinte_hote": sshd.fingerprint, "certificats": {"mode": "interne"}},
         "services": services,
         "services_municipaux": [{"id": "accueil", "nom": "Accueil"}],
         "utilisateurs": [{"identifiant": f"agent{i}", "nom": f"Agent {i}",
                           "email": f"agent{i}@banc-essai.fr", "services_municipaux": ["accueil"]}
                          for i in range(users)],
-    })
-    recipes = load_recipes()
-    with connect(profile.serveur, accept_host_key=sshd.fingerprint,
-                 known_hosts_file=root / "kh") as transport:
-        facts = deploy.read_facts(transport, profile)
-    bundle, secrets, _ = deploy.desired(profile, recipes, facts)
-    render.write_bundle(bundle, str(root))
-    commune = root / "communes" / bundle.slug
-    (commune / "secrets").mkdir(mode=0o700)
-    import json
-
-    (commune / "secrets" / "secrets.json").write_text(json.dumps(secrets))
-    (commune / "state.json").write_text(json.dumps({"release": bundle.release}))
-    (root / ".bootstrap").write_text("1\n")
-    return profile
+    }
+    predeploy(data, ROOT)  # the real recipes, as a commune gets them
+    return Profile.model_validate(data)
 
 
 def main() -> None:
@@ -74,7 +63,7 @@ def main() -> None:
                     times, trips = [], set()
                     for _ in range(5):
                         start = time.perf_counter()
-                        with connect(profile.serveur, accept_host_key=sshd.fingerprint,
+                        with connect(profile.serveur,
                                      known_hosts_file=root / "kh") as transport:
                             outcome = deploy.install(transport, profile, recipes)
                         times.append(time.perf_counter() - start)

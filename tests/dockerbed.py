@@ -22,6 +22,16 @@ PROXY_PROJECT = "kit-collab-proxy"
 PROXY_NETWORK = "kit-collab-proxy"
 
 
+def demo_data_root(tmp: Path) -> Path:
+    """A recipes folder with the real proxy recipe and the demo stand-in recipe."""
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp / "data"
+    for kind in ("recipes", "templates"):
+        shutil.copytree(repo / kind / "proxy", root / kind / "proxy")
+        shutil.copytree(repo / "tests" / "data" / kind / "demo", root / kind / "demo")
+    return root
+
+
 def docker(*args: str, check: bool = True,
            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,

@@ -19,7 +19,6 @@ from kit_collab.recipes import load_recipes
 from kit_collab.transport import connect
 
 from . import dockerbed
-from .conftest import ROOT
 from .sshd import SUDO_USER, Sshd, running_sshd, sudo_test_users
 
 SLUG = "saint-essai-fr"
@@ -42,11 +41,7 @@ def sshd() -> Iterator[Sshd]:
 @pytest.fixture
 def data_root(tmp_path: Path) -> Path:
     """The real proxy recipe plus the demo stand-in recipe."""
-    root = tmp_path / "data"
-    for kind in ("recipes", "templates"):
-        shutil.copytree(ROOT / kind / "proxy", root / kind / "proxy")
-        shutil.copytree(ROOT / "tests" / "data" / kind / "demo", root / kind / "demo")
-    return root
+    return dockerbed.demo_data_root(tmp_path)
 
 
 @pytest.fixture

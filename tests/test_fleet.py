@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from kit_collab.recipes import load_recipes
 from kit_collab.transport import connect
 
 from . import dockerbed
-from .conftest import ROOT
 from .sshd import Sshd, free_port, running_sshd
 
 SLUGS = ["commune-a", "commune-b"]
@@ -36,11 +34,8 @@ def images() -> Iterator[list[str]]:
 
 @pytest.fixture
 def data_root(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    for kind in ("recipes", "templates"):
-        shutil.copytree(ROOT / kind / "proxy", root / kind / "proxy")
-        shutil.copytree(ROOT / "tests" / "data" / kind / "demo", root / kind / "demo")
-    return root
+    """The real proxy recipe plus the demo stand-in recipe."""
+    return dockerbed.demo_data_root(tmp_path)
 
 
 def profile_data(sshd_host: str, port: int, fingerprint: str, key: Path, root: Path,

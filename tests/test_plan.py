@@ -136,3 +136,31 @@ def test_bootstrap_script_opens_only_the_needed_ports() -> None:
     assert "daemon.json" not in script  # no mirror: the engine's settings are left alone
     with_mirror = remote.bootstrap("/opt/kit-collab", "1", 22, [], "http://miroir:5000")
     assert '{"registry-mirrors": ["http://miroir:5000"]}' in with_mirror
+
+
+def test_a_stopped_service_is_never_healthy_a_finished_job_is() -> None:
+    from kit_collab import deploy
+
+    data = base_profile()
+    _p, _r, bundle, _services, _s = _bundle(data)
+    oneshot = plan_mod.oneshot_services(bundle)
+    assert "jitsi-init" in oneshot and "matrix-synapse" not in oneshot
+    stopped = {"service": "matrix-synapse", "etat": "exited", "sante": "", "code": "0"}
+    done = {"service": "jitsi-init", "etat": "exited", "sante": "", "code": "0"}
+    failed = {"service": "jitsi-init", "etat": "exited", "sante": "", "code": "1"}
+    assert not deploy.is_healthy(stopped, oneshot)
+    assert deploy.is_healthy(done, oneshot) and not deploy.is_healthy(failed, oneshot)
+
+
+def test_rollback_recreates_only_what_the_failed_release_touched() -> None:
+    script = remote.switch_back("/r", "x", "r-old", 60, restart=["matrix-synapse"])
+    assert "--force-recreate --wait --wait-timeout 60 matrix-synapse" in script
+    assert script.count("--force-recreate") == 1
+    everything = remote.switch_back("/r", "x", "r-old", 60)
+    assert "up -d --remove-orphans --force-recreate" in everything
+
+
+def test_bootstrap_stops_when_docker_does_not_come_back() -> None:
+    script = remote.bootstrap("/opt/kit-collab", "1", 22, [], "http://miroir:5000")
+    assert "|| true" not in script.split("daemon.json", 1)[1].split("ufw", 1)[0]
+    assert "docker-restart-failed" in script and "mirror-not-applied" in script

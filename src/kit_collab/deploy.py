@@ -231,17 +231,17 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         if plan.bootstrap:
             rep.step(tr("Préparation du serveur (Docker, pare-feu, mises à jour)",
                         "Preparing the server (Docker, firewall, updates)"))
-            _check(_run(transport, remote.bootstrap(
+            _bootstrap_result(_run(transport, remote.bootstrap(
                 root, plan_mod.BOOTSTRAP_VERSION, profile.serveur.port_ssh,
                 _open_ports(profile, bundle, recipes), profile.serveur.miroir_registre),
-                timeout=1800), tr("la préparation du serveur", "preparing the server"))
+                timeout=1800))
         _pull(transport, profile, bundle, rep)
         rep.step(tr("Démarrage des services", "Starting services"))
         up = _run(transport, remote.switch_and_up(root, slug, bundle.release, plan.restart,
                                                   wait_seconds),
                   timeout=wait_seconds * 3 + 600)
         if up.code != 0:
-            _roll_back(transport, profile, plan, up, wait_seconds, rep)
+            _roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep)
         warnings = _run_tasks(transport, profile, plan, secrets, rep)
         warnings += _provision(transport, profile, bundle, secrets, rep)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
@@ -275,6 +275,37 @@ def _pull(transport: Any, profile: Profile, bundle: render.Bundle, rep: Reporter
     result = _run(transport, remote.pull(profile.serveur.racine, bundle.slug, bundle.release),
                   timeout=3600, on_stderr=lines)
     _check(result, tr("le téléchargement des images", "pulling the images"))
+
+
+_BOOTSTRAP_FAILURES = {
+    "unsupported-os": (
+        "système du serveur non pris en charge", "server system not supported",
+        "installez Debian 12 ou 13, ou Ubuntu 24.04", "install Debian 12 or 13, or Ubuntu 24.04"),
+    "no-compose-v2": (
+        "Docker Compose v2 introuvable après l'installation", "Docker Compose v2 not found "
+        "after installing", "installez le paquet docker-compose-plugin (dépôt de Docker) puis "
+        "relancez", "install the docker-compose-plugin package (Docker's repository), then "
+        "run again"),
+    "docker-restart-failed": (
+        "Docker n'a pas redémarré après le réglage du miroir de registre", "Docker did not "
+        "restart after setting the registry mirror", "sur le serveur : systemctl status "
+        "docker (ou service docker status), puis relancez", "on the server: systemctl status "
+        "docker (or service docker status), then run again"),
+    "mirror-not-applied": (
+        "le miroir de registre n'est pas pris en compte par Docker", "Docker does not use "
+        "the registry mirror", "vérifiez /etc/docker/daemon.json et serveur.miroir_registre",
+        "check /etc/docker/daemon.json and serveur.miroir_registre"),
+}
+
+
+def _bootstrap_result(result: Any) -> None:
+    """The bootstrap's known failures as one French sentence and its fix."""
+    text = result.stdout.decode("utf-8", "replace")
+    if result.code != 0:
+        for marker, (fr, en, fix_fr, fix_en) in _BOOTSTRAP_FAILURES.items():
+            if marker in text:
+                raise DeployError(tr(fr, en), hint=tr(fix_fr, fix_en))
+    _check(result, tr("la préparation du serveur", "preparing the server"))
 
 
 def _upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
@@ -352,28 +383,35 @@ def parse_ps(text: str) -> list[dict[str, str]]:
             for i in items]
 
 
-def is_healthy(container: dict[str, str]) -> bool:
-    """Running (and healthy when it has a check), or a one-shot job that exited with 0."""
-    if container["etat"] == "exited":
+def is_healthy(container: dict[str, str], oneshot: set[str] | frozenset[str] = frozenset()
+               ) -> bool:
+    """Running (and healthy when it has a check); a one-shot job (see plan.oneshot_services)
+    may also have exited with 0. A stopped long-running service is never healthy."""
+    if container["etat"] == "exited" and container["service"] in oneshot:
         return container["code"] == "0"
     return container["etat"] == "running" and container["sante"] in ("", "healthy")
 
 
-def _failing_services(ps_json: str) -> list[str]:
-    return [c["service"] for c in parse_ps(ps_json) if not is_healthy(c)]
+def _failing_services(ps_json: str, oneshot: set[str]) -> list[str]:
+    return [c["service"] for c in parse_ps(ps_json) if not is_healthy(c, oneshot)]
 
 
-def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
-               wait_seconds: int, rep: Reporter) -> None:
+def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+               recipes: RecipeSet, up: Any, wait_seconds: int, rep: Reporter) -> None:
     root, slug = profile.serveur.racine, profile.commune.code
-    logs = _run(transport, remote.logs(root, slug))
-    text = redact(logs.stdout.decode("utf-8", "replace"))
-    failing = _failing_services(text) or ["?"]
+    ps = _run(transport, remote.ps(root, slug)).stdout.decode("utf-8", "replace")
+    failing = _failing_services(ps, plan_mod.oneshot_services(bundle))
+    # The failing services' own last lines (all services' when none could be named).
+    logs = _run(transport, remote.logs(root, slug, failing))
     why = redact((up.stdout + up.stderr).decode("utf-8", "replace")).strip().splitlines()
-    tail = "\n".join([*why[-10:], *[x for x in text.splitlines() if not x.startswith("{")][-20:]])
+    text = redact(logs.stdout.decode("utf-8", "replace")).splitlines()
+    tail = "\n".join([*why[-6:], *text[-20:]])
+    failing = failing or ["?"]
     rep.step(tr(f"Échec : retour à la version précédente ({plan.previous or 'aucune'})",
                 f"Failure: back to the previous release ({plan.previous or 'none'})"))
-    _run(transport, remote.switch_back(root, slug, plan.previous, wait_seconds),
+    # Only the services the failed release recreated are recreated again.
+    _run(transport, remote.switch_back(root, slug, plan.previous, wait_seconds,
+                                       restart=_recreated(plan, recipes)),
          timeout=wait_seconds * 2 + 300)
     _run(transport, remote.audit_only(root, _audit("install", profile, plan.release,
                                                    "echec-retour-arriere")))
@@ -385,6 +423,17 @@ def _roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, up: Any,
            f"({plan.previous or 'none'}) is back in place. Last logs:\n{tail}"),
         hint=tr("corrigez la cause puis relancez « kit-collab install »",
                 "fix the cause, then run 'kit-collab install' again"))
+
+
+def _recreated(plan: plan_mod.Plan, recipes: RecipeSet) -> list[str]:
+    """The services the failed release may have recreated: those whose mounted files changed,
+    and those of recipes whose compose or env files changed (compose recreated them)."""
+    services = set(plan.restart)
+    for path in (*plan.changed, *plan.added, *plan.removed):
+        if "/" in path and path.endswith(("/compose.yaml", ".env")):
+            recipe = recipes.by_name.get(path.split("/", 1)[0])
+            services |= set(recipe.spec.services if recipe else ())
+    return sorted(services)
 
 
 def _provision(transport: Any, profile: Profile, bundle: render.Bundle,

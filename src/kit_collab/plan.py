@@ -96,6 +96,22 @@ def mounted_by(bundle: Bundle) -> dict[str, set[str]]:
     return users
 
 
+def oneshot_services(bundle: Bundle) -> set[str]:
+    """Services that run once and exit (no restart policy, or "no"): for them, and only for
+    them, "exited with 0" is the healthy state."""
+    import yaml
+
+    prefix = bundle.release_dir + "/"
+    out: set[str] = set()
+    for f in bundle.files:
+        if f.path.startswith(prefix) and f.path.endswith("/compose.yaml"):
+            data = yaml.safe_load(f.content) or {}
+            for name, service in (data.get("services") or {}).items():
+                if str(service.get("restart", "no")) == "no":
+                    out.add(name)
+    return out
+
+
 def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]]) -> list[str]:
     """The services to recreate for changed files: those mounting the file; for a file no
     service mounts (and that is not a compose or env file), every service of its recipe."""

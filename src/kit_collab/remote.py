@@ -156,9 +156,11 @@ echo up
 """
 
 
-def switch_back(root: str, slug: str, previous: str, wait_seconds: int) -> str:
-    """Roll back: `current` to the previous release (or nothing on a first install), recreate
-    every service from it, and reload the proxy (the commune's sites may differ)."""
+def switch_back(root: str, slug: str, previous: str, wait_seconds: int,
+                restart: Iterable[str] | None = None) -> str:
+    """Roll back: `current` to the previous release (or nothing on a first install), bring its
+    services up, recreating only ``restart`` (the services whose mounted files the failed
+    release changed; every service when None), and reload the proxy."""
     c = commune_dir(root, slug)
     reload = _proxy_locked(root, _reload(root) + " || true")
     if not previous:
@@ -169,11 +171,18 @@ rm -f "$C/current" "$C/ports.claim"
 {reload}
 echo rolled-back
 """
+    wait = ("--wait", "--wait-timeout", str(wait_seconds))
+    if restart is None:
+        up = compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", *wait)
+    else:
+        names = [q(s) for s in restart]
+        up = compose(root, slug, "up", "-d", "--remove-orphans", *wait) + (
+            "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait,
+                            *names) if names else "")
     return f"""set -u
 C={q(c)}
 ln -sfn {q("releases/" + previous)} "$C/current.new" && mv -T "$C/current.new" "$C/current"
-{compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", "--wait",
-         "--wait-timeout", str(wait_seconds))}
+{up}
 {reload}
 echo rolled-back
 """
@@ -195,9 +204,13 @@ echo removed
 """
 
 
-def logs(root: str, slug: str, lines: int = 30) -> str:
-    return compose(root, slug, "ps", "-a", "--format", "json") + "; " + compose(
-        root, slug, "logs", "--no-color", "--tail", str(lines))
+def ps(root: str, slug: str) -> str:
+    return compose(root, slug, "ps", "-a", "--format", "json")
+
+
+def logs(root: str, slug: str, services: Iterable[str] = (), lines: int = 20) -> str:
+    return compose(root, slug, "logs", "--no-color", "--tail", str(lines),
+                   *[q(s) for s in services])
 
 
 def tasks_script(root: str, slug: str,
@@ -252,7 +265,9 @@ def bootstrap(root: str, version: str, ssh_port: int, open_ports: Iterable[tuple
         mirror_block = f"""mkdir -p /etc/docker
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != {q(daemon)} ]; then
   printf '%s\\n' {q(daemon)} > /etc/docker/daemon.json
-  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl restart docker; else service docker restart || true; fi
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl restart docker || {{ echo "docker-restart-failed"; exit 3; }}; else service docker restart || {{ echo "docker-restart-failed"; exit 3; }}; fi
+  for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info --format '{{{{json .RegistryConfig.Mirrors}}}}' | grep -qF {q(mirror)} || {{ echo "mirror-not-applied"; exit 3; }}
 fi"""
     return f"""set -eu
 export DEBIAN_FRONTEND=noninteractive

@@ -443,7 +443,11 @@ def render_bundle(
 
     commune_files.append(BundleFile("comptes.sha256", (accounts.digest(profile) + "\n").encode(),
                                     0o644, "kit-collab", "text"))
-    release = _release_id(commune_files)
+    # The manifest (tasks, recipe versions, checks) is part of what makes a release: a new
+    # task or version alone gives a new id, so install runs it.
+    unnamed = _manifest(slug, "", active, hosts, port_map, tasks, checks)
+    release = _release_id([*commune_files, BundleFile("kit-collab.json", unnamed, 0o644,
+                                                      "kit-collab", "json")])
     manifest = _manifest(slug, release, active, hosts, port_map, tasks, checks)
     commune_files.append(BundleFile("kit-collab.json", manifest, 0o644, "kit-collab", "json"))
     server_files = [f for f in files if f.path.startswith("proxy/")]

@@ -77,19 +77,20 @@ def install_action(recipes: Any, force: bool) -> fleet.Action:
     return act
 
 
-def status_action() -> fleet.Action:
+def status_action(recipes: Any) -> fleet.Action:
     def act(transport: Any, entry: Entry, log: fleet.CommuneLog) -> fleet.Result:
         from kit_collab import deploy, remote
+        from kit_collab import plan as plan_mod
 
         facts = deploy.read_facts(transport, entry.profile)
         if not facts.current:
             return _result(entry, fleet.FAILED, message=tr("aucune version installée",
                                                            "nothing installed"),
                            code=constants.EXIT_FAILURE)
-        ps = transport.run(remote.compose(entry.profile.serveur.racine, entry.slug, "ps",
-                                          "-a", "--format", "json"))
+        ps = transport.run(remote.ps(entry.profile.serveur.racine, entry.slug))
         containers = deploy.parse_ps(ps.stdout.decode("utf-8", "replace"))
-        bad = [c["service"] for c in containers if not deploy.is_healthy(c)]
+        oneshot = plan_mod.oneshot_services(deploy.desired(entry.profile, recipes, facts)[0])
+        bad = [c["service"] for c in containers if not deploy.is_healthy(c, oneshot)]
         for c in containers:
             log.step(f"{c['service']} {c['etat']} {c['sante']}".strip())
         if bad:
@@ -166,7 +167,7 @@ def run(paths: list[Path], command: str, *, as_json: bool, workers: int, only: l
     entries = inventory.select(inventory.load(paths), _split(only), _split(skip))
     recipes = load_recipes()
     actions = {"install": lambda: install_action(recipes, force),
-               "plan": lambda: plan_action(recipes), "status": status_action,
+               "plan": lambda: plan_action(recipes), "status": lambda: status_action(recipes),
                "check": lambda: check_action(recipes)}
     folder = log_dir or _default_logs(paths)
     view = LiveView(entries)

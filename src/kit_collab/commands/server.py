@@ -232,13 +232,15 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
     from rich.table import Table
 
     from kit_collab import deploy, remote
+    from kit_collab import plan as plan_mod
     from kit_collab.output import esc, out, print_json
 
-    profile, _recipes = _load(profile_path)
+    profile, recipes = _load(profile_path)
     with open_transport(profile, accept_host_key) as transport:
         facts = deploy.read_facts(transport, profile)
-        ps = transport.run(remote.compose(profile.serveur.racine, profile.commune.code, "ps",
-                                          "-a", "--format", "json")) if facts.current else None
+        ps = transport.run(remote.ps(profile.serveur.racine, profile.commune.code)) \
+            if facts.current else None
+    oneshot = plan_mod.oneshot_services(deploy.desired(profile, recipes, facts)[0])
     containers = deploy.parse_ps(ps.stdout.decode("utf-8", "replace")) if ps else []
     data = {"commune": profile.commune.code, "release": facts.current or None,
             "recettes": facts.state.get("recettes", {}), "deploye_le":
@@ -263,7 +265,7 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
         for c in containers:
             table.add_row(esc(c["service"]), esc(c["etat"]), esc(c["sante"] or "—"))
         out.print(table)
-    unhealthy = [c for c in containers if not deploy.is_healthy(c)]
+    unhealthy = [c for c in containers if not deploy.is_healthy(c, oneshot)]
     return constants.EXIT_FAILURE if unhealthy else constants.EXIT_OK
 
 

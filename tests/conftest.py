@@ -27,6 +27,17 @@ BASE_PROFILE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_dirs(tmp_path_factory: pytest.TempPathFactory):
+    """kit-collab's own known_hosts and logs land in the test session's directories, never in
+    the home of whoever runs the tests (a test that needs its own sets them again)."""
+    base = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+        patch.setenv("XDG_STATE_HOME", str(base / "state"))
+        yield
+
+
 def base_profile() -> dict[str, Any]:
     return copy.deepcopy(BASE_PROFILE)
 

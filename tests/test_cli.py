@@ -45,9 +45,13 @@ def test_help_in_french_and_english(cli, command: list[str]) -> None:
     assert fr.code == 0
     assert FRENCH[tuple(command)] in " ".join(fr.out.split())
     assert "Options" in fr.out
+    words = " ".join(w for w in fr.out.split() if w != "│")
+    assert "Affiche cette aide et quitte." in words
+    assert "Show this message" not in words
     en = cli("--lang", "en", *command, "--help")
     assert en.code == 0
     assert ENGLISH[tuple(command)] in " ".join(en.out.split())
+    assert "Show this message and exit." in " ".join(w for w in en.out.split() if w != "│")
     env = cli(*command, "--help", env={"KIT_COLLAB_LANG": "en"})
     assert ENGLISH[tuple(command)] in " ".join(env.out.split())
 

@@ -55,7 +55,7 @@ def test_duplicate_hostname_names_both_files_and_lines(tmp_path: Path) -> None:
     problem = next(p for p in info.value.problems if "cloud.alpha.fr" in p.message)
     assert problem.file == str(tmp_path / "b.yaml")
     assert str(tmp_path / "a.yaml") in problem.message
-    assert problem.line is not None
+    assert problem.line == 3  # b.yaml's domaine: the sub-domain is the recipe's default
 
 
 def test_duplicate_technical_name(tmp_path: Path) -> None:
@@ -114,3 +114,43 @@ def test_cli_reports_inventory_errors(cli, tmp_path: Path) -> None:
     assert result.code == 2
     assert "a.yaml" in result.err and "b.yaml" in result.err
     assert "Traceback" not in result.text
+
+
+def test_inherited_value_error_names_the_defaults_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "defauts.yaml", "serveur:\n  hote: 192.0.2.10\n  hebergeur: ovhcloud\n"
+                                    "  pays: US\n")
+    write(tmp_path, "a.yaml", commune("Alpha", "alpha.fr"))
+    with pytest.raises(ProfileError) as info:
+        inventory.load([tmp_path])
+    problem = next(p for p in info.value.problems if p.location.startswith("serveur"))
+    assert problem.file == str(tmp_path / "defauts.yaml") and problem.line == 4
+
+
+def test_one_profile_of_an_inventory_inherits_its_defaults(tmp_path: Path, cli) -> None:
+    write(tmp_path, "defauts.yaml", DEFAULTS)
+    alone = write(tmp_path, "a.yaml", commune("Alpha", "alpha.fr"))
+    result = cli("validate", alone)
+    assert result.code == 0, result.text
+    rendered = cli("install", alone, "--dry-run")
+    assert rendered.code == 0, rendered.text
+    assert "192.0.2.10" in rendered.out  # the server comes from defauts.yaml
+    write(tmp_path, "a.yaml", commune("Alpha", "alpha.fr", serveur={"pays": "US"}))
+    refused = cli("validate", alone)
+    assert refused.code == 2
+    assert "a.yaml:" in refused.err and "serveur.pays" in refused.err
+
+
+def test_dry_run_of_an_inventory_renders_every_commune(tmp_path: Path, cli) -> None:
+    write(tmp_path, "defauts.yaml", DEFAULTS)
+    write(tmp_path, "a.yaml", commune("Alpha", "alpha.fr"))
+    write(tmp_path, "b.yaml", commune("Bêta", "beta.fr", serveur={"hote": "192.0.2.20"}))
+    result = cli("install", tmp_path, "--dry-run")
+    assert result.code == 0, result.text
+    assert "cloud.alpha.fr" in result.out and "cloud.beta.fr" in result.out
+    assert "2 commune(s)" in result.out
+    only = cli("install", tmp_path, "--dry-run", "--seulement", "b")
+    assert only.code == 0 and "cloud.beta.fr" in only.out and "alpha.fr" not in only.out
+    write(tmp_path, "c.yaml", commune("Gamma", "alpha.fr", commune={
+        "nom": "Gamma", "domaine": "alpha.fr", "email_contact": "m@alpha.fr", "slug": "gamma"}))
+    clash = cli("install", tmp_path, "--dry-run")
+    assert clash.code == 2 and "c.yaml" in clash.err and "a.yaml" in clash.err

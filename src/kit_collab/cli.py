@@ -43,6 +43,24 @@ def _french_help() -> None:
                     continue
                 module._ = _fr  # type: ignore[attr-defined]
         importlib.import_module("typer.core")._ = _fr  # type: ignore[attr-defined]
+        # Newer Typer writes the help option's text as a literal: translate the option itself.
+        for base in ("typer._click", "click"):
+            try:
+                command = importlib.import_module(f"{base}.core").Command
+            except ImportError:
+                continue
+            original = command.get_help_option
+            if getattr(original, "_kit_collab_fr", False):
+                continue
+
+            def get_help_option(self, ctx, _original=original):  # type: ignore[no-untyped-def]
+                option = _original(self, ctx)
+                if option is not None and option.help and tr("fr", "en") == "fr":
+                    option.help = _fr(option.help)
+                return option
+
+            get_help_option._kit_collab_fr = True  # type: ignore[attr-defined]
+            command.get_help_option = get_help_option
         ru.RICH_HELP = "Essayez [blue]'{command_path} {help_option}'[/] pour l'aide."
 
 
@@ -298,6 +316,8 @@ def _deploy_commands(app: typer.Typer, o: SimpleNamespace) -> None:
         if dry_run:
             from kit_collab.commands import install as cmd
 
+            if _fleet_mode(targets):
+                raise typer.Exit(cmd.run_fleet(targets, only=only or [], skip=skip or []))
             raise typer.Exit(cmd.run(targets[0], dry_run=True))
         if _fleet_mode(targets) and not yes:
             from kit_collab.errors import InputError

@@ -9,17 +9,15 @@ agree on the shared proxy. Pure: reads files, no network.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kit_collab import yamlsafe
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
-from kit_collab.profile import Profile, validate_document
+from kit_collab.profile import DEFAULTS_FILE, Profile, validate_document
 
-DEFAULTS = "defauts.yaml"
+DEFAULTS = DEFAULTS_FILE
 
 
 @dataclass(frozen=True)
@@ -41,15 +39,9 @@ class Entry:
         mark = self.doc.mark(path)
         return (mark[0], mark[1]) if mark else (None, None)
 
-
-def merge(base: Any, override: Any) -> Any:
-    """Deep merge of mappings: the override wins; lists and scalars are replaced whole."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        out = copy.deepcopy(base)
-        for key, value in override.items():
-            out[key] = merge(base.get(key), value) if key in base else copy.deepcopy(value)
-        return out
-    return copy.deepcopy(override)
+    def file(self, path: tuple[str | int, ...]) -> str:
+        """The profile, or its defaults file when the value at ``path`` is inherited."""
+        return self.doc.file(path)
 
 
 def _files(paths: list[Path]) -> tuple[list[Path], dict[Path, Path]]:
@@ -80,11 +72,9 @@ def _load_one(path: Path, defaults_doc: yamlsafe.Document | None) -> Entry:
         raise ProfileError(tr(f"lecture impossible de {path} : {exc.strerror}",
                               f"cannot read {path}: {exc.strerror}")) from None
     doc = yamlsafe.load(raw, str(path))
-    if defaults_doc is not None and isinstance(doc.data, dict):
-        merged = merge(defaults_doc.data, doc.data)
-        # A problem in an inherited value points at the defaults file's line.
-        marks = {**{k: v for k, v in defaults_doc.marks.items()}, **doc.marks}
-        doc = yamlsafe.Document(data=merged, source=str(path), marks=marks)
+    if defaults_doc is not None:
+        # A problem in an inherited value points at the defaults file and its line.
+        doc = yamlsafe.with_defaults(doc, defaults_doc)
     return Entry(path=path, profile=validate_document(doc), doc=doc)
 
 
@@ -139,10 +129,10 @@ def _claim_problem(kind: str, value: str, first: tuple[Entry, tuple[str | int, .
     (a, pa), (b, pb) = first, second
     la, _ = a.where(pa)
     lb, cb = b.where(pb)
-    where_a = f"{a.path}:{la}" if la else str(a.path)
+    where_a = f"{a.file(pa)}:{la}" if la else str(a.path)
     return Problem(".".join(str(p) for p in pb), tr(
         f"{kind} « {value} » déjà pris par {where_a}",
-        f"{kind} '{value}' already taken by {where_a}"), file=str(b.path), line=lb, column=cb,
+        f"{kind} '{value}' already taken by {where_a}"), file=b.file(pb), line=lb, column=cb,
         hint=tr("chaque commune a ses propres noms", "each commune has its own names"))
 
 
@@ -157,7 +147,9 @@ def cross_checks(entries: list[Entry]) -> list[Problem]:
             problems.append(_claim_problem(tr("nom technique", "technical name"), entry.slug,
                                            slugs[entry.slug], (entry, slug_path)))
         slugs.setdefault(entry.slug, (entry, slug_path))
-        for name, path in hostnames(entry.profile):
+        for name, field_path in hostnames(entry.profile):
+            # A recipe's default sub-domain is not in the file: point at the domain's line.
+            path = field_path if field_path in entry.doc.marks else ("commune", "domaine")
             if name in names and names[name][0] is not entry:
                 problems.append(_claim_problem(tr("nom d'hôte", "hostname"), name, names[name],
                                                (entry, path)))

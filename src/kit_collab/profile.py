@@ -399,7 +399,7 @@ def _message(err: dict[str, Any]) -> tuple[str, str | None]:
 def _problem(doc: yamlsafe.Document, loc: tuple[str | int, ...], message: str,
              hint: str | None = None) -> Problem:
     mark = doc.mark(loc)
-    return Problem(_pretty_loc(loc), message, file=doc.source,
+    return Problem(_pretty_loc(loc), message, file=doc.file(loc),
                    line=mark[0] if mark else None, column=mark[1] if mark else None, hint=hint)
 
 
@@ -531,8 +531,11 @@ def validate_document(doc: yamlsafe.Document) -> Profile:
     return profile
 
 
+DEFAULTS_FILE = "defauts.yaml"  # an inventory folder's shared defaults
+
+
 def load_profile(path: str | FsPath) -> Profile:
-    """Read, parse and validate a profile file."""
+    """Read, parse and validate a profile file, over the ``defauts.yaml`` of its folder."""
     source = str(path)
     try:
         raw = FsPath(path).read_bytes()
@@ -548,7 +551,17 @@ def load_profile(path: str | FsPath) -> Profile:
     except OSError as exc:
         raise ProfileError(tr(f"lecture impossible de {source} : {exc.strerror}",
                               f"cannot read {source}: {exc.strerror}")) from None
-    return validate_document(yamlsafe.load(raw, source))
+    doc = yamlsafe.load(raw, source)
+    defaults = FsPath(path).parent / DEFAULTS_FILE
+    if FsPath(path).name != DEFAULTS_FILE and defaults.is_file():
+        # A profile of an inventory folder inherits its defaults, alone as in the fleet.
+        try:
+            raw_defaults = defaults.read_bytes()
+        except OSError as exc:
+            raise ProfileError(tr(f"lecture impossible de {defaults} : {exc.strerror}",
+                                  f"cannot read {defaults}: {exc.strerror}")) from None
+        doc = yamlsafe.with_defaults(doc, yamlsafe.load(raw_defaults, str(defaults)))
+    return validate_document(doc)
 
 
 def json_schema() -> dict[str, Any]:

@@ -8,6 +8,7 @@ bounded (an alias bomb fails at once), and ``marks`` maps each path to its (line
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +29,46 @@ class Document:
     data: Any
     source: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Paths whose value (and mark) come from another file: inherited defaults.
+    files: dict[Path, str] = field(default_factory=dict)
 
-    def mark(self, path: Path) -> tuple[int, int] | None:
-        """The (line, column) of a path, or of its nearest ancestor that has one."""
+    def _marked(self, path: Path) -> Path | None:
         while True:
             if path in self.marks:
-                return self.marks[path]
+                return path
             if not path:
                 return None
             path = path[:-1]
+
+    def mark(self, path: Path) -> tuple[int, int] | None:
+        """The (line, column) of a path, or of its nearest ancestor that has one."""
+        found = self._marked(path)
+        return None if found is None else self.marks[found]
+
+    def file(self, path: Path) -> str:
+        """The file the mark of ``path`` is in: the document's own, or its defaults file."""
+        found = self._marked(path)
+        return self.source if found is None else self.files.get(found, self.source)
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Deep merge of mappings: the override wins; lists and scalars are replaced whole."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = copy.deepcopy(base)
+        for key, value in override.items():
+            out[key] = merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(override)
+
+
+def with_defaults(doc: Document, defaults: Document) -> Document:
+    """``doc`` over ``defaults``: an inherited value keeps its own file, line and column."""
+    if not isinstance(doc.data, dict) or not isinstance(defaults.data, dict):
+        return doc
+    inherited = {k: v for k, v in defaults.marks.items() if k not in doc.marks}
+    return Document(data=merge(defaults.data, doc.data), source=doc.source,
+                    marks={**inherited, **doc.marks},
+                    files={k: defaults.source for k in inherited if k})
 
 
 def _fail(source: str, message: str, line: int | None = None, column: int | None = None) -> None:

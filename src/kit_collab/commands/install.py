@@ -70,3 +70,21 @@ def run(profile_path: Path, *, dry_run: bool) -> int:
                  "[green]✓[/] Dry run done: valid profile, configuration rendered. "
                  "Nothing was sent to the server."))
     return constants.EXIT_OK
+
+
+def run_fleet(targets: list[Path], *, only: list[str], skip: list[str]) -> int:
+    """The dry run of an inventory (or several profiles): validated as a whole, then each
+    commune rendered and shown; no server."""
+    from kit_collab import inventory
+    from kit_collab.output import esc, out
+    from kit_collab.pipeline import prepare
+
+    entries = inventory.select(inventory.load(targets), only, skip)
+    for entry in entries:
+        out.rule(f"[bold]{esc(entry.profile.commune.nom)}[/] ({esc(str(entry.path))})")
+        show_bundle(prepare(entry.path, persist=False))
+    out.print(tr(f"[green]✓[/] Simulation terminée pour {len(entries)} commune(s) : inventaire "
+                 "valide, configurations générées. Rien n'a été envoyé aux serveurs.",
+                 f"[green]✓[/] Dry run done for {len(entries)} commune(s): valid inventory, "
+                 "configurations rendered. Nothing was sent to the servers."))
+    return constants.EXIT_OK

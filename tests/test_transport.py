@@ -386,3 +386,12 @@ def test_stderr_streams_as_it_comes() -> None:
                                       (time.monotonic() - start, b)))
     assert result.code == 0 and result.stderr == b"un\ndeux\n"
     assert seen[0][1] == b"un\n" and seen[0][0] < 0.8
+
+
+def test_own_known_hosts_file_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("KIT_COLLAB_KNOWN_HOSTS", raising=False)
+    assert hostkeys.default_known_hosts() == tmp_path / "config" / "kit-collab" / "known_hosts"
+    monkeypatch.setenv("KIT_COLLAB_KNOWN_HOSTS", str(tmp_path / "kh"))
+    assert hostkeys.default_known_hosts() == tmp_path / "kh"

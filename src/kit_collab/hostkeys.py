@@ -100,7 +100,11 @@ def host_id(host: str, port: int) -> str:
 
 
 def default_known_hosts() -> Path:
-    """kit-collab's own known_hosts file."""
+    """kit-collab's own known_hosts file: ``KIT_COLLAB_KNOWN_HOSTS``, else under the user's
+    configuration folder."""
+    chosen = os.environ.get("KIT_COLLAB_KNOWN_HOSTS")
+    if chosen:
+        return Path(chosen)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
     return Path(base) / "kit-collab" / "known_hosts"
 

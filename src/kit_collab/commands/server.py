@@ -34,10 +34,8 @@ def _interactive() -> bool:
 def open_transport(profile: Any, accept_host_key: str | None) -> Any:
     from kit_collab.transport import connect
 
-    known = os.environ.get("KIT_COLLAB_KNOWN_HOSTS")
     return connect(profile.serveur, accept_host_key=accept_host_key,
-                   confirm=_confirm_host_key if _interactive() else None,
-                   known_hosts_file=Path(known) if known else None)
+                   confirm=_confirm_host_key if _interactive() else None)
 
 
 class RichReporter:

@@ -154,3 +154,13 @@ def test_dry_run_of_an_inventory_renders_every_commune(tmp_path: Path, cli) -> N
         "nom": "Gamma", "domaine": "alpha.fr", "email_contact": "m@alpha.fr", "slug": "gamma"}))
     clash = cli("install", tmp_path, "--dry-run")
     assert clash.code == 2 and "c.yaml" in clash.err and "a.yaml" in clash.err
+
+
+def test_broken_defaults_reported_once(tmp_path: Path) -> None:
+    write(tmp_path, "defauts.yaml", "serveur:\n  hote: [192.0.2.10\n")
+    write(tmp_path, "a.yaml", commune("Alpha", "alpha.fr"))
+    write(tmp_path, "b.yaml", commune("Bêta", "beta.fr"))
+    with pytest.raises(InputError) as info:
+        inventory.load([tmp_path])
+    problems = info.value.problems
+    assert len(problems) == 1 and problems[0].file == str(tmp_path / "defauts.yaml")

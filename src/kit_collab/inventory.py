@@ -15,9 +15,7 @@ from pathlib import Path
 from kit_collab import yamlsafe
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
-from kit_collab.profile import DEFAULTS_FILE, Profile, validate_document
-
-DEFAULTS = DEFAULTS_FILE
+from kit_collab.profile import DEFAULTS_FILE, Profile, load_document, validate_document
 
 
 @dataclass(frozen=True)
@@ -44,54 +42,35 @@ class Entry:
         return self.doc.file(path)
 
 
-def _files(paths: list[Path]) -> tuple[list[Path], dict[Path, Path]]:
-    """The profile files, and for each the defaults file of its folder (if any)."""
+def _files(paths: list[Path]) -> list[Path]:
+    """The profile files: those given, and every ``*.yaml`` of the folders given."""
     profiles: list[Path] = []
-    defaults: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.yaml") if p.name != DEFAULTS)
+            found = sorted(p for p in path.glob("*.yaml") if p.name != DEFAULTS_FILE)
             if not found:
                 raise InputError(tr(f"aucun profil de commune (*.yaml) dans {path}",
                                     f"no commune profile (*.yaml) in {path}"))
-            for p in found:
-                profiles.append(p)
-                if (path / DEFAULTS).is_file():
-                    defaults[p] = path / DEFAULTS
+            profiles.extend(found)
         else:
             profiles.append(path)
-            if (path.parent / DEFAULTS).is_file() and path.name != DEFAULTS:
-                defaults[path] = path.parent / DEFAULTS
-    return profiles, defaults
-
-
-def _load_one(path: Path, defaults_doc: yamlsafe.Document | None) -> Entry:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError(tr(f"lecture impossible de {path} : {exc.strerror}",
-                              f"cannot read {path}: {exc.strerror}")) from None
-    doc = yamlsafe.load(raw, str(path))
-    if defaults_doc is not None:
-        # A problem in an inherited value points at the defaults file and its line.
-        doc = yamlsafe.with_defaults(doc, defaults_doc)
-    return Entry(path=path, profile=validate_document(doc), doc=doc)
+    return profiles
 
 
 def load(paths: list[Path]) -> list[Entry]:
-    """Every commune of the given folders/files, validated one by one and then together."""
-    files, defaults = _files(paths)
-    loaded_defaults: dict[Path, yamlsafe.Document] = {}
+    """Every commune of the given folders/files, each over its folder's ``defauts.yaml``,
+    validated one by one and then together."""
     entries: list[Entry] = []
     problems: list[Problem] = []
-    for path in files:
-        default = defaults.get(path)
-        if default is not None and default not in loaded_defaults:
-            loaded_defaults[default] = yamlsafe.load(default.read_bytes(), str(default))
+    for path in _files(paths):
         try:
-            entries.append(_load_one(path, loaded_defaults.get(default) if default else None))
+            doc = load_document(path)
+            entries.append(Entry(path=path, profile=validate_document(doc), doc=doc))
         except InputError as exc:
-            problems.extend(exc.problems or [Problem("", exc.message, file=str(path))])
+            # A problem in defauts.yaml is said once, not once per commune.
+            for problem in exc.problems or [Problem("", exc.message, file=str(path))]:
+                if problem not in problems:
+                    problems.append(problem)
     if problems:
         raise ProfileError(tr("inventaire invalide", "invalid inventory"), problems)
     problems = cross_checks(entries)

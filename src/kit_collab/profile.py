@@ -534,11 +534,10 @@ def validate_document(doc: yamlsafe.Document) -> Profile:
 DEFAULTS_FILE = "defauts.yaml"  # an inventory folder's shared defaults
 
 
-def load_profile(path: str | FsPath) -> Profile:
-    """Read, parse and validate a profile file, over the ``defauts.yaml`` of its folder."""
+def _read(path: str | FsPath) -> bytes:
     source = str(path)
     try:
-        raw = FsPath(path).read_bytes()
+        return FsPath(path).read_bytes()
     except FileNotFoundError:
         raise ProfileError(tr(f"fichier introuvable : {source}", f"file not found: {source}"),
                            hint=tr("vérifiez le chemin, ou créez le profil avec "
@@ -551,17 +550,21 @@ def load_profile(path: str | FsPath) -> Profile:
     except OSError as exc:
         raise ProfileError(tr(f"lecture impossible de {source} : {exc.strerror}",
                               f"cannot read {source}: {exc.strerror}")) from None
-    doc = yamlsafe.load(raw, source)
+
+
+def load_document(path: str | FsPath) -> yamlsafe.Document:
+    """Read and parse a profile file over the ``defauts.yaml`` of its folder, if any (a
+    profile of an inventory inherits its defaults, used alone as in a fleet run)."""
+    doc = yamlsafe.load(_read(path), str(path))
     defaults = FsPath(path).parent / DEFAULTS_FILE
     if FsPath(path).name != DEFAULTS_FILE and defaults.is_file():
-        # A profile of an inventory folder inherits its defaults, alone as in the fleet.
-        try:
-            raw_defaults = defaults.read_bytes()
-        except OSError as exc:
-            raise ProfileError(tr(f"lecture impossible de {defaults} : {exc.strerror}",
-                                  f"cannot read {defaults}: {exc.strerror}")) from None
-        doc = yamlsafe.with_defaults(doc, yamlsafe.load(raw_defaults, str(defaults)))
-    return validate_document(doc)
+        doc = yamlsafe.with_defaults(doc, yamlsafe.load(_read(defaults), str(defaults)))
+    return doc
+
+
+def load_profile(path: str | FsPath) -> Profile:
+    """Read, parse and validate a profile file, over the ``defauts.yaml`` of its folder."""
+    return validate_document(load_document(path))
 
 
 def json_schema() -> dict[str, Any]:

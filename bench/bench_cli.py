@@ -31,9 +31,10 @@ def cold_start(runs: int = 10) -> list[float]:
 
 
 def render_many(count: int = 100) -> tuple[float, float, int]:
-    from kit_collab import ports, render
-    from kit_collab.profile import Profile
-    from kit_collab.recipes import load_recipes
+    from kit_collab.bundle import ports
+    from kit_collab.bundle import render
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
 
     base = yaml.safe_load((ROOT / "examples" / "petite-commune.yaml").read_text("utf-8"))
     profiles = []

@@ -32,7 +32,7 @@ from tests.dockerbed import demo_data_root  # noqa: E402
 from tests.sshd import SUDO_USER, running_sshd, sudo_test_users  # noqa: E402
 from tests.test_fleet import predeploy, profile_data  # noqa: E402
 
-from kit_collab.commands import fleet as fleet_cmd  # noqa: E402
+from kit_collab.cli.commands import fleet as fleet_cmd  # noqa: E402
 
 
 def machine_busy() -> float:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 from tests.sshd import running_sshd  # noqa: E402
 from tests.test_fleet import predeploy  # noqa: E402
 
-from kit_collab import deploy  # noqa: E402
-from kit_collab.profile import Profile  # noqa: E402
-from kit_collab.recipes import load_recipes  # noqa: E402
-from kit_collab.transport import connect  # noqa: E402
+from kit_collab.apply import deploy  # noqa: E402
+from kit_collab.profile.model import Profile  # noqa: E402
+from kit_collab.recipes.load import load_recipes  # noqa: E402
+from kit_collab.apply.transport import connect  # noqa: E402
 
 PROFILES = {
     "minimale (Nextcloud)": {"nextcloud": {"actif": True}, "matrix": {"actif": False},

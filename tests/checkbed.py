@@ -46,7 +46,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kit_collab import ports, render
+from kit_collab.bundle import ports
+from kit_collab.bundle import render
 
 from .conftest import base_profile, require_tool
 
@@ -313,8 +314,8 @@ def bed_profile(racine: Path) -> dict[str, Any]:
 
 def render_bed(data: dict[str, Any], out: Path, turn_port: int) -> render.Bundle:
     """Render and write the bundle, coturn's listening port allocated at ``turn_port``."""
-    from kit_collab.profile import Profile
-    from kit_collab.recipes import load_recipes
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(data)
     recipes = load_recipes()
@@ -350,7 +351,7 @@ class Bed:
         proc = self.procs[name].start()
         port = self.ports[name]
         if name == "coturn":
-            from kit_collab.health import probe_stun
+            from kit_collab.check.probes.health import probe_stun
 
             host = self.bundle.hosts["coturn"]["turn"]
             wait_for(lambda: probe_stun(host, "127.0.0.1", port, "udp", 0.5).answered, proc,

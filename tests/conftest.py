@@ -56,7 +56,7 @@ class Result:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run the CLI in this process; returns exit code and captured output."""
-    from kit_collab.cli import run
+    from kit_collab.cli.app import run
 
     monkeypatch.setenv("KIT_COLLAB_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.delenv("KIT_COLLAB_LANG", raising=False)

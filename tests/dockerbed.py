@@ -26,9 +26,8 @@ def demo_data_root(tmp: Path) -> Path:
     """A recipes folder with the real proxy recipe and the demo stand-in recipe."""
     repo = Path(__file__).resolve().parent.parent
     root = tmp / "data"
-    for kind in ("recipes", "templates"):
-        shutil.copytree(repo / kind / "proxy", root / kind / "proxy")
-        shutil.copytree(repo / "tests" / "data" / kind / "demo", root / kind / "demo")
+    shutil.copytree(repo / "recipes" / "proxy", root / "recipes" / "proxy")
+    shutil.copytree(repo / "tests" / "data" / "recipes" / "demo", root / "recipes" / "demo")
     return root
 
 

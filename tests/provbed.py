@@ -31,8 +31,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab import provision, render
-from kit_collab.profile import Profile
+from kit_collab.apply import provision
+from kit_collab.bundle import render
+from kit_collab.profile.model import Profile
 
 from .conftest import base_profile
 
@@ -67,7 +68,7 @@ def profile_of(data: dict[str, Any]) -> Profile:
 
 def secrets_for(profile: Profile, known: render.Secrets | None = None) -> render.Secrets:
     """The bundle's secrets, plus an initial password per agent (as install keeps them)."""
-    from kit_collab.recipes import load_recipes
+    from kit_collab.recipes.load import load_recipes
 
     active = render.active_recipes(profile, load_recipes())
     secrets, _ = render.ensure_secrets(active, known, render.user_ids(profile))
@@ -141,7 +142,7 @@ class Synapse:
 
 
 def _synapse_config(tmp: Path, secrets: render.Secrets, port: int) -> Path:
-    from kit_collab.recipes import load_recipes
+    from kit_collab.recipes.load import load_recipes
 
     profile = profile_of(profile_data(matrix=True))
     bundle = render.render_bundle(profile, load_recipes(), secrets)

@@ -106,7 +106,7 @@ class Sshd:
 
     def serveur(self, user: str = "root", **fields: Any) -> Any:
         """A profile ``Serveur`` pointing at this sshd, with the client key."""
-        from kit_collab.profile import Serveur
+        from kit_collab.profile.model import Serveur
 
         values: dict[str, Any] = {"hote": self.host, "port_ssh": self.port,
                                   "utilisateur": user, "cle_ssh": str(self.client_key),

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from kit_collab import accounts, provision
-from kit_collab.accounts import Action, Existing, Folder, Room, ServiceState, User
-from kit_collab.profile import Profile
-from kit_collab.transport import CommandResult
+from kit_collab.plan import accounts
+from kit_collab.apply import provision
+from kit_collab.plan.accounts import Action, Existing, Folder, Room, ServiceState, User
+from kit_collab.profile.model import Profile
+from kit_collab.apply.transport import CommandResult
 
 from .conftest import base_profile
 
@@ -618,7 +619,7 @@ def test_table_shows_who_exists_where() -> None:
 
 
 def test_users_command_report_and_cells() -> None:
-    from kit_collab.commands import users
+    from kit_collab.cli.commands import users
 
     profile = _profile()
     found = provision.Survey(FRESH, accounts.plan(profile, FRESH), "", ["attention"])

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kit_collab import deploy
+from kit_collab.apply import deploy
 from kit_collab.errors import ConnectError, LockError
-from kit_collab.profile import Profile
-from kit_collab.recipes import load_recipes
-from kit_collab.transport import connect
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import load_recipes
+from kit_collab.apply.transport import connect
 
 from . import dockerbed
 from .sshd import SUDO_USER, Sshd, running_sshd, sudo_test_users
@@ -107,7 +107,7 @@ def test_first_install_then_noop_then_one_change(sshd, server_root, data_root, t
     assert dockerbed.container_ids(SLUG) == ids
 
     # One template change: only that file is sent, only its service is recreated.
-    page = data_root / "templates" / "demo" / "index.html.j2"
+    page = data_root / "recipes" / "demo" / "templates" / "index.html.j2"
     page.write_text(page.read_text().replace("v1", "v2"))
     third = _install(sshd, profile, tmp_path, data_root)
     # The manifest names the release, so it changes with any change.
@@ -159,7 +159,7 @@ def test_connection_cut_during_upload_then_next_run_converges(sshd, server_root,
     commune = server_root / "communes" / SLUG
     running = _tree(commune / "releases" / first.bundle.release)
     ids = dockerbed.container_ids(SLUG)
-    page = data_root / "templates" / "demo" / "index.html.j2"
+    page = data_root / "recipes" / "demo" / "templates" / "index.html.j2"
     page.write_text(page.read_text().replace("v1", "v2") + "<!--" + "x" * 300_000 + "-->\n")
     with _connect(sshd, profile, tmp_path) as transport, pytest.raises(ConnectError):
         deploy.install(CutDuringUpload(transport), profile, load_recipes(data_root),
@@ -201,7 +201,7 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
 
 
 def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
-    from kit_collab import remote
+    from kit_collab.apply.scripts import remote
 
     profile = profile_for(sshd, server_root)
     script = remote.take_lock(str(server_root), SLUG, "op-1", "")
@@ -288,7 +288,7 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
     commune = server_root / "communes" / SLUG
     good = os.readlink(commune / "current")
     # A release whose web service never becomes healthy.
-    compose = data_root / "templates" / "demo" / "compose.yaml.j2"
+    compose = data_root / "recipes" / "demo" / "templates" / "compose.yaml.j2"
     compose.write_text(compose.read_text().replace('"-p", "8080"', '"-p", "9090"'))
     (data_root / "recipes" / "demo" / "recipe.yaml").write_text(
         (data_root / "recipes" / "demo" / "recipe.yaml").read_text())
@@ -329,7 +329,7 @@ def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
     assert "preflight-force=" in (server_root / "log" / "audit.log").read_text()
     commune = server_root / "communes" / SLUG
     v1 = os.readlink(commune / "current")
-    page = data_root / "templates" / "demo" / "index.html.j2"
+    page = data_root / "recipes" / "demo" / "templates" / "index.html.j2"
     page.write_text(page.read_text().replace("v1", "v2"))
     assert cli("install", path, "--yes", "--force", env=env).code == 0
     assert os.readlink(commune / "current") != v1

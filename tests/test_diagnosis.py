@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from kit_collab import diagnosis as dg
-from kit_collab import render
+from kit_collab.check import rules as dg
+from kit_collab.bundle import render
 from kit_collab.errors import InputError
-from kit_collab.facts import Facts
+from kit_collab.plan.facts import Facts
 from kit_collab.i18n import set_lang
-from kit_collab.profile import Profile, Serveur
-from kit_collab.recipes import load_recipes
+from kit_collab.profile.model import Profile, Serveur
+from kit_collab.recipes.load import load_recipes
 
 from .conftest import base_profile
 
@@ -513,7 +513,7 @@ class _Transport:
 
 
 def test_gate_stops_install_unless_forced() -> None:
-    from kit_collab.commands import check
+    from kit_collab.cli.commands import check
     from kit_collab.errors import DeployError
 
     err = dg.Finding(dg.ERROR, "serveur", "mémoire", "trop peu")
@@ -527,7 +527,7 @@ def test_gate_stops_install_unless_forced() -> None:
 def test_server_clock_and_internal_ca_over_a_transport() -> None:
     import time
 
-    from kit_collab.commands import check
+    from kit_collab.cli.commands import check
 
     fake = _Transport(f"{time.time() + 30:.3f}\n".encode())
     skew, uncertainty = check.server_clock(fake)

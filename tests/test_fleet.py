@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit_collab import deploy, render
-from kit_collab.profile import Profile
-from kit_collab.recipes import load_recipes
-from kit_collab.transport import connect
+from kit_collab.apply import deploy
+from kit_collab.bundle import render
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import load_recipes
+from kit_collab.apply.transport import connect
 
 from . import dockerbed
 from .sshd import Sshd, free_port, running_sshd
@@ -155,8 +156,8 @@ def test_two_communes_share_one_server(images, data_root, tmp_path, cli):
 
 def _assert_served(host: Sshd, root: Path, data_root: Path, path: Path) -> None:
     """HTTPS through the shared Caddy, trusting its internal CA read over SSH."""
-    from kit_collab.commands import check
-    from kit_collab.profile import load_profile
+    from kit_collab.cli.commands import check
+    from kit_collab.profile.model import load_profile
 
     profile = load_profile(path)
     with connect(profile.serveur) as transport:

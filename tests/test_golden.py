@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kit_collab import render
-from kit_collab.profile import load_profile
-from kit_collab.recipes import load_recipes
+from kit_collab.bundle import render
+from kit_collab.profile.model import load_profile
+from kit_collab.recipes.load import load_recipes
 
 from .conftest import EXAMPLES
 

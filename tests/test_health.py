@@ -23,9 +23,9 @@ import httpx
 import pytest
 import yaml
 
-from kit_collab import diagnosis as dg
-from kit_collab import health
-from kit_collab.commands import check
+from kit_collab.check import rules as dg
+from kit_collab.check.probes import health
+from kit_collab.cli.commands import check
 from kit_collab.errors import InputError
 
 from . import checkbed
@@ -331,9 +331,9 @@ def test_stun_answer_parsing() -> None:
 
 
 def _bundle_checks() -> tuple:
-    from kit_collab import render
-    from kit_collab.profile import Profile
-    from kit_collab.recipes import load_recipes
+    from kit_collab.bundle import render
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(checkbed.bed_profile(Path("/opt/kit-collab")))
     recipes = load_recipes()

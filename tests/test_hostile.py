@@ -56,8 +56,8 @@ def test_hostile_names_intact_everywhere(tmp_path: Path) -> None:
     argvs = [t["argv"] for t in manifest["taches"]]
     assert ["php", "occ", "theming:config", "name", COMMUNE] in argvs
     # The service municipal's name reaches Nextcloud through provisioning's exact argv.
-    from kit_collab import accounts
-    from kit_collab.profile import Profile
+    from kit_collab.plan import accounts
+    from kit_collab.profile.model import Profile
 
     fresh = accounts.Existing(nextcloud=accounts.ServiceState(),
                               matrix=accounts.ServiceState(), jitsi=accounts.ServiceState())

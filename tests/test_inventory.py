@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit_collab import inventory
+from kit_collab.fleet import inventory
 from kit_collab.errors import InputError, ProfileError
 
 DEFAULTS = {

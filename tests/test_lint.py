@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kit_collab import lint
-from kit_collab.recipes import load_recipes
+from kit_collab.check import recipe_lint as lint
+from kit_collab.recipes.load import load_recipes
 
 from .conftest import ROOT
 
@@ -28,7 +28,6 @@ def test_rules_are_data_with_unique_codes() -> None:
 def data_root(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     shutil.copytree(ROOT / "recipes", root / "recipes")
-    shutil.copytree(ROOT / "templates", root / "templates")
     return root
 
 
@@ -44,13 +43,13 @@ BREAKAGES = [
     ("KC002", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.5", "redis: redis"),
     ("KC004", "recipes/nextcloud/recipe.yaml", "template: postgres.env.j2",
      "template: absent.env.j2"),
-    ("KC004", "templates/nextcloud/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
+    ("KC004", "recipes/nextcloud/templates/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
      'POSTGRES_DB={{ oops'),
-    ("KC005", "templates/nextcloud/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
+    ("KC005", "recipes/nextcloud/templates/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
      "POSTGRES_DB={{ inconnu | env }}"),
-    ("KC006", "templates/nextcloud/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
+    ("KC006", "recipes/nextcloud/templates/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
      "POSTGRES_DB={{ commune.nom }}"),
-    ("KC006", "templates/nextcloud/site.caddy.j2", "{{ hosts.nextcloud.cloud | caddy }}",
+    ("KC006", "recipes/nextcloud/templates/site.caddy.j2", "{{ hosts.nextcloud.cloud | caddy }}",
      "{{ hosts.nextcloud.cloud | env }}"),
     ("KC007", "recipes/nextcloud/recipe.yaml",
      'dest: postgres.env, format: env, mode: "0600"',
@@ -82,7 +81,7 @@ def test_lint_cli_exit_codes_and_json(cli, data_root: Path, monkeypatch) -> None
     ok = cli("recipes", "lint", "--json")
     assert ok.code == 0 and json.loads(ok.out)["erreurs"] == 0
     _edit(data_root / "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.5", "redis: redis")
-    monkeypatch.setattr("kit_collab.recipes.data_root", lambda: data_root)
+    monkeypatch.setattr("kit_collab.recipes.load.data_root", lambda: data_root)
     bad = cli("recipes", "lint", "--json")
     assert bad.code == 2
     report = json.loads(bad.out)
@@ -105,7 +104,7 @@ def test_published_service_without_health_check(data_root: Path) -> None:
 def test_malformed_recipe_file_names_file_and_line(cli, data_root: Path, monkeypatch) -> None:
     _edit(data_root / "recipes/nextcloud/recipe.yaml", "version: 1.0.0+34.0.2",
           "version: 1.0.0+34.0.2\nversoin: 2")
-    monkeypatch.setattr("kit_collab.recipes.data_root", lambda: data_root)
+    monkeypatch.setattr("kit_collab.recipes.load.data_root", lambda: data_root)
     result = cli("recipes", "lint")
     assert result.code == 2
     assert "recipes/nextcloud/recipe.yaml:" in result.err and "versoin" in result.err

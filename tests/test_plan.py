@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kit_collab import facts as facts_mod
-from kit_collab import plan as plan_mod
-from kit_collab import remote, render
-from kit_collab.profile import Profile
-from kit_collab.recipes import load_recipes
+from kit_collab.plan import facts as facts_mod
+from kit_collab.plan import changes as plan_mod
+from kit_collab.apply.scripts import remote
+from kit_collab.bundle import render
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import load_recipes
 
 from .conftest import base_profile
 
@@ -139,7 +140,7 @@ def test_bootstrap_script_opens_only_the_needed_ports() -> None:
 
 
 def test_a_stopped_service_is_never_healthy_a_finished_job_is() -> None:
-    from kit_collab import deploy
+    from kit_collab.apply import deploy
 
     data = base_profile()
     _p, _r, bundle, _services, _s = _bundle(data)

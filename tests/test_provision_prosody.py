@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kit_collab import provision
-from kit_collab.transport import LocalTransport
+from kit_collab.apply import provision
+from kit_collab.apply.transport import LocalTransport
 
 from .provbed import Prosody, local_target, profile_data, profile_of, running_prosody, secrets_for
 
@@ -131,7 +131,7 @@ def test_users_command_shows_then_applies_on_a_local_server(
 
     import yaml
 
-    from kit_collab.commands import users
+    from kit_collab.cli.commands import users
 
     root = tmp_path / "srv"
     data = profile_data(jitsi=True)

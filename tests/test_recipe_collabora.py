@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from kit_collab import lint, render
-from kit_collab.profile import Profile
-from kit_collab.recipes import RecipeSet
+from kit_collab.check import recipe_lint as lint
+from kit_collab.bundle import render
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet
 
 from .conftest import base_profile
 from .test_recipe_jitsi import (

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab import ports, render
-from kit_collab.recipes import load_recipes
+from kit_collab.bundle import ports
+from kit_collab.bundle import render
+from kit_collab.recipes.load import load_recipes
 
 from .conftest import base_profile, require_tool
 from .validators import caddy_adapt, clean_env, compose_config, render_to
@@ -188,7 +189,7 @@ def test_coturn_no_large_published_port_range__coturn_1257(tmp_path: Path) -> No
 
 def test_two_communes_get_disjoint_turn_ports(tmp_path: Path) -> None:
     """Several communes on one server: the relay blocks and listening ports never overlap."""
-    from kit_collab.profile import Profile
+    from kit_collab.profile.model import Profile
 
     recipes = load_recipes()
     first = Profile.model_validate(_profile())

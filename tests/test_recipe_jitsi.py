@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab import lint, ports, render
-from kit_collab.profile import Profile
-from kit_collab.recipes import RecipeSet, load_recipes
+from kit_collab.check import recipe_lint as lint
+from kit_collab.bundle import ports
+from kit_collab.bundle import render
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet, load_recipes
 
 from .conftest import EXAMPLES, ROOT, base_profile
 from .validators import caddy_adapt, caddy_validate, compose_config, render_to, validate_all
@@ -88,11 +90,10 @@ def _data_root(tmp: Path) -> tuple[Path, str]:
         return ROOT, "real"
     root = tmp / "data"
     shutil.copytree(ROOT / "recipes", root / "recipes")
-    shutil.copytree(ROOT / "templates", root / "templates")
     (root / "recipes" / "coturn").mkdir(exist_ok=True)
-    (root / "templates" / "coturn").mkdir(exist_ok=True)
+    (root / "recipes" / "coturn" / "templates").mkdir(exist_ok=True)
     (root / "recipes" / "coturn" / "recipe.yaml").write_text(_STUB_RECIPE, encoding="utf-8")
-    (root / "templates" / "coturn" / "compose.yaml.j2").write_text(_STUB_COMPOSE,
+    (root / "recipes" / "coturn" / "templates" / "compose.yaml.j2").write_text(_STUB_COMPOSE,
                                                                      encoding="utf-8")
     return root, "stub"
 

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab import constants, render
+from kit_collab import constants
+from kit_collab.bundle import render
 
 from .conftest import base_profile, require_tool
 from .validators import caddy_adapt, clean_env, compose_config, render_to, validate_all
@@ -166,8 +167,8 @@ def _stack(tmp: Path, federation: bool) -> Iterator[Stack]:
     require_tool("caddy")
     data = _profile(federation=federation, nom=HOSTILE)
     data["services_municipaux"] = [{"id": "accueil", "nom": HOSTILE}]
-    from kit_collab.profile import Profile
-    from kit_collab.recipes import load_recipes
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(data)
     active = render.active_recipes(profile, load_recipes())
@@ -477,7 +478,7 @@ def _element_config(bundle: render.Bundle, out: Path) -> dict[str, Any]:
 
 def test_element_calls_use_commune_jitsi__element_web_20021(tmp_path: Path) -> None:
     """Without jitsi.preferred_domain, Element sends conference calls to a public Jitsi."""
-    from kit_collab.recipes import load_recipes
+    from kit_collab.recipes.load import load_recipes
 
     if "jitsi" not in load_recipes().by_name:
         pytest.skip("the jitsi recipe is not in this tree")
@@ -553,7 +554,7 @@ def test_declared_checks_and_resources(tmp_path: Path) -> None:
     for check in bundle.checks:
         if check.path.startswith("/.well-known/matrix/") and check.status == 200:
             assert check.headers == {"Access-Control-Allow-Origin": "*"}
-    from kit_collab.recipes import load_recipes
+    from kit_collab.recipes.load import load_recipes
 
     spec = load_recipes()["matrix"].spec
     assert spec.resources.ram_mb >= 1024 and spec.resources.disk_gb >= 5

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kit_collab import ports, render
+from kit_collab.bundle import ports
+from kit_collab.bundle import render
 from kit_collab.errors import RenderError
-from kit_collab.profile import Profile
-from kit_collab.recipes import PortSpec, load_recipes
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import PortSpec, load_recipes
 
 from .conftest import ROOT, base_profile
 
@@ -103,38 +104,37 @@ def test_write_bundle_layout_and_modes(tmp_path: Path) -> None:
 def _data_root_copy(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     shutil.copytree(ROOT / "recipes", root / "recipes")
-    shutil.copytree(ROOT / "templates", root / "templates")
     return root
 
 
 def test_undefined_variable_names_template_and_line(tmp_path: Path) -> None:
     root = _data_root_copy(tmp_path)
-    path = root / "templates" / "nextcloud" / "postgres.env.j2"
+    path = root / "recipes" / "nextcloud" / "templates" / "postgres.env.j2"
     path.write_text(path.read_text() + "X={{ commune.inconnue | env }}\n")
     profile, recipes, secrets, _ = _prepare(root=root)
     with pytest.raises(RenderError) as info:
         render.render_bundle(profile, recipes, secrets)
     problem = info.value.problems[0]
-    assert problem.file == "templates/nextcloud/postgres.env.j2"
+    assert problem.file == "recipes/nextcloud/templates/postgres.env.j2"
     assert problem.line == len(path.read_text().splitlines())
     assert "inconnue" in info.value.message
 
 
 def test_value_refused_by_its_format_is_reported(tmp_path: Path) -> None:
     root = _data_root_copy(tmp_path)
-    path = root / "templates" / "nextcloud" / "site.caddy.j2"
+    path = root / "recipes" / "nextcloud" / "templates" / "site.caddy.j2"
     path.write_text(path.read_text() + "# {{ commune.nom | caddy }}\n")
     data = base_profile()
     data["commune"]["nom"] = "Nom { avec } accolades"
     profile, recipes, secrets, _ = _prepare(data, root=root)
     with pytest.raises(RenderError) as info:
         render.render_bundle(profile, recipes, secrets)
-    assert info.value.problems[0].file == "templates/nextcloud/site.caddy.j2"
+    assert info.value.problems[0].file == "recipes/nextcloud/templates/site.caddy.j2"
 
 
 def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
     root = _data_root_copy(tmp_path)
-    path = root / "templates" / "nextcloud" / "postgres.env.j2"
+    path = root / "recipes" / "nextcloud" / "templates" / "postgres.env.j2"
     path.write_text("X={{ commune.__class__.__mro__ | env }}\n")
     profile, recipes, secrets, _ = _prepare(root=root)
     with pytest.raises(RenderError):

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from kit_collab import render, sheets
+from kit_collab.bundle import render
+from kit_collab.handover import sheets
 from kit_collab.errors import InputError, RenderError
-from kit_collab.pipeline import Prepared, prepare
+from kit_collab.operations.prepare import Prepared, prepare
 
 from .conftest import EXAMPLES, base_profile
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from kit_collab import constants, hostkeys
+from kit_collab import constants
+from kit_collab.apply import hostkeys
 from kit_collab.errors import ConnectError
 from kit_collab.redact import remember
-from kit_collab.transport import (
+from kit_collab.apply.transport import (
     CommandResult,
     CommandTimeout,
     LocalTransport,
@@ -375,7 +376,7 @@ def test_unknown_server_name(sshd_server: Sshd, known: Path) -> None:
 
 def test_stderr_streams_as_it_comes() -> None:
     """``on_stderr`` sees the error stream before the command ends (pull progress)."""
-    from kit_collab.transport import LocalTransport
+    from kit_collab.apply.transport import LocalTransport
 
     seen: list[tuple[float, bytes]] = []
     import time

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit_collab.lint import SAMPLE_PROFILE
+from kit_collab.check.recipe_lint import SAMPLE_PROFILE
 
 from .conftest import EXAMPLES, base_profile
 from .validators import render_to, validate_all
@@ -32,7 +32,7 @@ PROFILES = {
 def test_bundle_passes_validators(tmp_path: Path, name: str) -> None:
     bundle = render_to(PROFILES[name](), tmp_path / "out")
     parsed = validate_all(bundle, tmp_path / "out")
-    from kit_collab.recipes import load_recipes
+    from kit_collab.recipes.load import load_recipes
 
     recipes = load_recipes()
     services = set(parsed["compose:commune"]["services"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from kit_collab import render
+from kit_collab.bundle import render
 
 from .conftest import require_tool
 
@@ -69,8 +69,8 @@ def parse_file(path: Path, fmt: str) -> Any:
 
 def render_to(profile_data: dict[str, Any], out: Path,
               secrets: render.Secrets | None = None) -> render.Bundle:
-    from kit_collab.profile import Profile
-    from kit_collab.recipes import load_recipes
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(profile_data)
     recipes = load_recipes()

@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     set_lang(lang_from(args))
-    from kit_collab.cli import run
+    from kit_collab.cli.app import run
 
     sys.exit(run(args))
 

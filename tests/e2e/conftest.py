@@ -47,7 +47,7 @@ def kit_snapshot(e2e_workdir: Path) -> Path:
     """kit-collab's code, recipes and templates copied once at the start: every phase runs
     the same version, even while someone edits the shared work tree."""
     snapshot = e2e_workdir / "kit-collab"
-    for part in ("src", "recipes", "templates"):
+    for part in ("src", "recipes"):
         shutil.copytree(build_images.ROOT / part, snapshot / part,
                         ignore=shutil.ignore_patterns("__pycache__"))
     return snapshot

@@ -199,9 +199,9 @@ class Scenario:
     def internal_ca(self) -> str:
         """Caddy's root certificate, read as kit-collab reads it (over its SSH transport)."""
         if not self.ca_pem:
-            from kit_collab.commands.check import internal_ca
-            from kit_collab.profile import load_profile
-            from kit_collab.transport import connect
+            from kit_collab.cli.commands.check import internal_ca
+            from kit_collab.profile.model import load_profile
+            from kit_collab.apply.transport import connect
 
             profile = load_profile(self.profile)
             with connect(profile.serveur,
@@ -532,9 +532,8 @@ def test_6_failed_release_is_rolled_back(scenario: Scenario) -> None:
         # A release whose Synapse cannot reach its database: it never becomes healthy.
         broken = sc.workdir / "recettes-cassees"
         shutil.rmtree(broken, ignore_errors=True)
-        for kind in ("recipes", "templates"):
-            shutil.copytree(sc.code_dir / kind, broken / kind)
-        homeserver = broken / "templates" / "matrix" / "homeserver.yaml.j2"
+        shutil.copytree(sc.code_dir / "recipes", broken / "recipes")
+        homeserver = broken / "recipes" / "matrix" / "templates" / "homeserver.yaml.j2"
         text = homeserver.read_text(encoding="utf-8")
         assert "    host: matrix-db\n" in text
         homeserver.write_text(

@@ -1,0 +1,351 @@
+"""``kit-collab recipes lint``: rules as data, each with a code, a level and how to fix it.
+
+Pure: reads recipe files and renders them with a built-in sample profile; no network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2 import meta, nodes
+
+from kit_collab import escape
+from kit_collab.bundle import render
+from kit_collab.errors import KitCollabError
+from kit_collab.i18n import tr
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import VERSION_RE, Recipe, RecipeSet
+
+ERROR = "erreur"
+WARNING = "avertissement"
+
+# A profile with every service on and every kind of value, to render each template once.
+SAMPLE_PROFILE: dict[str, Any] = {
+    "commune": {"nom": "Commune d'Essai", "domaine": "essai.example",
+                "email_contact": "mairie@essai.example"},
+    "serveur": {"hote": "192.0.2.10", "hebergeur": "essai", "pays": "FR",
+                "certificats": {"mode": "acme", "serveur_acme": "https://acme.essai.example/dir"}},
+    "services": {"nextcloud": {"collabora": True}, "matrix": {"federation": True}},
+    "services_municipaux": [{"id": "accueil", "nom": "Accueil"}],
+    "utilisateurs": [{"identifiant": "agent", "nom": "Agent Essai", "email": "agent@essai.example",
+                      "role": "administrateur", "services_municipaux": ["accueil"]}],
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    level: str
+    recipe: str
+    message: str
+    how_to_fix: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "niveau": self.level, "recette": self.recipe,
+                "message": self.message, "correction": self.how_to_fix}
+
+
+@dataclass(frozen=True)
+class LintContext:
+    recipes: RecipeSet
+    context_names: frozenset[str]
+    sample: render.Bundle | None
+    sample_error: str | None
+
+
+Check = Callable[[Recipe, LintContext], list[str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    level: str
+    description: tuple[str, str]  # (fr, en)
+    how_to_fix: tuple[str, str]
+    check: Check
+
+
+def _parse(recipe: Recipe, name: str) -> nodes.Template:
+    env = render.environment(recipe)
+    return env.parse(recipe.template_text(name))
+
+
+def _templates(recipe: Recipe) -> list[tuple[str, str]]:
+    """(template, format) of each file whose template exists and parses."""
+    out = []
+    for spec in recipe.spec.files:
+        try:
+            _parse(recipe, spec.template)
+        except (OSError, jinja2.TemplateSyntaxError):
+            continue
+        out.append((spec.template, spec.format))
+    return out
+
+
+def _check_version(recipe: Recipe, _: LintContext) -> list[str]:
+    if VERSION_RE.match(recipe.spec.version):
+        return []
+    return [tr(f"version « {recipe.spec.version} » : attendu <kit>+<amont>, ex. 1.0.0+34.0.2",
+               f"version '{recipe.spec.version}': expected <kit>+<upstream>, e.g. 1.0.0+34.0.2")]
+
+
+def _check_images(recipe: Recipe, _: LintContext) -> list[str]:
+    bad = []
+    for key, image in recipe.spec.images.items():
+        name = image.split("@", 1)[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        if "@sha256:" not in image and (not tag or tag == "latest" or not re.search(r"\d", tag)):
+            bad.append(tr(f"image {key} « {image} » non épinglée",
+                          f"image {key} '{image}' is not pinned"))
+    return bad
+
+
+def _check_health(recipe: Recipe, _: LintContext) -> list[str]:
+    if recipe.spec.hostnames and not recipe.spec.health:
+        return [tr("publie un nom d'hôte mais ne déclare aucun contrôle de santé",
+                   "publishes a hostname but declares no health check")]
+    return []
+
+
+def _check_templates_parse(recipe: Recipe, _: LintContext) -> list[str]:
+    out = []
+    for spec in recipe.spec.files:
+        try:
+            _parse(recipe, spec.template)
+        except OSError:
+            out.append(tr(f"modèle absent : recipes/{recipe.name}/templates/{spec.template}",
+                          f"missing template: recipes/{recipe.name}/templates/{spec.template}"))
+        except jinja2.TemplateSyntaxError as exc:
+            out.append(tr(f"{spec.template}:{exc.lineno} : syntaxe Jinja invalide ({exc.message})",
+                          f"{spec.template}:{exc.lineno}: invalid Jinja syntax ({exc.message})"))
+    return out
+
+
+def _check_variables(recipe: Recipe, ctx: LintContext) -> list[str]:
+    out = []
+    for name, _fmt in _templates(recipe):
+        unknown = meta.find_undeclared_variables(_parse(recipe, name)) - ctx.context_names
+        for var in sorted(unknown):
+            out.append(tr(f"{name} : variable « {var} » non définie",
+                          f"{name}: variable '{var}' is not defined"))
+    return out
+
+
+def _unescaped(tree: nodes.Template, fmt: str) -> list[int]:
+    allowed = escape.SAFE_FILTERS.get(fmt)
+    if allowed is None:
+        return []
+    lines = []
+    for output in tree.find_all(nodes.Output):
+        for child in output.nodes:
+            if isinstance(child, nodes.TemplateData):
+                continue
+            ok = isinstance(child, nodes.Filter) and (
+                child.name in allowed or child.name in escape.NUMERIC_FILTERS)
+            if not ok:
+                lines.append(child.lineno)
+    return lines
+
+
+def _check_escaping(recipe: Recipe, _: LintContext) -> list[str]:
+    out = []
+    for name, fmt in _templates(recipe):
+        for line in _unescaped(_parse(recipe, name), fmt):
+            filters = ", ".join(sorted(escape.SAFE_FILTERS[fmt]))
+            out.append(tr(f"{name}:{line} : valeur insérée sans filtre d'échappement {fmt} "
+                          f"({filters})",
+                          f"{name}:{line}: value inserted without a {fmt} escaping filter "
+                          f"({filters})"))
+    return out
+
+
+def _check_secret_modes(recipe: Recipe, _: LintContext) -> list[str]:
+    out = []
+    for spec in recipe.spec.files:
+        try:
+            used = meta.find_undeclared_variables(_parse(recipe, spec.template))
+        except (OSError, jinja2.TemplateSyntaxError):
+            continue
+        if "secrets" in used and spec.mode_int & 0o007:
+            out.append(tr(f"{spec.dest} contient des secrets mais est lisible par tous "
+                          f"({spec.mode})",
+                          f"{spec.dest} holds secrets but is world-readable ({spec.mode})"))
+    return out
+
+
+def _check_requires(recipe: Recipe, ctx: LintContext) -> list[str]:
+    return [tr(f"dépend de « {n} », recette inconnue", f"requires '{n}', an unknown recipe")
+            for n in recipe.spec.requires if n not in ctx.recipes.by_name]
+
+
+def _check_health_hosts(recipe: Recipe, _: LintContext) -> list[str]:
+    known = set(recipe.spec.hostnames) | {"base"}
+    return [tr(f"contrôle « {h.name} » : hôte « {h.host} » non déclaré dans hostnames",
+               f"check '{h.name}': host '{h.host}' not declared in hostnames")
+            for h in recipe.spec.health if h.host not in known]
+
+
+def _check_profile_paths(recipe: Recipe, _: LintContext) -> list[str]:
+    data = render.profile_data(Profile.model_validate(SAMPLE_PROFILE))
+    paths = [*recipe.spec.active_if, *recipe.spec.hostnames.values(),
+             *[f.when for f in recipe.spec.files if f.when],
+             *[h.when for h in recipe.spec.health if h.when],
+             *[t.when for t in recipe.spec.tasks if t.when]]
+    out = []
+    for path in paths:
+        try:
+            render.is_true(data, path)
+        except KeyError:
+            out.append(tr(f"chemin de profil inconnu : « {path} »",
+                          f"unknown profile path: '{path}'"))
+    return out
+
+
+def _check_renders(recipe: Recipe, ctx: LintContext) -> list[str]:
+    if ctx.sample_error and recipe.name in ctx.sample_error:
+        return [ctx.sample_error]
+    return []
+
+
+def _check_compose_services(recipe: Recipe, ctx: LintContext) -> list[str]:
+    if ctx.sample is None or recipe.name not in dict(ctx.sample.recipes):
+        return []
+    prefix = ("proxy/" if recipe.spec.scope == "server"
+              else f"{ctx.sample.release_dir}/{recipe.name}/")
+    try:
+        compose = yaml.safe_load(ctx.sample.file(prefix + "compose.yaml").content)
+    except KeyError:
+        return [tr("aucun fichier compose.yaml rendu", "no compose.yaml rendered")]
+    found = set((compose or {}).get("services", {}))
+    declared = set(recipe.spec.services)
+    out = []
+    if found != declared:
+        out.append(tr(f"services déclarés {sorted(declared)} ≠ services du compose {sorted(found)}",
+                      f"declared services {sorted(declared)} ≠ compose services {sorted(found)}"))
+    images = set(recipe.spec.images.values())
+    for name, svc in (compose or {}).get("services", {}).items():
+        if svc.get("image") not in images:
+            out.append(tr(f"service {name} : image « {svc.get('image')} » non déclarée",
+                          f"service {name}: image '{svc.get('image')}' not declared"))
+    # A task may run in a service of a recipe this one requires (Collabora configures Nextcloud).
+    reachable = found | {s for need in recipe.spec.requires if need in ctx.recipes.by_name
+                         for s in ctx.recipes[need].spec.services}
+    for task in recipe.spec.tasks:
+        if task.service not in reachable:
+            out.append(tr(f"tâche « {task.name} » : service « {task.service} » absent",
+                          f"task '{task.name}': service '{task.service}' missing"))
+    return out
+
+
+def _check_unique_services(recipe: Recipe, ctx: LintContext) -> list[str]:
+    out = []
+    for other in ctx.recipes:
+        if other.name == recipe.name or other.spec.scope != recipe.spec.scope:
+            continue
+        for name in sorted(set(recipe.spec.services) & set(other.spec.services)):
+            out.append(tr(f"service « {name} » aussi déclaré par « {other.name} »",
+                          f"service '{name}' also declared by '{other.name}'"))
+    return out
+
+
+def _check_task_secrets(recipe: Recipe, ctx: LintContext) -> list[str]:
+    if ctx.sample is None:
+        return []
+    out = []
+    for task in ctx.sample.tasks:
+        if task.recipe != recipe.name:
+            continue
+        for var, ref in task.env:
+            owner, _, name = ref.partition(".")
+            if owner == render.ACCOUNTS:
+                continue
+            spec = ctx.recipes.by_name.get(owner)
+            if spec is None or name not in {s.name for s in spec.spec.secrets}:
+                out.append(tr(f"tâche « {task.name} » : {var} renvoie au secret inconnu "
+                              f"« {ref} »", f"task '{task.name}': {var} refers to the unknown "
+                              f"secret '{ref}'"))
+    return sorted(set(out))
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("KC001", ERROR, ("version au format <kit>+<amont>", "version is <kit>+<upstream>"),
+         ("écrivez par ex. 1.0.0+34.0.2", "write e.g. 1.0.0+34.0.2"), _check_version),
+    Rule("KC002", ERROR, ("images épinglées (jamais latest)", "images pinned (never latest)"),
+         ("donnez une étiquette de version précise", "give an exact version tag"), _check_images),
+    Rule("KC003", ERROR, ("un contrôle de santé par service publié",
+                          "a health check for each published service"),
+         ("ajoutez une entrée health:", "add a health: entry"), _check_health),
+    Rule("KC004", ERROR, ("chaque modèle existe et se lit", "each template exists and parses"),
+         ("créez ou corrigez le modèle", "create or fix the template"), _check_templates_parse),
+    Rule("KC005", ERROR, ("chaque variable de modèle est définie",
+                          "every template variable is defined"),
+         ("utilisez commune, serveur, services, hosts, secrets, ports, images…",
+          "use commune, serveur, services, hosts, secrets, ports, images…"), _check_variables),
+    Rule("KC006", ERROR, ("chaque valeur insérée est échappée pour le format du fichier",
+                          "every inserted value is escaped for the file's format"),
+         ("terminez l'expression par le filtre du format, ex. {{ x | env }}",
+          "end the expression with the format's filter, e.g. {{ x | env }}"), _check_escaping),
+    Rule("KC007", ERROR, ("un fichier qui contient des secrets n'est pas lisible par tous",
+                          "a file holding secrets is not world-readable"),
+         ('mettez mode: "0600" (ou "0640" avec owner)', 'set mode: "0600" (or "0640" with owner)'),
+         _check_secret_modes),
+    Rule("KC008", ERROR, ("les dépendances existent", "dependencies exist"),
+         ("corrigez requires:", "fix requires:"), _check_requires),
+    Rule("KC009", ERROR, ("les contrôles visent des hôtes déclarés",
+                          "checks target declared hosts"),
+         ("utilisez une clé de hostnames ou base", "use a hostnames key or base"),
+         _check_health_hosts),
+    Rule("KC010", ERROR, ("les chemins de profil existent", "profile paths exist"),
+         ("utilisez un chemin du schéma (kit-collab schema)",
+          "use a path from the schema (kit-collab schema)"), _check_profile_paths),
+    Rule("KC011", ERROR, ("la recette se rend avec un profil complet",
+                          "the recipe renders with a full profile"),
+         ("lisez le message : modèle et ligne", "read the message: template and line"),
+         _check_renders),
+    Rule("KC012", ERROR, ("services, images et tâches cohérents avec le compose",
+                          "services, images and tasks match the compose file"),
+         ("alignez services:, images: et le compose.yaml",
+          "align services:, images: and compose.yaml"), _check_compose_services),
+    Rule("KC013", ERROR, ("noms de services uniques entre recettes (un projet compose par "
+                          "commune)", "service names unique across recipes (one compose "
+                          "project per commune)"),
+         ("préfixez les services par le nom de la recette",
+          "prefix services with the recipe's name"), _check_unique_services),
+    Rule("KC014", ERROR, ("les tâches ne renvoient qu'à des secrets déclarés",
+                          "tasks refer only to declared secrets"),
+         ("écrivez <recette>.<secret> d'un secret déclaré, ou comptes.<identifiant> pour le "
+          "mot de passe initial d'un agent", "write <recipe>.<secret> of a declared secret, "
+          "or comptes.<identifiant> for an agent's initial password"), _check_task_secrets),
+)
+
+
+def _sample(recipes: RecipeSet) -> tuple[render.Bundle | None, str | None]:
+    profile = Profile.model_validate(SAMPLE_PROFILE)
+    try:
+        active = render.active_recipes(profile, recipes)
+        secrets, _ = render.ensure_secrets(active, None, render.user_ids(profile))
+        return render.render_bundle(profile, recipes, secrets), None
+    except KitCollabError as exc:
+        return None, exc.message
+
+
+def context_names() -> frozenset[str]:
+    data = render.profile_data(Profile.model_validate(SAMPLE_PROFILE))
+    return frozenset({*data, *render.CONTEXT_NAMES})
+
+
+def lint(recipes: RecipeSet) -> list[Finding]:
+    sample, error = _sample(recipes)
+    ctx = LintContext(recipes, context_names(), sample, error)
+    findings = []
+    for recipe in recipes:
+        for rule in RULES:
+            for message in rule.check(recipe, ctx):
+                fix = rule.how_to_fix[1] if tr("fr", "en") == "en" else rule.how_to_fix[0]
+                findings.append(Finding(rule.code, rule.level, recipe.name, message, fix))
+    return findings

@@ -1,0 +1,184 @@
+"""An intercommunal inventory: a folder of commune profiles plus shared defaults.
+
+``<folder>/defauts.yaml`` (optional) holds what every commune inherits (server, services,
+hosting, certificates); every other ``*.yaml`` is a commune profile that may override any of
+it. The inventory is validated as a whole: two communes claiming the same hostname or the
+same technical name are an error naming both files and lines; communes sharing a server must
+agree on the shared proxy. Pure: reads files, no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit_collab.profile import yamlsafe
+from kit_collab.errors import InputError, Problem, ProfileError
+from kit_collab.i18n import tr
+from kit_collab.profile.model import DEFAULTS_FILE, Profile, load_document, validate_document
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    profile: Profile
+    doc: yamlsafe.Document
+
+    @property
+    def slug(self) -> str:
+        return self.profile.commune.code
+
+    @property
+    def server(self) -> tuple[str, int, str]:
+        s = self.profile.serveur
+        return (s.hote, s.port_ssh, s.utilisateur)
+
+    def where(self, path: tuple[str | int, ...]) -> tuple[int | None, int | None]:
+        mark = self.doc.mark(path)
+        return (mark[0], mark[1]) if mark else (None, None)
+
+    def file(self, path: tuple[str | int, ...]) -> str:
+        """The profile, or its defaults file when the value at ``path`` is inherited."""
+        return self.doc.file(path)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """The profile files: those given, and every ``*.yaml`` of the folders given."""
+    profiles: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.name != DEFAULTS_FILE)
+            if not found:
+                raise InputError(tr(f"aucun profil de commune (*.yaml) dans {path}",
+                                    f"no commune profile (*.yaml) in {path}"))
+            profiles.extend(found)
+        else:
+            profiles.append(path)
+    return profiles
+
+
+def load(paths: list[Path]) -> list[Entry]:
+    """Every commune of the given folders/files, each over its folder's ``defauts.yaml``,
+    validated one by one and then together."""
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    for path in _files(paths):
+        try:
+            doc = load_document(path)
+            entries.append(Entry(path=path, profile=validate_document(doc), doc=doc))
+        except InputError as exc:
+            # A problem in defauts.yaml is said once, not once per commune.
+            for problem in exc.problems or [Problem("", exc.message, file=str(path))]:
+                if problem not in problems:
+                    problems.append(problem)
+    if problems:
+        raise ProfileError(tr("inventaire invalide", "invalid inventory"), problems)
+    problems = cross_checks(entries)
+    if problems:
+        raise ProfileError(tr("inventaire invalide", "invalid inventory"), problems)
+    return entries
+
+
+def hostnames(profile: Profile) -> list[tuple[str, tuple[str | int, ...]]]:
+    """(fully qualified name, profile path of the field that defines it)."""
+    domain = profile.commune.domaine
+    svc = profile.services
+    out: list[tuple[str, tuple[str | int, ...]]] = []
+    if svc.nextcloud.actif:
+        out.append((f"{svc.nextcloud.sous_domaine}.{domain}", ("services", "nextcloud",
+                                                                "sous_domaine")))
+        if svc.nextcloud.collabora:
+            out.append((f"{svc.nextcloud.sous_domaine_collabora}.{domain}",
+                        ("services", "nextcloud", "sous_domaine_collabora")))
+    if svc.matrix.actif:
+        out.append((f"{svc.matrix.sous_domaine}.{domain}", ("services", "matrix",
+                                                             "sous_domaine")))
+        out.append((f"{svc.matrix.element_sous_domaine}.{domain}",
+                    ("services", "matrix", "element_sous_domaine")))
+        out.append((domain, ("commune", "domaine")))  # .well-known/matrix delegation
+    if svc.jitsi.actif:
+        out.append((f"{svc.jitsi.sous_domaine}.{domain}", ("services", "jitsi", "sous_domaine")))
+    if svc.matrix.actif or svc.jitsi.actif:
+        out.append((f"{svc.turn.sous_domaine}.{domain}", ("services", "turn", "sous_domaine")))
+    return out
+
+
+def _claim_problem(kind: str, value: str, first: tuple[Entry, tuple[str | int, ...]],
+                   second: tuple[Entry, tuple[str | int, ...]]) -> Problem:
+    (a, pa), (b, pb) = first, second
+    la, _ = a.where(pa)
+    lb, cb = b.where(pb)
+    where_a = f"{a.file(pa)}:{la}" if la else str(a.path)
+    return Problem(".".join(str(p) for p in pb), tr(
+        f"{kind} « {value} » déjà pris par {where_a}",
+        f"{kind} '{value}' already taken by {where_a}"), file=b.file(pb), line=lb, column=cb,
+        hint=tr("chaque commune a ses propres noms", "each commune has its own names"))
+
+
+def cross_checks(entries: list[Entry]) -> list[Problem]:
+    problems: list[Problem] = []
+    names: dict[str, tuple[Entry, tuple[str | int, ...]]] = {}
+    slugs: dict[str, tuple[Entry, tuple[str | int, ...]]] = {}
+    for entry in entries:
+        slug_path: tuple[str | int, ...] = ("commune", "slug") if entry.profile.commune.slug \
+            else ("commune", "domaine")
+        if entry.slug in slugs:
+            problems.append(_claim_problem(tr("nom technique", "technical name"), entry.slug,
+                                           slugs[entry.slug], (entry, slug_path)))
+        slugs.setdefault(entry.slug, (entry, slug_path))
+        for name, field_path in hostnames(entry.profile):
+            # A recipe's default sub-domain is not in the file: point at the domain's line.
+            path = field_path if field_path in entry.doc.marks else ("commune", "domaine")
+            if name in names and names[name][0] is not entry:
+                problems.append(_claim_problem(tr("nom d'hôte", "hostname"), name, names[name],
+                                               (entry, path)))
+            names.setdefault(name, (entry, path))
+    problems.extend(_shared_server_checks(entries))
+    return problems
+
+
+def proxy_files(profile: Profile) -> dict[str, bytes]:
+    """The shared proxy's files as this commune would write them."""
+    from kit_collab.bundle import render
+    from kit_collab.recipes.load import load_recipes
+
+    recipes = load_recipes()
+    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
+    bundle = render.render_bundle(profile, recipes, secrets)
+    return {f.path: f.content for f in bundle.files if f.path.startswith("proxy/")}
+
+
+def _shared_server_checks(entries: list[Entry]) -> list[Problem]:
+    """Communes on one server share its proxy: they must render the same proxy files
+    (certificates, ACME e-mail, server root), else each install would rewrite the others'."""
+    problems: list[Problem] = []
+    first: dict[tuple[str, int, str], tuple[Entry, dict[str, bytes]]] = {}
+    for entry in entries:
+        files = proxy_files(entry.profile)
+        other, expected = first.setdefault(entry.server, (entry, files))
+        if other is entry or files == expected:
+            continue
+        line, col = entry.where(("serveur",))
+        problems.append(Problem("serveur", tr(
+            f"le proxy partagé du serveur {entry.profile.serveur.hote} serait configuré "
+            f"autrement que pour {other.path} (certificats, e-mail ACME ou dossier)",
+            f"the shared proxy of server {entry.profile.serveur.hote} would be configured "
+            f"differently than for {other.path} (certificates, ACME e-mail or folder)"),
+            file=str(entry.path), line=line, column=col,
+            hint=tr("mettez serveur.certificats (avec email_acme) et serveur.racine dans "
+                    "defauts.yaml", "put serveur.certificats (with email_acme) and "
+                    "serveur.racine in defauts.yaml")))
+    return problems
+
+
+def select(entries: list[Entry], only: list[str], skip: list[str]) -> list[Entry]:
+    """--seulement / --sauf, by technical name or file stem; an unknown name is an error."""
+    known = {e.slug for e in entries} | {e.path.stem for e in entries}
+    unknown = [n for n in [*only, *skip] if n not in known]
+    if unknown:
+        raise InputError(tr(f"commune(s) inconnue(s) : {', '.join(unknown)}",
+                            f"unknown commune(s): {', '.join(unknown)}"),
+                         hint=tr(f"communes : {', '.join(sorted(known))}",
+                                 f"communes: {', '.join(sorted(known))}"))
+    chosen = [e for e in entries if not only or e.slug in only or e.path.stem in only]
+    return [e for e in chosen if e.slug not in skip and e.path.stem not in skip]

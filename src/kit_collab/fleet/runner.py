@@ -1,0 +1,131 @@
+"""Run one operation over many communes: bounded parallelism, one SSH connection per server
+shared by the communes on it, a log file per commune, one failure never stopping the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kit_collab.errors import KitCollabError
+from kit_collab.i18n import tr
+from kit_collab.fleet.inventory import Entry
+from kit_collab.redact import redact
+
+OK, NOTHING, FAILED = "ok", "rien à faire", "erreur"
+
+
+@dataclass
+class Result:
+    slug: str
+    file: str
+    server: str
+    status: str = FAILED  # ok | rien à faire | erreur
+    changes: str = ""
+    seconds: float = 0.0
+    message: str = ""
+    exit_code: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"commune": self.slug, "fichier": self.file, "serveur": self.server,
+                "resultat": self.status, "changements": self.changes,
+                "duree_s": round(self.seconds, 2), "message": self.message,
+                "code": self.exit_code}
+
+
+class CommuneLog:
+    """A commune's reporter: each step goes to its log file (secrets masked) and to the
+    live view."""
+
+    def __init__(self, path: Path, on_step: Callable[[str], None]) -> None:
+        self.path = path
+        self.on_step = on_step
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def step(self, text: str) -> None:
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        self._file.write(f"{stamp} {redact(text)}\n")
+        self._file.flush()
+        self.on_step(text)
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class Connections:
+    """One transport per server, opened on first use and shared by its communes."""
+
+    opener: Callable[[Entry], Any]
+    _open: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    _failed: dict[tuple[str, int, str], KitCollabError] = field(default_factory=dict)
+    _locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, entry: Entry) -> Any:
+        with self._guard:
+            lock = self._locks.setdefault(entry.server, threading.Lock())
+        with lock:
+            if entry.server in self._failed:
+                raise self._failed[entry.server]
+            if entry.server not in self._open:
+                try:
+                    self._open[entry.server] = self.opener(entry)
+                except KitCollabError as exc:
+                    self._failed[entry.server] = exc
+                    raise
+            return self._open[entry.server]
+
+    def count(self) -> int:
+        return len(self._open)
+
+    def close(self) -> None:
+        for transport in self._open.values():
+            transport.close()
+
+
+Action = Callable[[Any, Entry, CommuneLog], Result]
+
+
+def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
+        workers: int, log_dir: Path, on_step: Callable[[str, str], None]) -> list[Result]:
+    """Run ``action`` for every commune, at most ``workers`` at once."""
+    connections = Connections(opener)
+
+    def one(entry: Entry) -> Result:
+        start = time.monotonic()
+        log = CommuneLog(log_dir / f"{entry.slug}.log", lambda text: on_step(entry.slug, text))
+        server = f"{entry.profile.serveur.hote}:{entry.profile.serveur.port_ssh}"
+        try:
+            log.step(tr("Connexion au serveur", "Connecting to the server"))
+            result = action(connections.get(entry), entry, log)
+        except KitCollabError as exc:
+            result = Result(entry.slug, str(entry.path), server, FAILED,
+                            message=redact(exc.message), exit_code=exc.exit_code)
+            log.step(tr(f"Échec : {exc.message}", f"Failed: {exc.message}"))
+        except Exception as exc:  # a bug must not stop the other communes
+            result = Result(entry.slug, str(entry.path), server, FAILED,
+                            message=redact(f"{type(exc).__name__}: {exc}"), exit_code=1)
+            log.step(tr(f"Erreur inattendue : {exc}", f"Unexpected error: {exc}"))
+        finally:
+            log.close()
+        result.seconds = time.monotonic() - start
+        result.server = server
+        on_step(entry.slug, result.status)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return list(pool.map(one, entries))
+    finally:
+        connections.close()

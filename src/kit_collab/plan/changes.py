@@ -1,0 +1,158 @@
+"""Bundle + facts -> Plan: what an install would change. Pure: plain data in, data out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit_collab.plan.facts import Facts
+from kit_collab.i18n import tr
+from kit_collab.bundle.render import Bundle, Task
+
+BOOTSTRAP_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # bootstrap | ajout | modification | suppression | proxy | redemarrage | tache
+    target: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action, "cible": self.target, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    slug: str
+    release: str
+    previous: str  # release running now, "" on a first install
+    bootstrap: bool
+    upload: bool  # the release folder must be sent (it is not on the server yet)
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    proxy_changed: tuple[str, ...] = ()
+    restart: tuple[str, ...] = ()  # services whose mounted files changed
+    tasks: tuple[Task, ...] = ()
+    store_secrets: bool = False  # secrets were generated: write them to the server
+    files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
+
+    @property
+    def noop(self) -> bool:
+        return not (self.bootstrap or self.release != self.previous or self.proxy_changed
+                    or self.store_secrets)
+
+    def changes(self) -> list[Change]:
+        out: list[Change] = []
+        if self.bootstrap:
+            out.append(Change("bootstrap", tr("serveur", "server"), tr(
+                "Docker, compose, pare-feu, mises à jour de sécurité automatiques",
+                "Docker, compose, firewall, automatic security updates")))
+        out += [Change("ajout", p) for p in self.added]
+        out += [Change("modification", p) for p in self.changed]
+        out += [Change("suppression", p) for p in self.removed]
+        out += [Change("proxy", f"proxy/{p}") for p in self.proxy_changed]
+        out += [Change("redemarrage", s) for s in self.restart]
+        out += [Change("tache", f"{t.recipe}:{t.name}", t.description) for t in self.tasks]
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"commune": self.slug, "release": self.release, "precedente": self.previous,
+                "rien_a_faire": self.noop, "changements": [c.as_dict() for c in self.changes()]}
+
+
+def release_files(bundle: Bundle) -> dict[str, str]:
+    """Release-relative path -> sha256 of the commune's files."""
+    prefix = bundle.release_dir + "/"
+    return {f.path.removeprefix(prefix): f.sha256 for f in bundle.files
+            if f.path.startswith(prefix)}
+
+
+def proxy_files(bundle: Bundle) -> dict[str, str]:
+    return {f.path.removeprefix("proxy/"): f.sha256 for f in bundle.files
+            if f.path.startswith("proxy/")}
+
+
+def mounted_by(bundle: Bundle) -> dict[str, set[str]]:
+    """Release-relative file -> the services that bind-mount it (read from the rendered
+    compose files). Env files are left out: compose itself sees their content change."""
+    import yaml
+
+    prefix = bundle.release_dir + "/"
+    users: dict[str, set[str]] = {}
+    for f in bundle.files:
+        rel = f.path.removeprefix(prefix)
+        if not f.path.startswith(prefix) or not rel.endswith("/compose.yaml"):
+            continue
+        folder = rel.rsplit("/", 1)[0]
+        data = yaml.safe_load(f.content) or {}
+        for name, service in (data.get("services") or {}).items():
+            for volume in service.get("volumes") or []:
+                source = volume.split(":", 1)[0] if isinstance(volume, str) else str(
+                    volume.get("source", ""))
+                if source.startswith("./"):
+                    users.setdefault(f"{folder}/{source[2:]}", set()).add(name)
+    return users
+
+
+def oneshot_services(bundle: Bundle) -> set[str]:
+    """Services that run once and exit (no restart policy, or "no"): for them, and only for
+    them, "exited with 0" is the healthy state."""
+    import yaml
+
+    prefix = bundle.release_dir + "/"
+    out: set[str] = set()
+    for f in bundle.files:
+        if f.path.startswith(prefix) and f.path.endswith("/compose.yaml"):
+            data = yaml.safe_load(f.content) or {}
+            for name, service in (data.get("services") or {}).items():
+                if str(service.get("restart", "no")) == "no":
+                    out.add(name)
+    return out
+
+
+def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]]) -> list[str]:
+    """The services to recreate for changed files: those mounting the file; for a file no
+    service mounts (and that is not a compose or env file), every service of its recipe."""
+    users = mounted_by(bundle)
+    out: set[str] = set()
+    for path in paths:
+        if "/" not in path or path.endswith(("/compose.yaml", ".env")):
+            continue
+        out |= users.get(path) or set(services.get(path.split("/", 1)[0], []))
+    return sorted(out)
+
+
+def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
+    """Docker or compose missing, an older bootstrap, or a registry mirror not yet set."""
+    mirrors = facts.daemon.get("registry-mirrors") or []
+    return (not facts.bootstrapped or facts.bootstrap_version != BOOTSTRAP_VERSION
+            or bool(mirror and mirror not in mirrors))
+
+
+def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
+          new_secrets: bool = False, mirror: str | None = None) -> Plan:
+    """What to do to bring the server to ``bundle``. ``services`` maps recipe -> its compose
+    services (to restart those whose mounted files changed)."""
+    wanted = release_files(bundle)
+    deployed = dict(facts.release_files) if facts.current else {}
+    added = sorted(p for p in wanted if p not in deployed)
+    changed = sorted(p for p in wanted if p in deployed and deployed[p] != wanted[p])
+    removed = sorted(p for p in deployed if p not in wanted)
+    proxy_wanted = proxy_files(bundle)
+    proxy_changed = tuple(sorted(p for p, h in proxy_wanted.items()
+                                 if facts.proxy_files.get(p) != h))
+    bootstrap = needs_bootstrap(facts, mirror)
+    release_changed = bundle.release != facts.current
+    # Files mounted into containers do not change the compose configuration: the services
+    # of recipes whose files changed are recreated explicitly. A first install starts all.
+    restart = _services_of(changed + removed, bundle, services) if facts.current else []
+    return Plan(
+        slug=bundle.slug, release=bundle.release, previous=facts.current,
+        bootstrap=bootstrap, upload=release_changed and bundle.release not in facts.releases,
+        added=tuple(added), changed=tuple(changed), removed=tuple(removed),
+        proxy_changed=proxy_changed, restart=tuple(restart),
+        tasks=bundle.tasks if release_changed else (), store_secrets=new_secrets,
+        files=wanted,
+    )

@@ -1,0 +1,192 @@
+"""Recipes as data: ``recipes/<name>/recipe.yaml`` validated into a model, templates beside.
+
+Pure: reads files, touches no network. Adding a service means adding a recipe folder and its
+templates; nothing here names a particular service.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kit_collab.profile import yamlsafe
+from kit_collab.errors import Problem, RecipeError
+from kit_collab.i18n import tr
+
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+\+[A-Za-z0-9][A-Za-z0-9._-]*$")
+FORMATS = ("yaml", "compose", "env", "caddyfile", "conf", "json", "lua", "php", "shell", "text")
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Data):
+    fr: str
+    en: str
+
+
+class FileSpec(_Data):
+    template: str
+    dest: str = Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+    format: Literal["yaml", "compose", "env", "caddyfile", "conf", "json", "lua", "php",
+                    "shell", "text"]
+    mode: str = Field("0644", pattern=r"^0[0-7]{3}$")
+    owner: str | None = Field(None, pattern=r"^\d+(:\d+)?$")  # uid[:gid] inside the container
+    when: str | None = None  # a dotted profile path; the file is rendered only when it is true
+
+    @property
+    def mode_int(self) -> int:
+        return int(self.mode, 8)
+
+
+class SecretSpec(_Data):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    length: int = Field(32, ge=16, le=128)  # characters; random bytes for base64
+    alphabet: Literal["alnum", "hex", "base64", "readable"] = "alnum"
+
+
+class PortSpec(_Data):
+    """A host port that must be unique on a server; the engine allocates it from ``base``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    protocol: Literal["tcp", "udp", "tcp+udp"]
+    base: int = Field(ge=1024, le=65000)
+    size: int = Field(1, ge=1, le=1000)  # a block of consecutive ports (relay ranges)
+    public: bool = True  # opened in the firewall
+
+
+class Resources(_Data):
+    ram_mb: int = Field(ge=16)
+    disk_gb: int = Field(ge=1)
+    cpu: float = Field(0.5, gt=0)
+
+
+class HealthCheck(_Data):
+    name: str
+    host: str  # a key of ``hostnames`` (of this recipe) or ``base`` for the commune's domain
+    path: str = Field(pattern=r"^/")
+    status: int = 200
+    json_: dict[str, Any] | None = Field(None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+    contains: str | None = None
+    when: str | None = None
+
+
+class TaskSpec(_Data):
+    """An idempotent command run in a service container after deploy."""
+
+    name: str
+    description: Text
+    service: str
+    user: str | None = None
+    argv: list[str]
+    for_each: Literal["utilisateurs", "services_municipaux"] | None = None
+    when: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)  # values: templates, e.g. secret refs
+
+
+class RecipeSpec(_Data):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    version: str
+    description: Text
+    scope: Literal["commune", "server"] = "commune"
+    active_if: list[str] = Field(default_factory=list)  # any true => active; empty => always
+    requires: list[str] = Field(default_factory=list)
+    images: dict[str, str]
+    resources: Resources
+    hostnames: dict[str, str] = Field(default_factory=dict)  # key -> profile path of the label
+    ports: list[PortSpec] = Field(default_factory=list)
+    secrets: list[SecretSpec] = Field(default_factory=list)
+    files: list[FileSpec]
+    services: list[str]
+    proxy_site: str | None = None  # dest of a rendered file holding this recipe's Caddy sites
+    health: list[HealthCheck] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    spec: RecipeSpec
+    recipe_dir: Path
+    template_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def template_text(self, name: str) -> str:
+        return (self.template_dir / name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class RecipeSet:
+    recipes: tuple[Recipe, ...]
+    root: Path
+
+    @cached_property
+    def by_name(self) -> dict[str, Recipe]:
+        return {r.name: r for r in self.recipes}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.recipes)
+
+    def __getitem__(self, name: str) -> Recipe:
+        return self.by_name[name]
+
+
+def data_root() -> Path:
+    """Where ``recipes/`` is (each recipe with its ``templates/``): KIT_COLLAB_RECIPES when set (a folder of
+    one's own recipes), else the source tree or the installed package."""
+    import os
+
+    if os.environ.get("KIT_COLLAB_RECIPES"):
+        return Path(os.environ["KIT_COLLAB_RECIPES"])
+    here = Path(__file__).resolve().parent.parent  # the kit_collab package
+    packaged = here / "_data"
+    if (packaged / "recipes").is_dir():
+        return packaged
+    return here.parent.parent
+
+
+def _load_one(recipe_dir: Path) -> Recipe:
+    source = str(recipe_dir / "recipe.yaml")
+    doc = yamlsafe.load((recipe_dir / "recipe.yaml").read_bytes(), source)
+    try:
+        spec = RecipeSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            mark = doc.mark(loc)
+            problems.append(Problem(".".join(str(p) for p in loc), err["msg"], file=source,
+                                    line=mark[0] if mark else None,
+                                    column=mark[1] if mark else None))
+        raise RecipeError(tr(f"recette invalide : {recipe_dir.name}",
+                             f"invalid recipe: {recipe_dir.name}"), problems) from None
+    if spec.name != recipe_dir.name:
+        raise RecipeError(tr(
+            f"la recette {source} s'appelle « {spec.name} » mais son dossier « {recipe_dir.name} »",
+            f"recipe {source} is named '{spec.name}' but its folder '{recipe_dir.name}'"))
+    return Recipe(spec=spec, recipe_dir=recipe_dir, template_dir=recipe_dir / "templates")
+
+
+def load_recipes(root: Path | None = None) -> RecipeSet:
+    """Every recipe under ``root/recipes``, sorted: server-wide ones first, then by name."""
+    base = root or data_root()
+    recipes_dir = base / "recipes"
+    if not recipes_dir.is_dir():
+        raise RecipeError(tr(f"dossier de recettes introuvable : {recipes_dir}",
+                             f"recipes folder not found: {recipes_dir}"))
+    found = [
+        _load_one(d)
+        for d in sorted(recipes_dir.iterdir())
+        if (d / "recipe.yaml").is_file()
+    ]
+    found.sort(key=lambda r: (r.spec.scope != "server", r.name))
+    return RecipeSet(recipes=tuple(found), root=base)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kit_collab.bundle import render
-from kit_collab.profile.model import load_profile
+from kit_collab.profile.load import load_profile
 from kit_collab.recipes.load import load_recipes
 
 from .conftest import EXAMPLES

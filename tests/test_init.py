@@ -22,7 +22,7 @@ import yaml
 
 from kit_collab.profile import wizard
 from kit_collab.errors import InputError
-from kit_collab.profile.model import load_profile
+from kit_collab.profile.load import load_profile
 
 from .conftest import EXAMPLES, ROOT
 

@@ -200,7 +200,7 @@ class Scenario:
         """Caddy's root certificate, read as kit-collab reads it (over its SSH transport)."""
         if not self.ca_pem:
             from kit_collab.cli.commands.check import internal_ca
-            from kit_collab.profile.model import load_profile
+            from kit_collab.profile.load import load_profile
             from kit_collab.apply.transport import connect
 
             profile = load_profile(self.profile)

@@ -15,7 +15,8 @@ from pathlib import Path
 from kit_collab.profile import yamlsafe
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
-from kit_collab.profile.model import DEFAULTS_FILE, Profile, load_document, validate_document
+from kit_collab.profile.load import DEFAULTS_FILE, load_document, validate_document
+from kit_collab.profile.model import Profile
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -71,7 +71,8 @@ def with_defaults(doc: Document, defaults: Document) -> Document:
                     files={k: defaults.source for k in inherited if k})
 
 
-def _fail(source: str, message: str, line: int | None = None, column: int | None = None) -> None:
+def _fail(source: str, message: str, line: int | None = None,
+          column: int | None = None) -> NoReturn:
     problem = Problem("", message, file=source, line=line, column=column)
     raise InputError(message, [problem])
 

@@ -128,7 +128,7 @@ def run(profile_path: Path, *, as_json: bool, resolve: list[str], ca_cert: Path 
     """The whole diagnosis: preflight (with the server's facts unless ``server`` is False),
     then the health checks when a release is in place (always, without the server)."""
     from kit_collab.check.probes.health import ssl_context
-    from kit_collab.profile.model import load_profile
+    from kit_collab.profile.load import load_profile
     from kit_collab.recipes.load import load_recipes
 
     profile = load_profile(profile_path)

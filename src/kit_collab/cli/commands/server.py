@@ -58,7 +58,7 @@ class RichReporter:
 
 
 def _load(profile_path: Path) -> tuple[Any, Any]:
-    from kit_collab.profile.model import load_profile
+    from kit_collab.profile.load import load_profile
     from kit_collab.recipes.load import load_recipes
 
     return load_profile(profile_path), load_recipes()

@@ -11,7 +11,7 @@ from kit_collab.i18n import tr
 
 def run(paths: list[Path], *, as_json: bool) -> int:
     from kit_collab.cli.output import err, esc, out, print_json, problem_line
-    from kit_collab.profile.model import load_profile
+    from kit_collab.profile.load import load_profile
 
     results = []
     for path in paths:

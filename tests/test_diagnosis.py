@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from kit_collab.check import rules as dg
 from kit_collab.bundle import render
+from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
-from kit_collab.plan.facts import Facts
 from kit_collab.i18n import set_lang
+from kit_collab.plan.facts import Facts
 from kit_collab.profile.model import Profile, Serveur
 from kit_collab.recipes.load import load_recipes
 
@@ -71,14 +71,14 @@ def test_finding_json_uses_french_keys_and_exit_code_follows_errors() -> None:
 
 
 @pytest.mark.parametrize(("entry", "host", "target"), [
-    ("cloud.x.fr:203.0.113.10", "cloud.x.fr", dg.Target("203.0.113.10", 443)),
-    ("cloud.x.fr:443:203.0.113.10", "cloud.x.fr", dg.Target("203.0.113.10", 443)),
-    ("Cloud.X.fr.:8443:127.0.0.1", "cloud.x.fr", dg.Target("127.0.0.1", 8443)),
-    ("cloud.x.fr:2001:db8::1", "cloud.x.fr", dg.Target("2001:db8::1", 443)),
-    ("cloud.x.fr:443:[2001:db8::1]", "cloud.x.fr", dg.Target("2001:db8::1", 443)),
-    ("*:127.0.0.2", "*", dg.Target("127.0.0.2", 443)),
+    ("cloud.x.fr:203.0.113.10", "cloud.x.fr", dg.Endpoint("203.0.113.10", 443)),
+    ("cloud.x.fr:443:203.0.113.10", "cloud.x.fr", dg.Endpoint("203.0.113.10", 443)),
+    ("Cloud.X.fr.:8443:127.0.0.1", "cloud.x.fr", dg.Endpoint("127.0.0.1", 8443)),
+    ("cloud.x.fr:2001:db8::1", "cloud.x.fr", dg.Endpoint("2001:db8::1", 443)),
+    ("cloud.x.fr:443:[2001:db8::1]", "cloud.x.fr", dg.Endpoint("2001:db8::1", 443)),
+    ("*:127.0.0.2", "*", dg.Endpoint("127.0.0.2", 443)),
 ])
-def test_resolve_takes_curl_syntax(entry: str, host: str, target: dg.Target) -> None:
+def test_resolve_takes_curl_syntax(entry: str, host: str, target: dg.Endpoint) -> None:
     assert dg.parse_resolve([entry]) == {host: target}
 
 
@@ -91,12 +91,12 @@ def test_resolve_rejects_bad_entries_each_named() -> None:
     assert "HOTE:IP" in caught.value.problems[0].message
 
 
-def test_target_for_prefers_the_exact_name() -> None:
+def test_endpoint_for_prefers_the_exact_name() -> None:
     resolve = dg.parse_resolve(["*:127.0.0.2", "cloud.x.fr:127.0.0.3"])
-    assert dg.target_for(resolve, "cloud.x.fr") == dg.Target("127.0.0.3")
-    assert dg.target_for(resolve, "autre.x.fr") == dg.Target("127.0.0.2")
-    assert dg.target_for({}, "cloud.x.fr") is None
-    assert dg.Target("2001:db8::1", 8443).netloc == "[2001:db8::1]:8443"
+    assert dg.endpoint_for(resolve, "cloud.x.fr") == dg.Endpoint("127.0.0.3")
+    assert dg.endpoint_for(resolve, "autre.x.fr") == dg.Endpoint("127.0.0.2")
+    assert dg.endpoint_for({}, "cloud.x.fr") is None
+    assert dg.Endpoint("2001:db8::1", 8443).netloc == "[2001:db8::1]:8443"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def authority(tmp_path_factory: pytest.TempPathFactory) -> tuple[Authority, Path
 def _seen(tmp: Path, pem: tuple[bytes, bytes], ca_path: Path | None) -> dg.Finding:
     """Serve the certificate, run the TLS probe as the health check does, judge it."""
     with checkbed.tls_server(tmp, *pem) as port:
-        obs = health.probe_tls(HOST, dg.Target("127.0.0.1", port), health.ssl_context(ca_path))
+        obs = health.probe_tls(HOST, dg.Endpoint("127.0.0.1", port), health.ssl_context(ca_path))
     return dg.tls_finding("nextcloud", obs, datetime.now(UTC))
 
 
@@ -114,7 +114,7 @@ def test_ca_cert_adds_trust_and_never_removes_verification(tmp_path: Path, autho
 
 def test_nothing_listening(tmp_path: Path) -> None:
     port = checkbed.free_port()
-    obs = health.probe_tls(HOST, dg.Target("127.0.0.1", port), health.ssl_context())
+    obs = health.probe_tls(HOST, dg.Endpoint("127.0.0.1", port), health.ssl_context())
     f = dg.tls_finding("nextcloud", obs, datetime.now(UTC))
     assert f.level == "erreur" and "connexion refusée" in f.message
 
@@ -303,7 +303,7 @@ def test_observe_sends_sni_and_host_to_the_resolved_address() -> None:
         return httpx.Response(200, headers={"X-Test": "1"}, content=b"OK")
 
     chk = next(c for c in _bundle_checks() if c.name == "synapse")
-    obs = health.observe(_mock(handler), chk, dg.Target("2001:db8::1", 8443))
+    obs = health.observe(_mock(handler), chk, dg.Endpoint("2001:db8::1", 8443))
     assert seen == {"url": "https://[2001:db8::1]:8443/health", "host": chk.host,
                     "sni": chk.host}
     assert (obs.status, obs.body, obs.headers["x-test"], obs.url) == (200, b"OK", "1", chk.url)

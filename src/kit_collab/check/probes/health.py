@@ -27,10 +27,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kit_collab import constants
+from kit_collab.bundle.render import Bundle, Check
 from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
-from kit_collab.bundle.render import Bundle, Check
 
 MAX_BODY = 1024 * 1024
 STUN_MAGIC = 0x2112A442
@@ -137,13 +137,13 @@ def _name(name: x509.Name) -> str:
     return name.rfc4514_string() or "?"
 
 
-def _connect(host: str, target: dg.Target | None, timeout: float) -> tuple[socket.socket, str]:
+def _connect(host: str, target: dg.Endpoint | None, timeout: float) -> tuple[socket.socket, str]:
     address = (target.ip, target.port) if target else (host, 443)
     where = target.netloc if target else f"{host}:443"
     return socket.create_connection(address, timeout=timeout), where
 
 
-def probe_tls(host: str, target: dg.Target | None, ctx: ssl.SSLContext,
+def probe_tls(host: str, target: dg.Endpoint | None, ctx: ssl.SSLContext,
               timeout: float = 10) -> dg.TlsObservation:
     """A verified handshake with SNI ``host``; on a verification failure, the certificate
     presented is read once more, to describe it (see ``_presented``)."""
@@ -168,7 +168,7 @@ def probe_tls(host: str, target: dg.Target | None, ctx: ssl.SSLContext,
     return dg.TlsObservation(host, where, cert=cert_info(der))
 
 
-def _presented(host: str, target: dg.Target | None, timeout: float) -> dg.CertInfo | None:
+def _presented(host: str, target: dg.Endpoint | None, timeout: float) -> dg.CertInfo | None:
     """The certificate the server presents, read only to *describe* a failed verification
     (its names, issuer and dates in the finding). This handshake trusts nothing: no request
     is sent over it and it is closed at once; every request goes through ``ssl_context``."""
@@ -211,7 +211,7 @@ def http_client(ctx: ssl.SSLContext, timeout: float = 10,
                         transport=transport, trust_env=False)
 
 
-def observe(client: httpx.Client, check: Check, target: dg.Target | None,
+def observe(client: httpx.Client, check: Check, target: dg.Endpoint | None,
             timeout: float = 10) -> dg.HttpObservation:
     """GET the check's URL; with a target, at its address with the check's SNI and Host."""
     url, headers, extensions = check.url, {}, {}
@@ -288,7 +288,7 @@ def _turn_jobs(bundle: Bundle, resolve: dg.Resolve, deadline: Deadline
     port = bundle.ports.get("coturn", {}).get("listening")
     if not host or not port:
         return []
-    target = dg.target_for(resolve, host)
+    target = dg.endpoint_for(resolve, host)
 
     def job(protocol: str) -> Callable[[], dg.StunProbe]:
         def run() -> dg.StunProbe:
@@ -329,7 +329,7 @@ def run_health(bundle: Bundle, *, resolve: dg.Resolve, ctx: ssl.SSLContext,
 def _host_job(service: str, host: str, bundle: Bundle, resolve: dg.Resolve,
               ctx: ssl.SSLContext, limit: Deadline, root: str,
               clock: Callable[[], datetime]) -> Callable[[], list[dg.Finding]]:
-    target = dg.target_for(resolve, host)
+    target = dg.endpoint_for(resolve, host)
     checks = [c for c in bundle.checks if c.host == host]
 
     def run() -> list[dg.Finding]:
@@ -342,7 +342,7 @@ def _host_job(service: str, host: str, bundle: Bundle, resolve: dg.Resolve,
     return run
 
 
-def _check_job(check: Check, target: dg.Target | None, ctx: ssl.SSLContext, limit: Deadline,
+def _check_job(check: Check, target: dg.Endpoint | None, ctx: ssl.SSLContext, limit: Deadline,
                bundle: Bundle, root: str) -> Callable[[], dg.Finding]:
     def run() -> dg.Finding:
         # One client per check: connections are pooled by address, and several names may

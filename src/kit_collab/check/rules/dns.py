@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kit_collab.check.rules.findings import ERROR, OK, SERVER, WARNING, Finding
+from kit_collab.check.findings import ERROR, OK, SERVER, WARNING, Finding, Verdict
 from kit_collab.i18n import tr
 
 
@@ -71,7 +71,7 @@ def dns_findings(names: list[tuple[str, str]], answers: Mapping[str, DnsAnswer],
     return out
 
 
-def _dns_rule(answer: DnsAnswer, server: ServerAddresses) -> tuple[str, str, str]:
+def _dns_rule(answer: DnsAnswer, server: ServerAddresses) -> Verdict:
     host = answer.host
     if answer.error and answer.error != "nxdomain" and not (answer.a or answer.aaaa):
         return ERROR, tr(f"le DNS ne répond pas pour {host} ({answer.error})",
@@ -91,7 +91,7 @@ def _dns_rule(answer: DnsAnswer, server: ServerAddresses) -> tuple[str, str, str
                tr(f"créez un enregistrement A pour {host} vers l'adresse IP publique du serveur",
                   f"create an A record for {host} to the server's public IP address"))
         return ERROR, what, fix
-    problems: list[tuple[str, str, str]] = []
+    problems: list[Verdict] = []
     for kind, found, ours in (("A", answer.a, server.v4), ("AAAA", answer.aaaa, server.v6)):
         rule = _record_rule(host, kind, found, ours, other_family=bool(server.v4 or server.v6))
         if rule:
@@ -105,7 +105,7 @@ def _dns_rule(answer: DnsAnswer, server: ServerAddresses) -> tuple[str, str, str
 
 
 def _record_rule(host: str, kind: str, found: tuple[str, ...], ours: tuple[str, ...], *,
-                 other_family: bool) -> tuple[str, str, str] | None:
+                 other_family: bool) -> Verdict | None:
     if not found:
         if ours:  # the server has such an address, the name lacks it
             line = "\n".join(zone_line(host, ip) for ip in ours)

@@ -8,11 +8,11 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.apply.scripts import remote
-from kit_collab.check.rules.findings import ERROR, OK, WARNING, Finding
+from kit_collab.bundle.render import Bundle, Check
+from kit_collab.check.findings import ERROR, OK, WARNING, Finding, Verdict
 from kit_collab.check.rules.hostnames import backends
 from kit_collab.check.rules.tls import _proxy_logs_fix
 from kit_collab.i18n import tr
-from kit_collab.bundle.render import Bundle, Check
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _logs(ctx: _Ctx, services: list[str]) -> str:
               f"see whether it runs: kit-collab status; its logs, on the server: {command}")
 
 
-def _check_rule(check: Check, obs: HttpObservation, ctx: _Ctx) -> tuple[str, str, str]:
+def _check_rule(check: Check, obs: HttpObservation, ctx: _Ctx) -> Verdict:
     label = tr(f"{check.url} (contrôle « {check.name} »)", f"{check.url} (check '{check.name}')")
     if obs.error or obs.status is None:
         return ERROR, tr(f"pas de réponse de {label} : {obs.error}",
@@ -108,7 +108,7 @@ _JSON_MEANING = {
 
 
 def _json_rule(check: Check, obs: HttpObservation, ctx: _Ctx,
-               label: str) -> tuple[str, str, str]:
+               label: str) -> Verdict:
     try:
         document = json.loads(obs.body)
     except ValueError:
@@ -156,7 +156,7 @@ def _redeploy() -> str:
 
 
 def _element_config(check: Check, obs: HttpObservation,
-                    ctx: _Ctx) -> tuple[str, str, str] | None:
+                    ctx: _Ctx) -> Verdict | None:
     """Element must point at the commune's homeserver, and its calls at the commune's Jitsi
     (else they go to a public Jitsi: element-web #20021)."""
     hosts = ctx.bundle.hosts
@@ -180,7 +180,7 @@ def _element_config(check: Check, obs: HttpObservation,
 
 
 def _well_known_client(check: Check, obs: HttpObservation,
-                       ctx: _Ctx) -> tuple[str, str, str] | None:
+                       ctx: _Ctx) -> Verdict | None:
     wanted = f"https://{ctx.bundle.hosts['matrix']['synapse']}"
     got = ((_json_of(obs).get("m.homeserver") or {}).get("base_url") or "").rstrip("/")
     if got != wanted:
@@ -193,7 +193,7 @@ def _well_known_client(check: Check, obs: HttpObservation,
 
 
 def _well_known_server(check: Check, obs: HttpObservation,
-                       ctx: _Ctx) -> tuple[str, str, str] | None:
+                       ctx: _Ctx) -> Verdict | None:
     wanted = f"{ctx.bundle.hosts['matrix']['synapse']}:443"
     got = _json_of(obs).get("m.server")
     if got != wanted:

@@ -12,7 +12,7 @@ from kit_collab.i18n import tr
 
 
 @dataclass(frozen=True)
-class Target:
+class Endpoint:
     """Where to connect for a hostname: an IP address and the HTTPS port there."""
 
     ip: str
@@ -24,14 +24,14 @@ class Target:
         return f"{ip}:{self.port}"
 
 
-Resolve = Mapping[str, Target]
+Resolve = Mapping[str, Endpoint]
 
 
-def parse_resolve(entries: Iterable[str]) -> dict[str, Target]:
+def parse_resolve(entries: Iterable[str]) -> dict[str, Endpoint]:
     """``HOST:IP`` or curl's ``HOST:PORT:IP`` (IPv6 in brackets when a port is given); ``*``
     as HOST stands for every hostname. Every URL checked is https on port 443: PORT is the
     port to connect to at IP (443 for a normal server, another one for a test proxy)."""
-    result: dict[str, Target] = {}
+    result: dict[str, Endpoint] = {}
     problems = []
     for entry in entries:
         target = _one_resolve(entry.strip())
@@ -48,7 +48,7 @@ def parse_resolve(entries: Iterable[str]) -> dict[str, Target]:
     return result
 
 
-def _one_resolve(entry: str) -> tuple[str, Target] | None:
+def _one_resolve(entry: str) -> tuple[str, Endpoint] | None:
     host, sep, rest = entry.partition(":")
     host = host.strip().lower().rstrip(".")
     if not sep or not host or not re.match(r"^(\*|[a-z0-9.-]+)$", host):
@@ -60,7 +60,7 @@ def _one_resolve(entry: str) -> tuple[str, Target] | None:
             return None
         port, rest = int(match.group(1)), match.group(2)
     ip = _ip(rest.strip("[]"))
-    return (host, Target(ip, port)) if ip else None
+    return (host, Endpoint(ip, port)) if ip else None
 
 
 def _ip(text: str) -> str | None:
@@ -70,5 +70,5 @@ def _ip(text: str) -> str | None:
         return None
 
 
-def target_for(resolve: Resolve, host: str) -> Target | None:
+def endpoint_for(resolve: Resolve, host: str) -> Endpoint | None:
     return resolve.get(host) or resolve.get("*")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kit_collab.check.rules.findings import ERROR, OK, WARNING, Finding
+from kit_collab.check.findings import ERROR, OK, WARNING, Finding
 from kit_collab.i18n import tr
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit_collab.check.rules.findings import ERROR, OK, Finding
+from kit_collab.check.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
 
 

@@ -17,11 +17,11 @@ from kit_collab import constants
 from kit_collab.check import rules as dg
 from kit_collab.i18n import tr
 
-ResolveArg = Iterable[str] | Mapping[str, dg.Target]
+ResolveArg = Iterable[str] | Mapping[str, dg.Endpoint]
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"  # in the proxy's data volume
 
 
-def _resolve_map(resolve: ResolveArg) -> dict[str, dg.Target]:
+def _resolve_map(resolve: ResolveArg) -> dict[str, dg.Endpoint]:
     if isinstance(resolve, Mapping):
         return dict(resolve)
     return dg.parse_resolve(list(resolve))
@@ -151,7 +151,7 @@ def run(profile_path: Path, *, as_json: bool, resolve: list[str], ca_cert: Path 
     return dg.exit_code(findings)
 
 
-def _with_server(profile: Any, recipes: Any, targets: dict[str, dg.Target],
+def _with_server(profile: Any, recipes: Any, targets: dict[str, dg.Endpoint],
                  accept_host_key: str | None, dns_server: str | None, ca_cert: Path | None
                  ) -> tuple[Any, list[dg.Finding], list[str], str | None]:
     """Facts, the bundle install would deploy, the preflight and, with Caddy's internal

@@ -18,7 +18,7 @@ from kit_collab.profile.messages import pydantic_message
 from kit_collab.profile.model import EU_EEA, Serveur, ServiceMunicipal, Utilisateur
 
 Answers = dict[str, Any]
-Check = Callable[[str, Answers], Any]
+AnswerCheck = Callable[[str, Answers], Any]
 SERVICES = ("nextcloud", "collabora", "matrix", "jitsi")
 NONE_WORDS = ("aucun", "aucune", "none", "-")
 
@@ -167,6 +167,6 @@ def check_user_services(text: str, answers: Answers) -> list[str]:
     return chosen
 
 
-def field_checker(model: type[BaseModel], name: str) -> Check:
+def field_checker(model: type[BaseModel], name: str) -> AnswerCheck:
     return lambda text, _answers: field_check(model, name, text)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from kit_collab.i18n import tr
 from kit_collab.profile.answer_checks import (
     SERVICES,
+    AnswerCheck,
     Answers,
-    Check,
     check_country,
     check_host,
     check_identifiant,
@@ -65,7 +65,7 @@ class Question:
     section: str
     fr: str
     en: str
-    check: Check
+    check: AnswerCheck
     default: Callable[[Answers], str | None] = lambda _a: None
     when: Callable[[Answers], bool] = lambda _a: True
     help_fr: str = ""

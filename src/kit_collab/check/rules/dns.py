@@ -106,36 +106,43 @@ def _dns_rule(answer: DnsAnswer, server: ServerAddresses) -> Verdict:
 
 def _record_rule(host: str, kind: str, found: tuple[str, ...], ours: tuple[str, ...], *,
                  other_family: bool) -> Verdict | None:
+    """What is wrong with the name's records of one family (A or AAAA), if anything."""
     if not found:
-        if ours:  # the server has such an address, the name lacks it
-            line = "\n".join(zone_line(host, ip) for ip in ours)
-            family = "IPv4" if kind == "A" else "IPv6"
-            return ERROR, tr(f"{host} n'a pas d'enregistrement {kind} : les réseaux en {family} "
-                             "seul n'y accèdent pas",
-                             f"{host} has no {kind} record: {family}-only networks cannot "
-                             "reach it"), tr(f"créez chez votre registraire : {line}",
-                                             f"create at your registrar: {line}")
-        return None
+        return _missing_record(host, kind, ours) if ours else None
     if not ours:
-        if not other_family:
-            return None  # nothing to compare with: the "address unknown" warning says so
-        shown = ", ".join(found)
-        return WARNING, tr(
-            f"{host} a un enregistrement {kind} ({shown}) que kit-collab ne peut pas vérifier : "
-            "s'il ne mène pas au serveur, une partie des visiteurs et Let's Encrypt échoueront",
-            f"{host} has an {kind} record ({shown}) kit-collab cannot verify: if it does not "
-            "lead to the server, some visitors and Let's Encrypt will fail"), tr(
-            f"vérifiez que {shown} est bien une adresse du serveur (ip addr sur le serveur), "
-            f"sinon supprimez cet enregistrement {kind}",
-            f"check that {shown} is one of the server's addresses (ip addr on the server), "
-            f"otherwise delete this {kind} record")
+        # Nothing to compare with: the "address unknown" warning says so.
+        return _unverifiable_record(host, kind, found) if other_family else None
     wrong = [ip for ip in found if ip not in ours]
-    if not wrong:
-        return None
-    right = [ip for ip in found if ip in ours]
-    expected = ", ".join(ours)
+    return _wrong_record(host, kind, found, ours, wrong) if wrong else None
+
+
+def _missing_record(host: str, kind: str, ours: tuple[str, ...]) -> Verdict:
+    """The server has an address of this family, the name lacks it."""
     line = "\n".join(zone_line(host, ip) for ip in ours)
-    if right:
+    family = "IPv4" if kind == "A" else "IPv6"
+    return ERROR, tr(f"{host} n'a pas d'enregistrement {kind} : les réseaux en {family} "
+                     "seul n'y accèdent pas",
+                     f"{host} has no {kind} record: {family}-only networks cannot "
+                     "reach it"), tr(f"créez chez votre registraire : {line}",
+                                     f"create at your registrar: {line}")
+
+
+def _unverifiable_record(host: str, kind: str, found: tuple[str, ...]) -> Verdict:
+    shown = ", ".join(found)
+    return WARNING, tr(
+        f"{host} a un enregistrement {kind} ({shown}) que kit-collab ne peut pas vérifier : "
+        "s'il ne mène pas au serveur, une partie des visiteurs et Let's Encrypt échoueront",
+        f"{host} has an {kind} record ({shown}) kit-collab cannot verify: if it does not "
+        "lead to the server, some visitors and Let's Encrypt will fail"), tr(
+        f"vérifiez que {shown} est bien une adresse du serveur (ip addr sur le serveur), "
+        f"sinon supprimez cet enregistrement {kind}",
+        f"check that {shown} is one of the server's addresses (ip addr on the server), "
+        f"otherwise delete this {kind} record")
+
+
+def _wrong_record(host: str, kind: str, found: tuple[str, ...], ours: tuple[str, ...],
+                  wrong: list[str]) -> Verdict:
+    if any(ip in ours for ip in found):
         return ERROR, tr(
             f"{host} pointe vers le serveur mais aussi vers {', '.join(wrong)} : une partie des "
             "visiteurs arrivera ailleurs",
@@ -144,6 +151,8 @@ def _record_rule(host: str, kind: str, found: tuple[str, ...], ours: tuple[str, 
             f"supprimez chez votre registraire l'enregistrement {kind} {host} → "
             f"{', '.join(wrong)}", f"delete the {kind} record {host} → {', '.join(wrong)} at "
             "your registrar")
+    expected = ", ".join(ours)
+    line = "\n".join(zone_line(host, ip) for ip in ours)
     return ERROR, tr(f"{host} pointe vers {', '.join(wrong)}, pas vers le serveur ({expected})",
                      f"{host} points to {', '.join(wrong)}, not to the server ({expected})"), tr(
         f"remplacez chez votre registraire l'enregistrement {kind} de {host} par : {line}",

@@ -60,29 +60,10 @@ def _check_rule(check: Check, obs: HttpObservation, ctx: _Ctx) -> Verdict:
             "vérifiez que le proxy tourne (kit-collab status) ; " + _proxy_logs_fix(),
             "check that the proxy runs (kit-collab status); " + _proxy_logs_fix())
     if obs.status != check.status:
-        services = backends(ctx.bundle).get(check.host, [])
-        if obs.status in _GATEWAY and services and check.status not in _GATEWAY:
-            names = ", ".join(services)
-            return ERROR, tr(
-                f"le proxy n'obtient pas de réponse du service {names} (recette "
-                f"{check.recipe}) : {label} répond {obs.status}",
-                f"the proxy gets no answer from service {names} (recipe {check.recipe}): "
-                f"{label} answers {obs.status}"), _logs(ctx, services)
-        return ERROR, tr(f"{label} répond {obs.status} au lieu de {check.status}",
-                         f"{label} answers {obs.status} instead of {check.status}"), tr(
-            "la configuration en place ne correspond pas à la recette : relancez kit-collab "
-            "install ; " + _proxy_logs_fix(), "the configuration in place does not match the "
-            "recipe: run kit-collab install again; " + _proxy_logs_fix())
-    for name, expected in check.headers.items():
-        got = obs.headers.get(name.lower())
-        if got is None or expected not in got:
-            level = WARNING if name.lower() == "strict-transport-security" else ERROR
-            shown = tr(f"vaut « {got} »", f"is '{got}'") if got is not None else tr(
-                "est absent", "is missing")
-            return level, tr(f"{label} : l'en-tête {name} {shown} (attendu : {expected})",
-                             f"{label}: header {name} {shown} (expected: {expected})"), tr(
-                "relancez kit-collab install pour remettre la configuration du proxy",
-                "run kit-collab install again to restore the proxy configuration")
+        return _status_rule(check, obs, ctx, label)
+    header = _header_rule(check, obs, label)
+    if header:
+        return header
     text = obs.body.decode("utf-8", "replace")
     if check.contains and check.contains not in text:
         return ERROR, tr(f"{label} ne contient pas « {check.contains} » : ce n'est pas la "
@@ -94,6 +75,39 @@ def _check_rule(check: Check, obs: HttpObservation, ctx: _Ctx) -> Verdict:
         return _json_rule(check, obs, ctx, label)
     return OK, tr(f"{check.url} répond comme attendu ({obs.status})",
                   f"{check.url} answers as expected ({obs.status})"), ""
+
+
+def _status_rule(check: Check, obs: HttpObservation, ctx: _Ctx, label: str) -> Verdict:
+    """Another status than the recipe declares: the service behind is down (a gateway
+    error from the proxy), or the configuration in place is not the recipe's."""
+    services = backends(ctx.bundle).get(check.host, [])
+    if obs.status in _GATEWAY and services and check.status not in _GATEWAY:
+        names = ", ".join(services)
+        return ERROR, tr(
+            f"le proxy n'obtient pas de réponse du service {names} (recette "
+            f"{check.recipe}) : {label} répond {obs.status}",
+            f"the proxy gets no answer from service {names} (recipe {check.recipe}): "
+            f"{label} answers {obs.status}"), _logs(ctx, services)
+    return ERROR, tr(f"{label} répond {obs.status} au lieu de {check.status}",
+                     f"{label} answers {obs.status} instead of {check.status}"), tr(
+        "la configuration en place ne correspond pas à la recette : relancez kit-collab "
+        "install ; " + _proxy_logs_fix(), "the configuration in place does not match the "
+        "recipe: run kit-collab install again; " + _proxy_logs_fix())
+
+
+def _header_rule(check: Check, obs: HttpObservation, label: str) -> Verdict | None:
+    """The first declared header missing or different (HSTS only warns)."""
+    for name, expected in check.headers.items():
+        got = obs.headers.get(name.lower())
+        if got is None or expected not in got:
+            level = WARNING if name.lower() == "strict-transport-security" else ERROR
+            shown = tr(f"vaut « {got} »", f"is '{got}'") if got is not None else tr(
+                "est absent", "is missing")
+            return level, tr(f"{label} : l'en-tête {name} {shown} (attendu : {expected})",
+                             f"{label}: header {name} {shown} (expected: {expected})"), tr(
+                "relancez kit-collab install pour remettre la configuration du proxy",
+                "run kit-collab install again to restore the proxy configuration")
+    return None
 
 
 # Nextcloud's status.php vocabulary: what a wrong value means and what to run.

@@ -82,37 +82,68 @@ def tls_finding(service: str, obs: TlsObservation, now: datetime, skipped: int =
 
 
 def _verify_failure(obs: TlsObservation, now: datetime) -> tuple[str, str]:
-    host, cert, code = obs.host, obs.cert, obs.verify_code
+    """The sentence and the fix for a certificate the verification refused."""
+    cert, code = obs.cert, obs.verify_code
     if code == _EXPIRED or (cert and cert.not_after < now and code not in (
             _HOSTNAME_MISMATCH, _SELF_SIGNED)):
-        when = tr(f" le {_date(cert.not_after)} (il y a {(now - cert.not_after).days} jours)",
-                  f" on {_date(cert.not_after)} ({(now - cert.not_after).days} days ago)") \
-            if cert else ""
-        return tr(f"le certificat HTTPS de {host} a expiré{when}",
-                  f"the HTTPS certificate of {host} has expired{when}"), tr(
-            "le proxy n'a pas pu le renouveler : vérifiez que le DNS pointe vers le serveur et "
-            "que le port 80 est ouvert, puis les " + _proxy_logs_fix(),
-            "the proxy could not renew it: check that DNS points to the server and port 80 "
-            "is open, then the " + _proxy_logs_fix())
+        return _expired(obs, now)
     if code == _NOT_YET_VALID:
-        start = tr(f" qu'à partir du {_date(cert.not_before)}",
-                   f" from {_date(cert.not_before)}") if cert else tr(" pas encore",
-                                                                      " yet")
-        return tr(f"le certificat HTTPS de {host} n'est valable{start}",
-                  f"the HTTPS certificate of {host} is only valid{start}"), tr(
-            "l'horloge du serveur ou de cette machine est fausse : activez la synchronisation "
-            "de l'heure (timedatectl set-ntp true)", "the server's or this machine's clock is "
-            "wrong: turn on time synchronisation (timedatectl set-ntp true)")
+        return _not_yet_valid(obs)
     if code == _HOSTNAME_MISMATCH:
-        names = ", ".join(cert.names) if cert and cert.names else "?"
-        return tr(f"le certificat présenté à {obs.where} pour {host} est celui d'un autre nom "
-                  f"({names})", f"the certificate presented at {obs.where} for {host} is for "
-                  f"another name ({names})"), tr(
-            f"le proxy ne sert pas encore {host} : relancez kit-collab install, et vérifiez "
-            f"que le DNS de {host} mène à ce serveur (et non à un autre site)",
-            f"the proxy does not serve {host} yet: run kit-collab install again, and check "
-            f"that {host}'s DNS leads to this server (not another site)")
-    ca_fix = tr(
+        return _other_name(obs)
+    if code == _SELF_SIGNED or (cert and cert.self_issued):
+        who = f" ({cert.subject})" if cert else ""
+        return tr(f"le certificat HTTPS de {obs.host} est auto-signé{who} : navigateurs et "
+                  "applications le refusent",
+                  f"the HTTPS certificate of {obs.host} is self-signed{who}: browsers and apps "
+                  "refuse it"), _unknown_authority_fix()
+    if code in (_SELF_SIGNED_IN_CHAIN, _NO_LOCAL_ISSUER, _NO_LEAF_ISSUER):
+        issuer = cert.issuer if cert else "?"
+        return tr(f"le certificat HTTPS de {obs.host} est émis par « {issuer} », une autorité "
+                  "inconnue de cette machine", f"the HTTPS certificate of {obs.host} is issued "
+                  f"by '{issuer}', an authority unknown to this machine"), _unknown_authority_fix()
+    return tr(f"certificat HTTPS de {obs.host} refusé : {obs.verify_message}",
+              f"HTTPS certificate of {obs.host} refused: {obs.verify_message}"), _proxy_logs_fix()
+
+
+def _expired(obs: TlsObservation, now: datetime) -> tuple[str, str]:
+    cert = obs.cert
+    when = tr(f" le {_date(cert.not_after)} (il y a {(now - cert.not_after).days} jours)",
+              f" on {_date(cert.not_after)} ({(now - cert.not_after).days} days ago)") \
+        if cert else ""
+    return tr(f"le certificat HTTPS de {obs.host} a expiré{when}",
+              f"the HTTPS certificate of {obs.host} has expired{when}"), tr(
+        "le proxy n'a pas pu le renouveler : vérifiez que le DNS pointe vers le serveur et "
+        "que le port 80 est ouvert, puis les " + _proxy_logs_fix(),
+        "the proxy could not renew it: check that DNS points to the server and port 80 "
+        "is open, then the " + _proxy_logs_fix())
+
+
+def _not_yet_valid(obs: TlsObservation) -> tuple[str, str]:
+    cert = obs.cert
+    start = tr(f" qu'à partir du {_date(cert.not_before)}",
+               f" from {_date(cert.not_before)}") if cert else tr(" pas encore", " yet")
+    return tr(f"le certificat HTTPS de {obs.host} n'est valable{start}",
+              f"the HTTPS certificate of {obs.host} is only valid{start}"), tr(
+        "l'horloge du serveur ou de cette machine est fausse : activez la synchronisation "
+        "de l'heure (timedatectl set-ntp true)", "the server's or this machine's clock is "
+        "wrong: turn on time synchronisation (timedatectl set-ntp true)")
+
+
+def _other_name(obs: TlsObservation) -> tuple[str, str]:
+    host, cert = obs.host, obs.cert
+    names = ", ".join(cert.names) if cert and cert.names else "?"
+    return tr(f"le certificat présenté à {obs.where} pour {host} est celui d'un autre nom "
+              f"({names})", f"the certificate presented at {obs.where} for {host} is for "
+              f"another name ({names})"), tr(
+        f"le proxy ne sert pas encore {host} : relancez kit-collab install, et vérifiez "
+        f"que le DNS de {host} mène à ce serveur (et non à un autre site)",
+        f"the proxy does not serve {host} yet: run kit-collab install again, and check "
+        f"that {host}'s DNS leads to this server (not another site)")
+
+
+def _unknown_authority_fix() -> str:
+    return tr(
         "avec l'autorité interne de Caddy (certificats: interne), donnez son certificat racine "
         "avec --ca-cert (sur le serveur : docker compose -p kit-collab-proxy exec caddy cat "
         "/data/caddy/pki/authorities/local/root.crt) ; sinon passez serveur.certificats.mode à "
@@ -121,16 +152,3 @@ def _verify_failure(obs: TlsObservation, now: datetime) -> tuple[str, str]:
         "with --ca-cert (on the server: docker compose -p kit-collab-proxy exec caddy cat "
         "/data/caddy/pki/authorities/local/root.crt); otherwise set serveur.certificats.mode "
         "to acme and check the " + _proxy_logs_fix())
-    if code == _SELF_SIGNED or (cert and cert.self_issued):
-        who = f" ({cert.subject})" if cert else ""
-        return tr(f"le certificat HTTPS de {host} est auto-signé{who} : navigateurs et "
-                  "applications le refusent",
-                  f"the HTTPS certificate of {host} is self-signed{who}: browsers and apps "
-                  "refuse it"), ca_fix
-    if code in (_SELF_SIGNED_IN_CHAIN, _NO_LOCAL_ISSUER, _NO_LEAF_ISSUER):
-        issuer = cert.issuer if cert else "?"
-        return tr(f"le certificat HTTPS de {host} est émis par « {issuer} », une autorité "
-                  "inconnue de cette machine", f"the HTTPS certificate of {host} is issued by "
-                  f"'{issuer}', an authority unknown to this machine"), ca_fix
-    return tr(f"certificat HTTPS de {host} refusé : {obs.verify_message}",
-              f"HTTPS certificate of {host} refused: {obs.verify_message}"), _proxy_logs_fix()

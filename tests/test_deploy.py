@@ -305,7 +305,7 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
                               "http://127.0.0.1:8080/").stdout
     assert "demo v1" in served  # the previous release serves again
     status = cli("status", path, "--json", env=env)
-    assert status.code == 0 and json.loads(status.out)["release"] == good.split("/")[1]
+    assert status.code == 0 and json.loads(status.out)["communes"][0]["rapport"]["release"] == good.split("/")[1]
     # No secret in any output or log of these runs.
     secrets = json.loads((commune / "secrets" / "secrets.json").read_text())
     logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*") if p.is_file()) \
@@ -341,7 +341,7 @@ def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
                               "http://127.0.0.1:8080/").stdout
     assert "demo v1" in served
     # The plan now sees the v2 template as a change again.
-    plan = json.loads(cli("plan", path, "--json", env=env).out)
+    plan = json.loads(cli("plan", path, "--json", env=env).out)["communes"][0]["rapport"]
     assert plan["rien_a_faire"] is False
 
 

@@ -513,7 +513,7 @@ class _Transport:
 
 
 def test_gate_stops_install_unless_forced() -> None:
-    from kit_collab.cli.commands import check
+    from kit_collab.operations import diagnose as check
     from kit_collab.errors import DeployError
 
     err = dg.Finding(dg.ERROR, "serveur", "mémoire", "trop peu")
@@ -527,7 +527,7 @@ def test_gate_stops_install_unless_forced() -> None:
 def test_server_clock_and_internal_ca_over_a_transport() -> None:
     import time
 
-    from kit_collab.cli.commands import check
+    from kit_collab.operations import diagnose as check
 
     fake = _Transport(f"{time.time() + 30:.3f}\n".encode())
     skew, uncertainty = check.server_clock(fake)

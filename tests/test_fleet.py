@@ -156,7 +156,7 @@ def test_two_communes_share_one_server(images, data_root, tmp_path, cli):
 
 def _assert_served(host: Sshd, root: Path, data_root: Path, path: Path) -> None:
     """HTTPS through the shared Caddy, trusting its internal CA read over SSH."""
-    from kit_collab.cli.commands import check
+    from kit_collab.operations import diagnose as check
     from kit_collab.profile.model import load_profile
 
     profile = load_profile(path)

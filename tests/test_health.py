@@ -26,6 +26,7 @@ import yaml
 from kit_collab.check import rules as dg
 from kit_collab.check.probes import health
 from kit_collab.cli.commands import check
+from kit_collab.operations import diagnose
 from kit_collab.errors import InputError
 
 from . import checkbed
@@ -131,7 +132,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[checkbed.Bed]:
 
 def _health(bed: checkbed.Bed, deadline: float = 10, **kw) -> list[dg.Finding]:
     kw.setdefault("ca_cert", bed.ca_path)
-    return check.health(bed.bundle, resolve=bed.resolve, deadline=deadline,
+    return diagnose.health(bed.bundle, resolve=bed.resolve, deadline=deadline,
                         root=str(bed.out), **kw)
 
 
@@ -241,7 +242,7 @@ def test_check_command_json(bed: checkbed.Bed, bed_dns: str, commune_file: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
     code = check.run(commune_file, as_json=True, resolve=bed.resolve, ca_cert=bed.ca_path,
                      accept_host_key=None, server=False, deadline=10, dns_server=bed_dns)
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)["communes"][0]["rapport"]
     errors = [c for c in report["constats"] if c["niveau"] == "erreur"]
     if bed.ports["coturn"] != checkbed.TURN_DEFAULT:
         # 3478 was taken on this machine: without the server, check knows only the default

@@ -26,8 +26,8 @@ import yaml
 from kit_collab.check import rules as dg
 from kit_collab.check.probes import health
 from kit_collab.cli.commands import check
-from kit_collab.operations import diagnose
 from kit_collab.errors import InputError
+from kit_collab.operations import diagnose
 
 from . import checkbed
 from .checkbed import Authority

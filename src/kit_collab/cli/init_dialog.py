@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.prompt import Confirm, InvalidResponse, Prompt
 
 from kit_collab import constants
-from kit_collab.profile import wizard
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
+from kit_collab.profile import wizard
 
 
 class _Ask(Prompt):
@@ -102,7 +102,8 @@ def _write(path: Path, text: str, force: bool) -> None:
     os.replace(tmp, path)
 
 
-def run(path: Path, *, force: bool, interactive: bool, values: dict[str, str]) -> int:
+def run(path: Path, *, force: bool, interactive: bool,
+        values: dict[str, str | None]) -> int:
     """Ask (or take from ``values`` and defaults), check, then write the profile at ``path``.
     ``values`` keys: ``wizard.option_keys()``; None values are ignored."""
     from kit_collab.cli.output import esc, out

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kit_collab.fleet.inventory import Entry
-from kit_collab.i18n import tr
 from kit_collab.fleet.runner import Action, CommuneLog
+from kit_collab.i18n import tr
 from kit_collab.operations import accounts as accounts_op
 from kit_collab.operations import diagnose as diagnose_op
 from kit_collab.operations import install as install_op

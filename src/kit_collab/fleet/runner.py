@@ -22,7 +22,8 @@ from kit_collab.i18n import tr
 from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult
 from kit_collab.redact import redact
 
-__all__ = ["FAILED", "NOTHING", "OK", "Action", "CommuneLog", "Connections", "Result", "exit_code", "run"]
+__all__ = ["FAILED", "NOTHING", "OK", "Action", "CommuneLog", "Connections", "Result",
+           "exit_code", "run"]
 
 
 @dataclass

@@ -16,14 +16,35 @@ from pathlib import Path
 from typing import Any
 
 from kit_collab import constants
-from kit_collab.check import rules as dg
+from kit_collab.check.rules.dns import dns_findings, records_to_create
+from kit_collab.check.rules.findings import (
+    ERROR,
+    OK,
+    SERVER,
+    WARNING,
+    Finding,
+    audit_note,
+    blocking,
+    exit_code,
+    summary,
+)
+from kit_collab.check.rules.hostnames import hostnames
+from kit_collab.check.rules.names import Target, parse_resolve
+from kit_collab.check.rules.server import (
+    clock_findings,
+    hosting_findings,
+    needed_ports,
+    ports_findings,
+    reachability_findings,
+    system_findings,
+)
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
-ResolveArg = Iterable[str] | Mapping[str, dg.Target]
+ResolveArg = Iterable[str] | Mapping[str, Target]
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"  # in the proxy's data volume
 
 
@@ -38,7 +59,7 @@ class DiagnoseOptions:
 
 @dataclass
 class Diagnosis(OperationResult):
-    findings: list[dg.Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
 
 
@@ -47,14 +68,14 @@ def check_options(options: DiagnoseOptions) -> None:
     before anything runs."""
     from kit_collab.check.probes.health import ssl_context
 
-    dg.parse_resolve(list(options.resolve))
+    parse_resolve(list(options.resolve))
     ssl_context(options.ca_cert)
 
 
-def _resolve_map(resolve: ResolveArg) -> dict[str, dg.Target]:
+def _resolve_map(resolve: ResolveArg) -> dict[str, Target]:
     if isinstance(resolve, Mapping):
         return dict(resolve)
-    return dg.parse_resolve(list(resolve))
+    return parse_resolve(list(resolve))
 
 
 def server_clock(transport: Any) -> tuple[float | None, float]:
@@ -79,7 +100,7 @@ def _protocols(recipes: Any) -> dict[tuple[str, str], str]:
 def preflight(profile: Any, bundle: Any, facts: Any, *, resolver: Any = None,
               resolve: ResolveArg = (), transport: Any = None, recipes: Any = None,
               web_ports: tuple[int, ...] = (80, 443), dns_server: str | None = None,
-              timeout: float = 5) -> list[dg.Finding]:
+              timeout: float = 5) -> list[Finding]:
     """Read-only checks before an install: EU hosting, DNS of every name, ports 80/443 from
     here; with ``facts`` (read from the server) OS, architecture, RAM, disk, free ports;
     with ``transport`` the clock (one more round trip)."""
@@ -92,45 +113,45 @@ def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: An
                           resolve: ResolveArg = (), transport: Any = None, recipes: Any = None,
                           web_ports: tuple[int, ...] = (80, 443),
                           dns_server: str | None = None, timeout: float = 5
-                          ) -> tuple[list[dg.Finding], list[str]]:
+                          ) -> tuple[list[Finding], list[str]]:
     """``preflight``'s findings, and the DNS records to create at the registrar (zone-file
     lines; empty when DNS is right)."""
     from kit_collab.check.probes import dns as dnscheck
     from kit_collab.recipes.load import load_recipes
 
-    findings = dg.hosting_findings(profile.serveur)
+    findings = hosting_findings(profile.serveur)
     if facts is not None:
-        findings += dg.system_findings(facts, bundle)
-        needs = dg.needed_ports(bundle, _protocols(recipes or load_recipes()), facts)
-        findings += dg.ports_findings(facts, needs)
+        findings += system_findings(facts, bundle)
+        needs = needed_ports(bundle, _protocols(recipes or load_recipes()), facts)
+        findings += ports_findings(facts, needs)
     if facts is not None and facts.clock_skew is not None:  # read with the facts
-        findings += dg.clock_findings(facts.clock_skew, facts.clock_uncertainty)
+        findings += clock_findings(facts.clock_skew, facts.clock_uncertainty)
     elif transport is not None:
-        findings += dg.clock_findings(*server_clock(transport))
+        findings += clock_findings(*server_clock(transport))
     resolver = resolver or dnscheck.make_resolver(dns_server, timeout=timeout)
     server = dnscheck.server_addresses(profile.serveur, resolver)
-    names = dg.hostnames(bundle)
+    names = hostnames(bundle)
     answers = dnscheck.lookup_all([h for _s, h in names], resolver)
-    findings += dg.dns_findings(names, answers, server,
+    findings += dns_findings(names, answers, server,
                                 acme=profile.serveur.certificats.mode == "acme",
                                 forced=_resolve_map(resolve))
     findings += _reachability(server, web_ports, timeout, facts)
-    return findings, dg.records_to_create(names, answers, server)
+    return findings, records_to_create(names, answers, server)
 
 
 def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
-                  facts: Any) -> list[dg.Finding]:
+                  facts: Any) -> list[Finding]:
     from kit_collab.check.probes import health
 
     probe_ips = list(server.v4 or server.v6)
     probes = [health.probe_tcp(ip, port, timeout) for ip in probe_ips for port in web_ports]
     installed = None if facts is None else bool(facts.proxy_files)
-    return dg.reachability_findings(probes, installed=installed)
+    return reachability_findings(probes, installed=installed)
 
 
 def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None,
            deadline: float = 60, root: str = constants.SERVER_ROOT,
-           ca_pem: str | None = None) -> list[dg.Finding]:
+           ca_pem: str | None = None) -> list[Finding]:
     """The recipes' health checks over HTTPS, TLS of every name and the TURN port, retried
     with backoff until ``deadline`` seconds. ``ca_cert``/``ca_pem``: one more trusted CA."""
     from kit_collab.check.probes import health as health_mod
@@ -154,7 +175,7 @@ def internal_ca(transport: Any, root: str = constants.SERVER_ROOT) -> str | None
 
 
 def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: float,
-                        reporter: Reporter) -> list[dg.Finding]:
+                        reporter: Reporter) -> list[Finding]:
     """The recipes' HTTPS checks, straight at the server's address (DNS is the preflight's
     business), trusting Caddy's internal authority when the profile uses it."""
     reporter.step(tr("Contrôles de santé", "Health checks"))
@@ -171,10 +192,10 @@ def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: flo
                   root=profile.serveur.racine, ca_pem=ca_pem)
 
 
-def gate(findings: list[dg.Finding], *, force: bool) -> str:
+def gate(findings: list[Finding], *, force: bool) -> str:
     """For install: stop on a preflight error unless ``force``. Returns the note to write in
     the audit log when errors were overridden ("" when there were none)."""
-    errors = dg.blocking(findings)
+    errors = blocking(findings)
     if errors and not force:
         raise DeployError(
             tr(f"vérification préalable : {len(errors)} erreur(s), rien n'a été changé",
@@ -183,13 +204,13 @@ def gate(findings: list[dg.Finding], *, force: bool) -> str:
                     "journal d'audit du serveur)",
                     "fix them (see the table), or override with --force (written to the "
                     "server's audit log)"))
-    return dg.audit_note(findings)
+    return audit_note(findings)
 
 
-def as_dict(profile: Any, findings: list[dg.Finding], records: list[str]) -> dict[str, Any]:
+def as_dict(profile: Any, findings: list[Finding], records: list[str]) -> dict[str, Any]:
     return {"commune": profile.commune.code, "nom": profile.commune.nom,
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "resume": dg.summary(findings), "enregistrements_dns": records,
+            "resume": summary(findings), "enregistrements_dns": records,
             "constats": [f.as_dict() for f in findings]}
 
 
@@ -197,11 +218,11 @@ def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
              transport: Any = None, profile_path: Path | None = None) -> Diagnosis:
     """The whole diagnosis: preflight (with the server's facts when ``transport`` is given),
     then the health checks when a release is in place (always, without the server)."""
-    targets = dg.parse_resolve(list(options.resolve))
+    targets = parse_resolve(list(options.resolve))
     if transport is not None:
         bundle, findings, records, ca_pem = _with_server(profile, recipes, targets, transport,
                                                          options)
-        deployed = any(f.check == "version" and f.level == dg.OK for f in findings)
+        deployed = any(f.check == "version" and f.level == OK for f in findings)
     else:
         bundle = _local_bundle(profile_path, profile, recipes)
         findings, records = preflight_and_records(profile, bundle, None, resolve=targets,
@@ -215,21 +236,21 @@ def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
     return _diagnosis(profile, findings, records)
 
 
-def _diagnosis(profile: Profile, findings: list[dg.Finding], records: list[str]) -> Diagnosis:
-    counts = dg.summary(findings)
-    text = tr(f"{counts[dg.OK]} ok, {counts[dg.WARNING]} avert., {counts[dg.ERROR]} "
-              "erreur(s)", f"{counts[dg.OK]} ok, {counts[dg.WARNING]} warn., "
-              f"{counts[dg.ERROR]} error(s)")
-    first = next((f.message for f in findings if f.level == dg.ERROR), "")
-    base = OperationResult.of(dg.exit_code(findings), text, first,
+def _diagnosis(profile: Profile, findings: list[Finding], records: list[str]) -> Diagnosis:
+    counts = summary(findings)
+    text = tr(f"{counts[OK]} ok, {counts[WARNING]} avert., {counts[ERROR]} "
+              "erreur(s)", f"{counts[OK]} ok, {counts[WARNING]} warn., "
+              f"{counts[ERROR]} error(s)")
+    first = next((f.message for f in findings if f.level == ERROR), "")
+    base = OperationResult.of(exit_code(findings), text, first,
                               as_dict(profile, findings, records))
     return Diagnosis(base.code, base.state, base.summary, base.message, base.data,
                      findings=findings, records=records)
 
 
-def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, dg.Target],
+def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Target],
                  transport: Any, options: DiagnoseOptions
-                 ) -> tuple[Any, list[dg.Finding], list[str], str | None]:
+                 ) -> tuple[Any, list[Finding], list[str], str | None]:
     """Facts, the bundle install would deploy, the preflight and, with Caddy's internal
     authority, its root certificate (read over SSH when no --ca-cert is given)."""
     from kit_collab.apply import deploy
@@ -244,10 +265,10 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, dg.Tar
     if facts.current and internal and options.ca_cert is None:
         ca_pem = internal_ca(transport, profile.serveur.racine)
     if facts.current:
-        findings.append(dg.Finding(dg.OK, dg.SERVER, "version", tr(
+        findings.append(Finding(OK, SERVER, "version", tr(
             f"version {facts.current} en place", f"release {facts.current} in place")))
     else:
-        findings.append(dg.Finding(dg.WARNING, dg.SERVER, "version", tr(
+        findings.append(Finding(WARNING, SERVER, "version", tr(
             "aucune version installée : contrôles de santé non faits",
             "no release installed: health checks not run"),
             tr("installez avec : kit-collab install", "install with: kit-collab install")))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kit_collab import constants
-from kit_collab.check import rules as dg
+from kit_collab.check.rules.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
@@ -30,7 +30,7 @@ class InstallOptions:
 @dataclass
 class Installed(OperationResult):
     outcome: Any = None  # apply.deploy's outcome (plan, bundle, secrets: never printed)
-    findings: list[dg.Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     sheets: str = ""  # the sentence saying where the sheets are (never a password)
 
 
@@ -42,14 +42,14 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
     def preflight(facts: Any, bundle: Any) -> str:
         findings, records = diagnose.preflight_and_records(
             profile, bundle, facts, transport=transport, recipes=recipes)
-        if any(f.level != dg.OK for f in findings):
+        if any(f.level != OK for f in findings):
             reporter.findings(findings, records)
         return diagnose.gate(findings, force=options.force)
 
     outcome = deploy.install(transport, profile, recipes, reporter=reporter,
                              lock_wait=options.lock_wait, wait_seconds=options.wait,
                              preflight=preflight)
-    findings: list[dg.Finding] = []
+    findings: list[Finding] = []
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
@@ -76,10 +76,10 @@ def write_sheets(profile_path: Path, profile: Profile, outcome: Any,
               f"(private folder, {len(paths)} files) — print them, then put them away.")
 
 
-def _installed(profile: Profile, outcome: Any, findings: list[dg.Finding],
+def _installed(profile: Profile, outcome: Any, findings: list[Finding],
                sheets: str) -> Installed:
     plan, bundle = outcome.plan, outcome.bundle
-    errors = [f for f in findings if f.level == dg.ERROR]
+    errors = [f for f in findings if f.level == ERROR]
     data = {"commune": profile.commune.code, "release": bundle.release,
             "precedente": plan.previous, "applique": outcome.applied,
             "fichiers": {"ajoutes": len(plan.added), "modifies": len(plan.changed),

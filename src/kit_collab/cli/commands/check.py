@@ -91,7 +91,7 @@ def print_report(profile: Any, findings: list[Any], records: list[str] | None = 
     """The findings as a table, the DNS records to create, a one-line summary."""
     from rich.table import Table
 
-    from kit_collab.check import rules as dg
+    from kit_collab.check.rules import findings as dg
     from kit_collab.cli.output import esc, out
 
     records = records or []

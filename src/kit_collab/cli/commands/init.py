@@ -12,7 +12,7 @@ def _text(name: str, fr: str, en: str) -> object:
     return typer.Option(name, help=tr(fr, en))
 
 
-def register(app: typer.Typer) -> None:  # noqa: PLR0913 - one option per profile value
+def register(app: typer.Typer) -> None:
     @app.command(help=tr(
         "Pose quelques questions en français et écrit le profil commenté de la commune.",
         "Ask a few questions and write the commune's commented profile."))

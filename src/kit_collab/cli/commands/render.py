@@ -1,10 +1,9 @@
 """``kit-collab render``: write the complete bundle exactly as it would land on the server."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from pathlib import Path
 
 from kit_collab import constants
 from kit_collab.i18n import tr
@@ -30,9 +29,9 @@ def register(app: typer.Typer) -> None:
 
 
 def run(profile_path: Path, out_dir: Path, secrets_path: Path | None) -> int:
-    from kit_collab.operations import local_secrets
     from kit_collab.bundle import render
     from kit_collab.cli.output import esc, out
+    from kit_collab.operations import local_secrets
     from kit_collab.operations.prepare import prepare
 
     prepared = prepare(profile_path, secrets_path, persist=True)

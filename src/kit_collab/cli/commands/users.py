@@ -69,8 +69,8 @@ def report(profile: Any, services: tuple[str, ...], found: Any,
 def show(profile: Any, found: Any) -> None:
     from rich.table import Table
 
-    from kit_collab.plan import accounts
     from kit_collab.cli.output import esc, out
+    from kit_collab.plan import accounts
 
     rows = accounts.table(profile, found.existing, found.actions)
     table = Table(title=tr(f"Comptes de {esc(profile.commune.nom)}",

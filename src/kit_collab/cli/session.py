@@ -87,7 +87,7 @@ def run(command: str, targets: list[Path], fleet: FleetArgs, action: Callable[[]
         return single(targets[0])
     found = [inventory.entry(targets[0])] if one else inventory.load(targets)
     entries = inventory.select(found, list(fleet.only), list(fleet.skip))
-    log_dir = None if one else (fleet.logs or default_logs(targets))
+    log_dir = fleet.logs if one else (fleet.logs or default_logs(targets))
     return fleet_view.run(command, entries, action(), fleet, log_dir,
                           opener=lambda entry: open_transport(entry.profile,
                                                               fleet.accept_host_key))

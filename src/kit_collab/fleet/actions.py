@@ -4,8 +4,10 @@ log as its reporter. The single run calls the same operations (see cli/session.p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from kit_collab.check.rules.findings import ERROR
 from kit_collab.fleet.inventory import Entry
 from kit_collab.fleet.runner import Action, CommuneLog
 from kit_collab.i18n import tr
@@ -32,15 +34,12 @@ def install_action(recipes: RecipeSet, options: install_op.InstallOptions) -> Ac
     def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
         own = options
         if options.sheets_dir is not None:
-            own = install_op.InstallOptions(
-                force=options.force, lock_wait=options.lock_wait, wait=options.wait,
-                sheets_dir=options.sheets_dir / f"fiches-{entry.slug}",
-                sheets_always=options.sheets_always)
+            own = replace(options, sheets_dir=options.sheets_dir / f"fiches-{entry.slug}")
         result = install_op.install(connect(), entry.profile, entry.path, recipes, own, log)
         if result.sheets:
             log.step(result.sheets)
         for f in result.findings:
-            if f.level == "erreur":
+            if f.level == ERROR:
                 log.step(f"{f.level} {f.service} {f.check} : {f.message} → {f.fix}")
         return result
     return act

@@ -273,3 +273,22 @@ def test_validate_and_help_import_no_network_stack_nor_help_renderer_at_start() 
     helped = _modules_after("--help")
     assert not heavy & helped
     assert "typer.rich_utils" in helped  # help displayed: the renderer is loaded then
+
+
+def test_operations_and_fleet_import_no_cli_rich_nor_typer() -> None:
+    """The operations are data in, data out; the fleet calls them, never a command module."""
+    import ast
+
+    import kit_collab
+
+    package = Path(kit_collab.__file__).parent
+    for folder in ("operations", "fleet"):
+        for source in sorted((package / folder).glob("*.py")):
+            tree = ast.parse(source.read_text("utf-8"))
+            names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+            names |= {node.module or "" for node in ast.walk(tree)
+                      if isinstance(node, ast.ImportFrom)}
+            bad = {n for n in names if n.split(".")[0] in ("rich", "typer")
+                   or n.startswith("kit_collab.cli")}
+            assert not bad, f"{source.name}: {sorted(bad)}"

@@ -305,7 +305,8 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
                               "http://127.0.0.1:8080/").stdout
     assert "demo v1" in served  # the previous release serves again
     status = cli("status", path, "--json", env=env)
-    assert status.code == 0 and json.loads(status.out)["communes"][0]["rapport"]["release"] == good.split("/")[1]
+    report = json.loads(status.out)["communes"][0]["rapport"]
+    assert status.code == 0 and report["release"] == good.split("/")[1]
     # No secret in any output or log of these runs.
     secrets = json.loads((commune / "secrets" / "secrets.json").read_text())
     logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*") if p.is_file()) \

@@ -513,8 +513,8 @@ class _Transport:
 
 
 def test_gate_stops_install_unless_forced() -> None:
-    from kit_collab.operations import diagnose as check
     from kit_collab.errors import DeployError
+    from kit_collab.operations import diagnose as check
 
     err = dg.Finding(dg.ERROR, "serveur", "mémoire", "trop peu")
     with pytest.raises(DeployError) as caught:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit_collab.bundle import render
 from kit_collab.operations import local_secrets
+from kit_collab.bundle import render
 from kit_collab.profile.model import Profile, load_profile
 from kit_collab.recipes.load import RecipeSet, load_recipes
 from kit_collab.redact import remember

@@ -58,7 +58,7 @@ def test_recipes_lint_of_a_template_rendering_invalid_yaml_is_exit_2_with_json(
     assert code == 2
     found = _render_finding(report)
     assert found["recette"] == "nextcloud" and found["fichier"] == COMPOSE
-    assert isinstance(found["ligne"], int) and line <= found["ligne"] <= line + 2
+    assert isinstance(found["ligne"], int) and line <= found["ligne"] <= line + 1
     assert "YAML invalide" in found["message"]
 
 
@@ -85,8 +85,8 @@ def test_render_of_a_broken_compose_template_exits_2_and_writes_nothing(
                  "--secrets", tmp_path / "s.json", env={"KIT_COLLAB_RECIPES": str(data_root)})
     assert result.code == 2
     err = " ".join(result.err.split())
-    found = re.search(r"ligne (\d+) du fichier rendu", err)
-    assert COMPOSE in err and found and line <= int(found.group(1)) <= line + 1
+    found = re.search(re.escape(COMPOSE) + r":(\d+) ", err)
+    assert found and line <= int(found.group(1)) <= line + 1
     assert not out.exists()
 
 
@@ -140,3 +140,17 @@ def test_render_runs_docker_compose_config_on_what_the_bundled_check_lets_throug
     err = " ".join(result.err.split())
     assert COMPOSE in err and "docker compose" in err and "testt" in err
     assert "kit-collab-check-" not in err  # the temporary copy is not shown
+
+
+@pytest.mark.parametrize(("rendered", "near", "expected"), [
+    ("  restartt: unless-stopped", 4, 4),  # literal line
+    ('    image: "nextcloud:31"', 30, 27),  # expression stands for any text; nearest wins
+    ("", 3, None),  # nothing to match
+    ("  autre: chose", 3, None),
+])
+def test_a_rendered_line_is_traced_back_to_its_template_line(
+        rendered: str, near: int, expected: int | None) -> None:
+    source = ("# en-tête\nx: &x\n  image: {{ images.app | compose }}\n"
+              "  restartt: unless-stopped\n{% if a %}\n  {{ b }}\n{% endif %}\n" + "\n" * 19
+              + "    image: {{ images.db | compose }}\n")
+    assert validate.template_line(source, rendered, near) == expected

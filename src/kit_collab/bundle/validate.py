@@ -67,15 +67,48 @@ def parse(recipe: Recipe, template: str, fmt: str, text: str) -> Any:
             _compose(node, data)
         return data
     except _Invalid as exc:
-        raise _error(recipe, template, exc) from None
+        raise _error(recipe, template, text, exc) from None
 
 
-def _error(recipe: Recipe, template: str, exc: _Invalid) -> RenderError:
+def _error(recipe: Recipe, template: str, text: str, exc: _Invalid) -> RenderError:
+    """The error at the template's line when the rendered line can be traced back to one,
+    else at the rendered file's line (said so)."""
+    mapped = None
+    if exc.line:
+        try:
+            source = recipe.template_text(template)
+        except OSError:
+            source = ""
+        lines = text.splitlines()
+        if exc.line <= len(lines):
+            mapped = template_line(source, lines[exc.line - 1], exc.line)
+    if mapped:
+        detail = tr(f"{exc.kind} invalide : {exc.detail}", f"invalid {exc.kind}: {exc.detail}")
+        return render_error(recipe, template, detail, mapped)
     line = f", ligne {exc.line} du fichier rendu" if exc.line else ""
     line_en = f", line {exc.line} of the rendered file" if exc.line else ""
     detail = tr(f"{exc.kind} invalide{line} : {exc.detail}",
                 f"invalid {exc.kind}{line_en}: {exc.detail}")
     return render_error(recipe, template, detail, exc.line, in_template=False)
+
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+def template_line(source: str, rendered: str, near: int) -> int | None:
+    """The template line that gave the rendered line ``rendered`` (line ``near`` of the
+    output): a line whose literal text matches it, expressions standing for any text; the
+    nearest when several do; None when none does (or the line has no literal text)."""
+    target = rendered.strip()
+    found = []
+    for number, line in enumerate(source.splitlines(), 1):
+        literal = _TAG.split(line.strip())
+        if "{%" in line or len("".join(literal).strip()) < 2:
+            continue
+        pattern = ".*?".join(re.escape(part) for part in literal)
+        if re.fullmatch(pattern, target, flags=re.DOTALL):
+            found.append(number)
+    return min(found, key=lambda n: (abs(n - near), n)) if found else None
 
 
 def _json(text: str) -> Any:

@@ -182,13 +182,12 @@ def _with_server(profile: Any, recipes: Any, targets: dict[str, dg.Target],
 def _local_bundle(profile_path: Path, profile: Any, recipes: Any) -> Any:
     """The bundle as rendered here (local secrets when present, never written): only its
     names, ports and checks are used."""
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
     from kit_collab.operations import local_secrets
-    from kit_collab.bundle import render
 
-    active = render.active_recipes(profile, recipes)
     existing = local_secrets.read(local_secrets.default_path(profile_path, profile.commune.code))
-    secrets, _ = render.ensure_secrets(active, existing, render.user_ids(profile))
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM, secrets=existing).bundle
 
 
 _ICONS = {dg.OK: "[green]✓[/]", dg.WARNING: "[yellow]![/]", dg.ERROR: "[red]✗[/]"}

@@ -243,8 +243,8 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
     oneshot = plan_mod.oneshot_services(deploy.desired(profile, recipes, facts)[0])
     containers = deploy.parse_ps(ps.stdout.decode("utf-8", "replace")) if ps else []
     data = {"commune": profile.commune.code, "release": facts.current or None,
-            "recettes": facts.state.get("recettes", {}), "deploye_le":
-            facts.state.get("deploye_le"), "verrou": facts.lock or None,
+            "recettes": facts.state.recipes, "deploye_le":
+            facts.state.deployed_at or None, "verrou": facts.lock or None,
             "conteneurs": containers}
     if as_json:
         print_json(data)

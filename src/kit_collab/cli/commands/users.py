@@ -133,7 +133,7 @@ def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply
         yes: bool) -> int:
     from kit_collab.apply import deploy
     from kit_collab.apply import provision
-    from kit_collab.bundle import render
+    from kit_collab.bundle.active import active_recipes
     from kit_collab.cli.commands.server import _interactive, _load, open_transport
     from kit_collab.errors import DeployError, InputError
     from kit_collab.cli.output import esc, out, print_json
@@ -142,7 +142,7 @@ def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply
         raise InputError(tr("--yes confirme les retraits de --apply : ajoutez --apply",
                             "--yes confirms the removals of --apply: add --apply"))
     profile, recipes = _load(profile_path)
-    active = [r.name for r in render.active_recipes(profile, recipes)]
+    active = [r.name for r in active_recipes(profile, recipes)]
     outcome = None
     with open_transport(profile, accept_host_key) as transport:
         facts = deploy.read_facts(transport, profile)
@@ -152,7 +152,7 @@ def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply
                                  "installed on its server"),
                               hint=tr("lancez d'abord « kit-collab install »",
                                       "run 'kit-collab install' first"))
-        deployed = set(facts.state.get("recettes") or active)
+        deployed = set(facts.state.recipes or active)
         services = provision.services_of(n for n in active if n in deployed)
         target = provision.target_for(profile)
         found = provision.survey(transport, target, profile, services, facts.secrets)

@@ -16,6 +16,8 @@ import yaml
 from kit_collab.apply import deploy
 from kit_collab.apply.transport import connect
 from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.check import rules as dg
 from kit_collab.check.probes import dns as dnscheck
 from kit_collab.cli.commands import check
@@ -57,8 +59,7 @@ def _profile(**serveur: Any) -> Profile:
 
 def _bundle(profile: Profile) -> render.Bundle:
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle
 
 
 def test_lookups_through_a_real_dns_server(dns_server: str) -> None:

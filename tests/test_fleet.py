@@ -15,7 +15,7 @@ import yaml
 
 from kit_collab.apply import deploy
 from kit_collab.apply.transport import connect
-from kit_collab.bundle import render
+from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
 
@@ -61,7 +61,7 @@ def predeploy(data: dict, data_root: Path) -> None:
     with connect(profile.serveur) as transport:
         facts = deploy.read_facts(transport, profile)
     bundle, secrets, _ = deploy.desired(profile, recipes, facts)
-    render.write_bundle(bundle, str(root))
+    write_bundle(bundle, str(root))
     commune = root / "communes" / bundle.slug
     (commune / "secrets").mkdir(mode=0o700)
     (commune / "secrets" / "secrets.json").write_text(json.dumps(secrets))

@@ -332,11 +332,11 @@ def test_stun_answer_parsing() -> None:
 
 
 def _bundle_checks() -> tuple:
-    from kit_collab.bundle import render
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
     from kit_collab.profile.model import Profile
     from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(checkbed.bed_profile(Path("/opt/kit-collab")))
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets).checks
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle.checks

@@ -18,9 +18,11 @@ from typing import Any, Protocol
 
 from kit_collab.plan import facts as facts_mod
 from kit_collab.plan import changes as plan_mod
-from kit_collab.bundle import ports
+from kit_collab.plan.state import State
 from kit_collab.apply.scripts import remote
 from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.errors import DeployError, LockError
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
@@ -83,26 +85,22 @@ def read_facts(transport: Any, profile: Profile) -> facts_mod.Facts:
 def desired(profile: Profile, recipes: RecipeSet,
             facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, bool]:
     """The bundle for this server: its secrets (the server's first), its recorded ports."""
-    active = render.active_recipes(profile, recipes)
-    secrets, created = render.ensure_secrets(active, facts.secrets, render.user_ids(profile))
-    remember(v for bucket in secrets.values() for v in bucket.values())
-    slug = profile.commune.code
-    recorded = {(slug, r, n): int(p) for r, names in facts.state.get("ports", {}).items()
-                for n, p in names.items() if not n.endswith("_end")}
+    recorded = facts.state.recorded_ports(profile.commune.code)
     ours = set(recorded.values())
     # Ports in use on the host, and every port another commune of this server recorded (it
     # may be stopped right now): never given twice.
     reserved = [p for _proto, p in facts.ports_in_use if p not in ours] + sorted(
         facts.others_ports())
-    allocated = ports.allocate(render.port_requests(slug, active), recorded, reserved)
-    return render.render_bundle(profile, recipes, secrets, allocated), secrets, bool(created)
+    made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
+                       recorded_ports=recorded, reserved_ports=reserved)
+    remember(v for bucket in made.secrets.values() for v in bucket.values())
+    return made.bundle, made.secrets, bool(made.created)
 
 
 def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
     bundle, secrets, created = desired(profile, recipes, facts)
-    services = {r.name: list(r.spec.services) for r in recipes if r.spec.scope == "commune"}
-    plan = plan_mod.build(bundle, facts, services, new_secrets=created,
+    plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre)
     return plan, bundle, secrets
 
@@ -145,13 +143,12 @@ def _audit(action: str, profile: Profile, release: str, result: str) -> str:
 
 
 def _state(plan: plan_mod.Plan, bundle: render.Bundle, previous: str) -> dict[str, Any]:
-    return {
-        "commune": bundle.slug, "release": bundle.release, "precedente": previous,
-        "recettes": dict(bundle.recipes), "fichiers": plan.files, "ports": bundle.ports,
-        "hotes": bundle.hosts, "bootstrap": plan_mod.BOOTSTRAP_VERSION,
-        "besoins": bundle.resources,
-        "deploye_le": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return State(
+        commune=bundle.slug, release=bundle.release, previous=previous,
+        recipes=dict(bundle.recipes), files=plan.files, ports=bundle.port_blocks,
+        hosts=bundle.hosts, bootstrap=plan_mod.BOOTSTRAP_VERSION, needs=bundle.resources,
+        deployed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ).as_json()
 
 
 def _check(result: Any, what: str) -> str:
@@ -499,7 +496,7 @@ def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> st
     facts = read_facts(transport, profile)
     if facts.lock:
         raise locked_error(facts.lock, profile)
-    previous = str(facts.state.get("precedente") or "")
+    previous = facts.state.previous
     if not previous or previous not in facts.releases:
         raise DeployError(tr("aucune version précédente à remettre en place",
                              "no previous release to go back to"))
@@ -508,7 +505,7 @@ def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> st
     try:
         _check(_run(transport, remote.switch_back(root, slug, previous, wait_seconds),
                     timeout=wait_seconds * 2 + 300), tr("le retour arrière", "the rollback"))
-        state = dict(facts.state, release=previous, precedente=facts.current)
+        state = facts.state.rolled_back(facts.current).as_json()
         _check(_run(transport, remote.finish(root, slug, state, _audit(
             "rollback", profile, previous, "ok"), KEEP_RELEASES)),
             tr("l'enregistrement de l'état", "recording the state"))

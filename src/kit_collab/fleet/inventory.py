@@ -185,12 +185,12 @@ def cross_checks(entries: list[Entry]) -> list[Problem]:
 
 def proxy_files(profile: Profile) -> dict[str, bytes]:
     """The shared proxy's files as this commune would write them."""
-    from kit_collab.bundle import render
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import digest_draw
     from kit_collab.recipes.load import load_recipes
 
-    recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    bundle = render.render_bundle(profile, recipes, secrets)
+    # Only the proxy's files are kept: stand-in secrets, nothing random drawn.
+    bundle = make_bundle(profile, load_recipes(), draw=digest_draw("inventaire")).bundle
     return {f.path: f.content for f in bundle.files if f.path.startswith("proxy/")}
 
 

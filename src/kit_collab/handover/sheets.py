@@ -18,7 +18,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from kit_collab.bundle.render import ACCOUNTS, Secrets
+from kit_collab.bundle.model import Secrets
+from kit_collab.bundle.secrets import ACCOUNTS
 from kit_collab.errors import InputError, KitCollabError, RenderError
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile

@@ -60,9 +60,9 @@ def accounts(transport: Any, profile: Profile, recipes: RecipeSet, options: Acco
     """Survey the accounts (two round trips); with ``options.apply`` apply the planned
     actions (one more)."""
     from kit_collab.apply import deploy, provision
-    from kit_collab.bundle import render
+    from kit_collab.bundle.active import active_recipes
 
-    active = [r.name for r in render.active_recipes(profile, recipes)]
+    active = [r.name for r in active_recipes(profile, recipes)]
     reporter.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
     facts = deploy.read_facts(transport, profile)
     if not facts.current:
@@ -71,7 +71,7 @@ def accounts(transport: Any, profile: Profile, recipes: RecipeSet, options: Acco
                              "installed on its server"),
                           hint=tr("lancez d'abord « kit-collab install »",
                                   "run 'kit-collab install' first"))
-    deployed = set(facts.state.get("recettes") or active)
+    deployed = set(facts.state.recipes or active)
     services = provision.services_of(n for n in active if n in deployed)
     target = provision.target_for(profile)
     found = provision.survey(transport, target, profile, services, facts.secrets)

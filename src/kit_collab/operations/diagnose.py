@@ -278,12 +278,11 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Target
 def _local_bundle(profile_path: Path | None, profile: Profile, recipes: RecipeSet) -> Any:
     """The bundle as rendered here (local secrets when present, never written): only its
     names, ports and checks are used."""
-    from kit_collab.bundle import render
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
     from kit_collab.operations import local_secrets
 
-    active = render.active_recipes(profile, recipes)
     existing = (local_secrets.read(local_secrets.default_path(profile_path,
                                                               profile.commune.code))
                 if profile_path is not None else None)
-    secrets, _ = render.ensure_secrets(active, existing, render.user_ids(profile))
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM, secrets=existing).bundle

@@ -32,8 +32,8 @@ def status(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Repor
     for c in containers:
         reporter.step(f"{c['service']} {c['etat']} {c['sante']}".strip())
     data = {"commune": profile.commune.code, "release": facts.current or None,
-            "recettes": facts.state.get("recettes", {}),
-            "deploye_le": facts.state.get("deploye_le"), "verrou": facts.lock or None,
+            "recettes": facts.state.recipes,
+            "deploye_le": facts.state.deployed_at or None, "verrou": facts.lock or None,
             "conteneurs": containers}
     if not facts.current:
         return Status(constants.EXIT_FAILURE, "erreur", "", tr(

@@ -19,8 +19,6 @@ What each service gets:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -186,10 +184,9 @@ def digest(profile: Profile) -> str:
     """Fingerprint of everything provisioning reads in the profile (its agents, services
     municipaux, the commune's name, the default quota): put in the bundle's manifest, a
     change of accounts alone makes a new release, so install provisions again."""
-    data = {"users": [u.model_dump(mode="json") for u in profile.utilisateurs],
-            "services": [s.model_dump(mode="json") for s in profile.services_municipaux],
-            "commune": profile.commune.nom, "quota": profile.services.nextcloud.quota_par_defaut}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    from kit_collab.bundle.render import accounts_digest
+
+    return accounts_digest(profile)
 
 
 def quota_key(value: str | None) -> str:

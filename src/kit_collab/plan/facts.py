@@ -11,6 +11,7 @@ from typing import Any
 
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
+from kit_collab.plan.state import State, from_json
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,13 @@ class Facts:
     compose: str = ""  # compose v2 version, empty when absent
     current: str = ""  # release id that `current` points at
     releases: tuple[str, ...] = ()
-    state: dict[str, Any] = field(default_factory=dict)
+    state: State = field(default_factory=State)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     lock: str = ""  # the lock's details, empty when free
     proxy_files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     ports_in_use: frozenset[tuple[str, int]] = frozenset()  # (tcp|udp, port)
     release_files: dict[str, str] = field(default_factory=dict)  # current release: path -> sha256
-    others: dict[str, dict[str, Any]] = field(default_factory=dict)  # other communes' state.json
+    others: dict[str, State] = field(default_factory=dict)  # other communes' state.json
     claims: dict[str, frozenset[int]] = field(default_factory=dict)  # other communes' ports
     bootstrap_version: str = ""  # written by the bootstrap step once it succeeded
     clock_skew: float | None = None  # server clock minus ours, in seconds (set by read_facts)
@@ -42,15 +43,11 @@ class Facts:
         """Every host port recorded by the other communes of this server (blocks included)."""
         used: set[int] = {p for claimed in self.claims.values() for p in claimed}
         for state in self.others.values():
-            for names in (state.get("ports") or {}).values():
-                for name, start in names.items():
-                    if not name.endswith("_end"):
-                        end = int(names.get(f"{name}_end", start))
-                        used.update(range(int(start), end + 1))
+            used |= state.host_ports()
         return used
 
     def others_needs(self, key: str) -> float:
-        return sum(float((s.get("besoins") or {}).get(key, 0)) for s in self.others.values())
+        return sum(s.need(key) for s in self.others.values())
 
     @property
     def bootstrapped(self) -> bool:
@@ -111,7 +108,7 @@ def parse(output: str) -> Facts:
     values: dict[str, str] = {}
     proxy: dict[str, str] = {}
     files: dict[str, str] = {}
-    others: dict[str, dict[str, Any]] = {}
+    others: dict[str, State] = {}
     claims: dict[str, frozenset[int]] = {}
     ports: set[tuple[str, int]] = set()
     for line in output.splitlines():
@@ -124,7 +121,8 @@ def parse(output: str) -> Facts:
             claims[name] = frozenset(int(n) for n in numbers.split() if n.isdigit())
         elif key == "other" and " " in value:
             name, encoded = value.split(" ", 1)
-            others[name] = _b64json(encoded.strip(), f"communes/{name}/state.json")
+            where = f"communes/{name}/state.json"
+            others[name] = from_json(_b64json(encoded.strip(), where), where)
         elif key == "file" and " " in value:
             digest, path = value.split(" ", 1)
             files[path] = digest
@@ -146,7 +144,7 @@ def parse(output: str) -> Facts:
         docker=values.get("docker", ""), compose=values.get("compose", ""),
         current=values.get("current", ""),
         releases=tuple(sorted(values.get("releases", "").split())),
-        state=_b64json(values.get("state", ""), "state.json"),
+        state=from_json(_b64json(values.get("state", ""), "state.json")),
         secrets=_b64json(values.get("secrets", ""), "secrets.json"),
         lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
         server_time=_float(values.get("time", "")),

@@ -29,13 +29,12 @@ def register(app: typer.Typer) -> None:
 
 
 def run(profile_path: Path, out_dir: Path, secrets_path: Path | None) -> int:
-    from kit_collab.bundle import render
     from kit_collab.cli.output import esc, out
     from kit_collab.operations import local_secrets
-    from kit_collab.operations.prepare import prepare
+    from kit_collab.operations.prepare import prepare, write_bundle
 
     prepared = prepare(profile_path, secrets_path, persist=True)
-    written = render.write_bundle(prepared.bundle, str(out_dir))
+    written = write_bundle(prepared.bundle, str(out_dir))
     slug = prepared.profile.commune.code
     out.print(tr(f"[green]✓[/] {len(written)} fichiers écrits dans {esc(out_dir)} "
                  f"(version {prepared.bundle.release})",

@@ -11,7 +11,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
-from kit_collab.operations.report import NOTHING, OperationResult, Reporter
+from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -102,8 +102,8 @@ def _accounts(profile: Profile, services: tuple[str, ...], found: Any,
     message = tr(f"illisible : {', '.join(unreadable)}", f"unreadable: {', '.join(unreadable)}"
                  ) if unreadable else ""
     if failed:
-        return Accounts(constants.EXIT_FAILURE, "erreur", summary,
+        return Accounts(constants.EXIT_FAILURE, FAILED, summary,
                         message or tr("actions en échec", "failed actions"), data,
                         survey=found, applied=outcome)
-    state = NOTHING if not found.actions else "ok"
+    state = NOTHING if not found.actions else OK
     return Accounts(constants.EXIT_OK, state, summary, "", data, survey=found, applied=outcome)

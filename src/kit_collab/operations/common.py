@@ -12,6 +12,3 @@ def load(profile_path: Path) -> tuple[Profile, RecipeSet]:
     """The profile (over its folder's defaults) and the recipes."""
     return load_profile(profile_path), load_recipes()
 
-
-def server_of(profile: Profile) -> str:
-    return f"{profile.serveur.hote}:{profile.serveur.port_ssh}"

@@ -7,7 +7,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.i18n import tr
-from kit_collab.operations.report import OperationResult, Reporter
+from kit_collab.operations.report import FAILED, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -36,11 +36,11 @@ def status(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Repor
             "deploye_le": facts.state.deployed_at or None, "verrou": facts.lock or None,
             "conteneurs": containers}
     if not facts.current:
-        return Status(constants.EXIT_FAILURE, "erreur", "", tr(
+        return Status(constants.EXIT_FAILURE, FAILED, "", tr(
             "aucune version installée", "nothing installed"), data)
     oneshot = plan_mod.oneshot_services(deploy.desired(profile, recipes, facts)[0])
     bad = [c["service"] for c in containers if not deploy.is_healthy(c, oneshot)]
     if bad:
-        return Status(constants.EXIT_FAILURE, "erreur", facts.current, tr(
+        return Status(constants.EXIT_FAILURE, FAILED, facts.current, tr(
             f"en panne : {', '.join(bad)}", f"down: {', '.join(bad)}"), data)
-    return Status(constants.EXIT_OK, "ok", facts.current, "", data)
+    return Status(constants.EXIT_OK, OK, facts.current, "", data)

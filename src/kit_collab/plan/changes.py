@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit_collab.plan.facts import Facts
-from kit_collab.i18n import tr
 from kit_collab.bundle.render import Bundle, Task
+from kit_collab.i18n import tr
+from kit_collab.plan.facts import Facts
 
 BOOTSTRAP_VERSION = "1"
 

@@ -36,7 +36,7 @@ def claim_ports(root: str, ports: Iterable[int]) -> str:
     return f"""exec 8>{q(root + "/.ports.lock")}
 flock -w 600 8
 for f in {q(root)}/communes/*/ports.claim; do
-  [ -f "$f" ] && [ "$f" != "$C/ports.claim" ] || continue
+  if [ ! -f "$f" ] || [ "$f" = "$C/ports.claim" ]; then continue; fi
   for p in {wanted}; do
     if grep -qx "$p" "$f"; then echo "port=$p"; rm -rf "$C/.lock"; exit {PORTS_EXIT}; fi
   done

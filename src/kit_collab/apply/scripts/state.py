@@ -20,7 +20,7 @@ umask 077
 printf '%s\\n' {q(state_text)} > "$C/state.json.new" && mv "$C/state.json.new" "$C/state.json"
 {audit_lines(root, audit_line)}
 cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
-# shellcheck disable=SC2012  # release ids are [a-z0-9-] only; ls -t sorts them by age
+# shellcheck disable=SC2010  # release ids are made by kit-collab ([a-z0-9-]); ls -t sorts by age
 ls -1t "$C/releases" 2>/dev/null | grep -v -x -e "$cur" | tail -n +{int(keep) + 1} | while read -r old; do rm -rf "$C/releases/$old"; done
 rm -rf "$C/.lock"
 echo finished

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from kit_collab.profile.model import Profile
 from .conftest import base_profile
 
 GOLDEN = Path(__file__).parent / "golden" / "scripts"
+SRC = Path(__file__).resolve().parent.parent / "src"
 ROOT = "/opt/kit-collab"
 SLUG = "saint-essai-fr"
 HOSTILE = "x'; rm -rf / #$(id)`id`"
@@ -149,3 +151,81 @@ def test_script_passes_shellcheck(case: str) -> None:
     result = subprocess.run([shellcheck, "--shell=sh", "--norc", "--exclude=SC2016", "-"],
                             input=CASES[case](), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- parsers: pure functions of a script's output --------------------------------------------
+
+
+def test_lock_answers_are_read_from_the_exit_code() -> None:
+    assert lock.parse_lock(0, "locked\n") == lock.LockAnswer("taken", "locked")
+    assert lock.parse_lock(lock.LOCKED_EXIT, "moi pid=3 install r-1\n").kind == "held"
+    assert lock.parse_lock(lock.CHANGED_EXIT, "current=r-9").kind == "changed"
+    assert lock.parse_lock(lock.PORTS_EXIT, "port=10000").kind == "ports"
+    assert lock.parse_lock(1, "tar: erreur").kind == "failed"
+
+
+def test_lock_age_from_its_details() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 1, 0, 0, tzinfo=UTC)
+    assert lock.lock_age("moi pid=1 install r-1 depuis=2026-01-01T00:00:00Z", now) == 3600
+    assert lock.lock_age("moi pid=1 install r-1", now) is None
+    assert lock.lock_age("depuis=hier", now) is None
+
+
+def test_failed_tasks_are_named_by_index() -> None:
+    output = "task 0 ok\ntask 1 failed\nsortie de la tâche: task x failed\ntask 2 failed\n"
+    assert tasks.failed_tasks(output) == [1, 2]
+
+
+def test_task_environment_names_must_be_identifiers() -> None:
+    with pytest.raises(ValueError, match="identifiers"):
+        tasks.tasks_script(ROOT, SLUG, [(_task(None), {"A=1; id": "x"})])
+
+
+def test_bootstrap_failures_read_from_their_marker() -> None:
+    assert bootstrap.failure(0, "bootstrapped") is None
+    assert bootstrap.failure(3, "unsupported-os=alpine 3.20")[0].startswith("système")  # type: ignore[index]
+    assert bootstrap.failure(1, "apt-get: erreur") is None
+
+
+def test_clock_and_internal_ca_answers() -> None:
+    skew, uncertainty = probes.parse_clock("1000.5\n", 990.0, 991.0)
+    assert (skew, uncertainty) == (10.0, 0.5)
+    assert probes.parse_clock("1000.N", 999.0, 1001.0) == (0.0, 2.0)  # no %N: a second more
+    assert probes.parse_clock("date: invalide", 0, 0)[0] is None
+    assert probes.parse_internal_ca(0, "-----BEGIN CERTIFICATE-----\n") is not None
+    assert probes.parse_internal_ca(1, "-----BEGIN CERTIFICATE-----\n") is None
+
+
+def test_sudo_refusals() -> None:
+    assert sudo.sudo_refusal(sudo.SUDO_REFUSED, sudo.NO_SUDO.encode()) == "absent"
+    assert sudo.sudo_refusal(sudo.SUDO_REFUSED, sudo.SUDO_ASKS.encode()) == "password"
+    assert sudo.sudo_refusal(0, sudo.NO_SUDO.encode()) is None
+
+
+def test_compose_ps_in_both_shapes() -> None:
+    line = '{"Service": "web", "State": "running", "Health": "healthy", "ExitCode": 0}'
+    array = '[{"Service": "job", "State": "exited", "ExitCode": 1}]'
+    assert compose.parse_ps(f"bruit\n{line}\n{array}\n") == [
+        {"service": "web", "etat": "running", "sante": "healthy", "code": "0"},
+        {"service": "job", "etat": "exited", "sante": "", "code": "1"}]
+    assert compose.failing_services(f"{line}\n{array}", frozenset({"job"})) == ["job"]
+
+
+def test_a_hostile_release_id_stays_one_word() -> None:
+    script = release.upload(ROOT, SLUG, HOSTILE, "", [])
+    assert f"REL={sudo.q(HOSTILE)};" in script and HOSTILE not in script.replace(
+        sudo.q(HOSTILE), "")
+
+
+def test_builders_and_parsers_import_nothing_with_side_effects() -> None:
+    """apply/scripts is pure: no SSH, HTTP, DNS or terminal library is loaded with it."""
+    code = ("import sys; import kit_collab.apply.scripts.remote, "
+            "kit_collab.apply.scripts.accounts_apply, kit_collab.apply.scripts.probes, "
+            "kit_collab.apply.scripts.sudo, kit_collab.apply.scripts.facts; "
+            "print(sorted(m for m in ('paramiko', 'httpx', 'dns', 'rich', 'typer') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert result.stdout.strip() == "[]", result.stderr

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from kit_collab.apply import deploy
+from kit_collab.apply.transport import connect
 from kit_collab.errors import ConnectError, LockError
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-from kit_collab.apply.transport import connect
 
 from . import dockerbed
 from .sshd import SUDO_USER, Sshd, running_sshd, sudo_test_users

@@ -41,6 +41,8 @@ def command_line(target: Target, service: str, command: accounts.Command,
                   else initial_password(secrets, str(command.password_of)) or "")
         return f"printf '%s\\n%s\\n' {q(secret)} {q(secret)} | {line}"
     if command.password_env:
+        if not command.password_env.isidentifier():
+            raise ValueError(f"{command.password_env!r}: not a variable name")
         secret = initial_password(secrets, str(command.password_of)) or ""
         return f"{command.password_env}={q(secret)} {line} </dev/null"
     return line + " </dev/null"
@@ -62,7 +64,7 @@ def action_block(target: Target, index: int, action: Action,
     worked, then its status line."""
     commands = (accounts.occ_commands(action) if action.service == "nextcloud"
                 else accounts.prosody_commands(action, target.prosody_config))
-    lines = [f"# {index}: {action.service} {action.kind}", "ok=1"]
+    lines = [f"# {int(index)}: {q(action.service)} {q(action.kind)}", "ok=1"]
     for command in commands:
         line = command_line(target, action.service, command, secrets, draw)
         if command.capture:

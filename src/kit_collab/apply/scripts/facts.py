@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from kit_collab.apply.scripts.common import commune_dir, q
@@ -63,34 +64,42 @@ def _float(text: str) -> float | None:
         return None
 
 
+@dataclass
+class _Lines:
+    """The script's output sorted by key: plain values, and the keys that repeat."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    proxy: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
+    claims: dict[str, frozenset[int]] = field(default_factory=dict)
+    ports: set[tuple[str, int]] = field(default_factory=set)
+
+    def add(self, key: str, value: str) -> None:
+        name, _, rest = value.partition(" ")
+        if key == "proxy" and rest:
+            self.proxy[name] = rest.strip()
+        elif key == "claim" and rest:
+            self.claims[name] = frozenset(int(n) for n in rest.split() if n.isdigit())
+        elif key == "other" and rest:
+            self.others[name] = _b64json(rest.strip(), f"communes/{name}/state.json")
+        elif key == "file" and rest:
+            self.files[rest] = name  # "file=<sha256> <path>"
+        elif key == "port":
+            if rest.strip().isdigit():
+                self.ports.add(("udp" if name.startswith("udp") else "tcp", int(rest)))
+        else:
+            self.values[key] = value.strip()
+
+
 def parse(output: str) -> Facts:
     """Facts from the script's output (pure)."""
-    values: dict[str, str] = {}
-    proxy: dict[str, str] = {}
-    files: dict[str, str] = {}
-    others: dict[str, dict[str, Any]] = {}
-    claims: dict[str, frozenset[int]] = {}
-    ports: set[tuple[str, int]] = set()
+    lines = _Lines()
     for line in output.splitlines():
         key, _, value = line.partition("=")
-        if key == "proxy" and " " in value:
-            name, digest = value.split(" ", 1)
-            proxy[name] = digest.strip()
-        elif key == "claim" and " " in value:
-            name, numbers = value.split(" ", 1)
-            claims[name] = frozenset(int(n) for n in numbers.split() if n.isdigit())
-        elif key == "other" and " " in value:
-            name, encoded = value.split(" ", 1)
-            others[name] = _b64json(encoded.strip(), f"communes/{name}/state.json")
-        elif key == "file" and " " in value:
-            digest, path = value.split(" ", 1)
-            files[path] = digest
-        elif key == "port":
-            proto, _, number = value.partition(" ")
-            if number.strip().isdigit():
-                ports.add(("udp" if proto.startswith("udp") else "tcp", int(number)))
-        else:
-            values[key] = value.strip()
+        lines.add(key, value)
+    values, proxy, files, ports = lines.values, lines.proxy, lines.files, lines.ports
+    others, claims = lines.others, lines.claims
     if values.get("end") != "ok":
         raise DeployError(tr("lecture de l'état du serveur interrompue",
                              "reading the server's state was cut short"))

@@ -201,13 +201,13 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
 
 
 def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
-    from kit_collab.apply.scripts import remote
+    from kit_collab.apply.scripts import lock
 
     profile = profile_for(sshd, server_root)
-    script = remote.take_lock(str(server_root), SLUG, "op-1", "")
+    script = lock.take_lock(str(server_root), SLUG, "op-1", "")
     with _connect(sshd, profile, tmp_path) as a, _connect(sshd, profile, tmp_path) as b:
         first, second = a.run(script), b.run(script)
-    assert first.code == 0 and second.code == remote.LOCKED_EXIT
+    assert first.code == 0 and second.code == lock.LOCKED_EXIT
     assert b"op-1" in second.stdout
 
 

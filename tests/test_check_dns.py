@@ -14,16 +14,16 @@ import pytest
 import yaml
 
 from kit_collab.apply import deploy
-from kit_collab.check.probes import dns as dnscheck
+from kit_collab.apply.transport import connect
 from kit_collab.bundle import render
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.check import rules as dg
+from kit_collab.check.probes import dns as dnscheck
 from kit_collab.cli.commands import check
 from kit_collab.errors import InputError
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-from kit_collab.apply.transport import connect
 
 from . import checkbed
 from .conftest import base_profile

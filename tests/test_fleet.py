@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from kit_collab.apply import deploy
+from kit_collab.apply.transport import connect
 from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-from kit_collab.apply.transport import connect
 
 from . import dockerbed
 from .sshd import Sshd, free_port, running_sshd

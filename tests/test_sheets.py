@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from kit_collab.bundle.secrets import ACCOUNTS
-from kit_collab.handover import sheets
 from kit_collab.errors import InputError, RenderError
+from kit_collab.handover import sheets
 from kit_collab.operations.prepare import Prepared, prepare
 
 from .conftest import EXAMPLES, base_profile

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit_collab.profile import yamlsafe
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
+from kit_collab.profile import yamlsafe
 from kit_collab.profile.model import DEFAULTS_FILE, Profile, load_document, validate_document
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kit_collab.errors import KitCollabError
-from kit_collab.i18n import tr
 from kit_collab.fleet.inventory import Entry
+from kit_collab.i18n import tr
 from kit_collab.redact import redact
 
 OK, NOTHING, FAILED = "ok", "rien à faire", "erreur"

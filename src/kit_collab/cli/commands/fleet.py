@@ -10,8 +10,8 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.fleet import runner as fleet
-from kit_collab.i18n import tr
 from kit_collab.fleet.inventory import Entry
+from kit_collab.i18n import tr
 
 
 def _open(accept_host_key: str | None) -> Any:
@@ -163,8 +163,8 @@ def run(paths: list[Path], command: str, *, as_json: bool, workers: int, only: l
         log_dir: Path | None = None) -> int:
     from rich.live import Live
 
-    from kit_collab.fleet import inventory
     from kit_collab.cli.output import out, print_json
+    from kit_collab.fleet import inventory
     from kit_collab.recipes.load import load_recipes
 
     entries = inventory.select(inventory.load(paths), _split(only), _split(skip))

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.prompt import Confirm, InvalidResponse, Prompt
 
 from kit_collab import constants
-from kit_collab.profile import wizard
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
+from kit_collab.profile import wizard
 
 
 class _Ask(Prompt):

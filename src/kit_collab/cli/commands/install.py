@@ -75,8 +75,8 @@ def run(profile_path: Path, *, dry_run: bool) -> int:
 def run_fleet(targets: list[Path], *, only: list[str], skip: list[str]) -> int:
     """The dry run of an inventory (or several profiles): validated as a whole, then each
     commune rendered and shown; no server."""
-    from kit_collab.fleet import inventory
     from kit_collab.cli.output import esc, out
+    from kit_collab.fleet import inventory
     from kit_collab.operations.prepare import prepare
 
     entries = inventory.select(inventory.load(targets), only, skip)

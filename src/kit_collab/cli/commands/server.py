@@ -232,8 +232,8 @@ def run_status(profile_path: Path, *, as_json: bool, accept_host_key: str | None
 
     from kit_collab.apply import deploy
     from kit_collab.apply.scripts import remote
-    from kit_collab.plan import changes as plan_mod
     from kit_collab.cli.output import esc, out, print_json
+    from kit_collab.plan import changes as plan_mod
 
     profile, recipes = _load(profile_path)
     with open_transport(profile, accept_host_key) as transport:

@@ -84,8 +84,8 @@ def report(profile: Any, services: tuple[str, ...], found: Any,
 def show(profile: Any, found: Any) -> None:
     from rich.table import Table
 
-    from kit_collab.plan import accounts
     from kit_collab.cli.output import esc, out
+    from kit_collab.plan import accounts
 
     rows = accounts.table(profile, found.existing, found.actions)
     table = Table(title=tr(f"Comptes de {esc(profile.commune.nom)}",
@@ -131,12 +131,11 @@ def _confirm_removals(actions: list[Any]) -> bool:
 
 def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply: bool,
         yes: bool) -> int:
-    from kit_collab.apply import deploy
-    from kit_collab.apply import provision
+    from kit_collab.apply import deploy, provision
     from kit_collab.bundle.active import active_recipes
     from kit_collab.cli.commands.server import _interactive, _load, open_transport
-    from kit_collab.errors import DeployError, InputError
     from kit_collab.cli.output import esc, out, print_json
+    from kit_collab.errors import DeployError, InputError
 
     if yes and not apply:
         raise InputError(tr("--yes confirme les retraits de --apply : ajoutez --apply",

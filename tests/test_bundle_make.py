@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from kit_collab.apply.scripts import facts as facts_script
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.model import PortBlock
 from kit_collab.bundle.secrets import SYSTEM, digest_draw
@@ -129,12 +130,12 @@ def _facts_output(state: object, other: object) -> str:
 def test_facts_carry_states_and_other_communes_ports() -> None:
     other = {"ports": {"coturn": {"relay": 49160, "relay_end": 49259}},
              "besoins": {"ram_mb": 512}}
-    parsed = facts_mod.parse(_facts_output({"release": "r-1", "recettes": {"a": "1"}}, other))
+    parsed = facts_script.parse(_facts_output({"release": "r-1", "recettes": {"a": "1"}}, other))
     assert parsed.state.release == "r-1" and parsed.state.recipes == {"a": "1"}
     assert set(range(49160, 49260)) <= parsed.others_ports()
     assert parsed.others_needs("ram_mb") == 512
     with pytest.raises(StateError, match="communes/voisine/state\\.json"):
-        facts_mod.parse(_facts_output({}, {"version": 9}))
+        facts_script.parse(_facts_output({}, {"version": 9}))
 
 
 def test_plan_restarts_from_the_bundle_structure() -> None:

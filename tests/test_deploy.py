@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from kit_collab.apply import deploy
+from kit_collab.apply.transport import connect
 from kit_collab.errors import ConnectError, LockError
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-from kit_collab.apply.transport import connect
 
 from . import dockerbed
 from .sshd import SUDO_USER, Sshd, running_sshd, sudo_test_users
@@ -201,13 +201,13 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
 
 
 def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
-    from kit_collab.apply.scripts import remote
+    from kit_collab.apply.scripts import lock
 
     profile = profile_for(sshd, server_root)
-    script = remote.take_lock(str(server_root), SLUG, "op-1", "")
+    script = lock.take_lock(str(server_root), SLUG, "op-1", "")
     with _connect(sshd, profile, tmp_path) as a, _connect(sshd, profile, tmp_path) as b:
         first, second = a.run(script), b.run(script)
-    assert first.code == 0 and second.code == remote.LOCKED_EXIT
+    assert first.code == 0 and second.code == lock.LOCKED_EXIT
     assert b"op-1" in second.stdout
 
 

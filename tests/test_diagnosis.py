@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from kit_collab.check import rules as dg
 from kit_collab.bundle import render
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.secrets import SYSTEM
+from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
+from kit_collab.i18n import set_lang
 from kit_collab.plan.facts import Facts
 from kit_collab.plan.state import State
-from kit_collab.i18n import set_lang
 from kit_collab.profile.model import Profile, Serveur
 from kit_collab.recipes.load import load_recipes
 

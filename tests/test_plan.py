@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kit_collab.apply.scripts import facts as facts_script
 from kit_collab.apply.scripts import remote
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.model import Bundle
@@ -100,7 +101,7 @@ def test_facts_parser() -> None:
         "state=eyJyZWxlYXNlIjogInItYWJjIn0=", "secrets=", "lock=", "bootstrap=1", "daemon=",
         "file=" + "a" * 64 + " nextcloud/compose.yaml", "proxy=Caddyfile " + "b" * 64,
         "port=tcp 443", "port=udp 10000", "end=ok"])
-    facts = facts_mod.parse(output)
+    facts = facts_script.parse(output)
     assert (facts.os_id, facts.os_version, facts.mem_mb, facts.disk_free_gb) == (
         "debian", "12", 7933, 100.0)
     assert facts.bootstrapped and facts.current == "r-abc"
@@ -116,7 +117,7 @@ def test_truncated_facts_are_refused() -> None:
     from kit_collab.errors import DeployError
 
     with pytest.raises(DeployError):
-        facts_mod.parse("os_id=debian\n")
+        facts_script.parse("os_id=debian\n")
 
 
 def test_scripts_quote_every_value() -> None:

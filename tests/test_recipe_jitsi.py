@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab.check import recipe_lint as lint
-from kit_collab.bundle import ports
-from kit_collab.bundle import render
+from kit_collab.bundle import ports, render
 from kit_collab.bundle.active import active_recipes
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.secrets import SYSTEM
+from kit_collab.check import recipe_lint as lint
 from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet, load_recipes

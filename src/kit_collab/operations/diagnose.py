@@ -81,16 +81,12 @@ def _resolve_map(resolve: ResolveArg) -> dict[str, Target]:
 def server_clock(transport: Any) -> tuple[float | None, float]:
     """(server clock minus ours, uncertainty) in seconds: one command round trip. None when
     the server's answer cannot be read."""
+    from kit_collab.apply.scripts import probes
+
     before = time.time()
-    result = transport.run("date -u +%s.%N", sudo=False, timeout=30)
+    result = transport.run(probes.clock(), sudo=False, timeout=30)
     after = time.time()
-    text = result.stdout.decode("ascii", "replace").strip()
-    uncertainty = (after - before) / 2
-    if not text.replace(".", "", 1).isdigit():  # a date without %N prints "…%N" or "…N"
-        text, uncertainty = text.split(".")[0], uncertainty + 1
-    if not text.isdigit() and not text.replace(".", "", 1).isdigit():
-        return None, uncertainty
-    return float(text) - (before + after) / 2, uncertainty
+    return probes.parse_clock(result.stdout.decode("ascii", "replace"), before, after)
 
 
 def _protocols(recipes: Any) -> dict[tuple[str, str], str]:
@@ -166,12 +162,10 @@ def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None
 def internal_ca(transport: Any, root: str = constants.SERVER_ROOT) -> str | None:
     """The root certificate of Caddy's internal authority, read over the (verified) SSH
     connection from the running proxy; None when there is none."""
-    from kit_collab.apply.scripts import remote
+    from kit_collab.apply.scripts import probes
 
-    result = transport.run(remote.proxy_compose(root, "exec", "-T", "caddy", "cat",
-                                                CADDY_ROOT_CA), timeout=60)
-    text = result.stdout.decode("ascii", "replace")
-    return text if result.code == 0 and "BEGIN CERTIFICATE" in text else None
+    result = transport.run(probes.internal_ca(root, CADDY_ROOT_CA), timeout=60)
+    return probes.parse_internal_ca(result.code, result.stdout.decode("ascii", "replace"))
 
 
 def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: float,

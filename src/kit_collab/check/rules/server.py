@@ -6,11 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kit_collab.check.rules.findings import ERROR, OK, SERVER, WARNING, Finding
-from kit_collab.plan.facts import Facts
-from kit_collab.i18n import tr
-from kit_collab.profile.model import EU_EEA, Serveur
 from kit_collab.bundle.render import Bundle
+from kit_collab.check.rules.findings import ERROR, OK, SERVER, WARNING, Finding
+from kit_collab.i18n import tr
+from kit_collab.plan.facts import Facts
+from kit_collab.profile.model import EU_EEA, Serveur
 
 SUPPORTED_OS = {("debian", "12"), ("debian", "13"), ("ubuntu", "24.04")}  # as remote.bootstrap
 SUPPORTED_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}

@@ -166,13 +166,7 @@ def needed_ports(bundle: Bundle, protocols: Mapping[tuple[str, str], str],
 
 
 def ports_findings(facts: Facts, needs: list[PortNeed]) -> list[Finding]:
-    ours = {int(p) for names in facts.state.get("ports", {}).values()
-            for p in names.values() if isinstance(p, int)}
-    for names in facts.state.get("ports", {}).values():
-        for name, first in names.items():
-            end = names.get(f"{name}_end")
-            if isinstance(first, int) and isinstance(end, int):
-                ours.update(range(first, end + 1))
+    ours = facts.state.host_ports()
     out: list[Finding] = []
     for proto, first, last, what in needs:
         taken = [p for p in range(first, last + 1)

@@ -46,10 +46,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kit_collab.bundle import ports
-from kit_collab.bundle import render
+from kit_collab.bundle import ports, render
 
-from .conftest import base_profile, require_tool
+from .conftest import RUN_ID, base_profile, require_tool
 
 HERE = Path(__file__).resolve().parent
 UTC = dt.UTC
@@ -297,6 +296,7 @@ def _dns_answers(port: int) -> bool:
 
 SLUG = "saint-essai-fr"
 TURN_DEFAULT = 3478
+RELAY_MIN = 49160 + int(RUN_ID, 16) % 1000 * 11  # coturn's relay ports, this run's own range
 BACKENDS = {  # compose alias in site.caddy -> stand-in kind (None: real software)
     "nextcloud": "nextcloud", "matrix-element": "element", "jitsi": "jitsi",
     "collabora": "collabora", "matrix-synapse": None}
@@ -433,7 +433,8 @@ def commune_stack(tmp: Path) -> Iterator[Bed]:
             turnserver, "-n", "--listening-ip=127.0.0.1", f"--listening-port={turn_port}",
             "--no-tls", "--no-dtls", "--no-cli", "--use-auth-secret",
             "--static-auth-secret=secret-de-test", f"--realm={bundle.hosts['coturn']['turn']}",
-            "--log-file=stdout", "--simple-log", "--min-port=49160", "--max-port=49170"],
+            "--log-file=stdout", "--simple-log", f"--min-port={RELAY_MIN}",
+            f"--max-port={RELAY_MIN + 10}"],
             tmp / "coturn.log", env, tmp).start()
         http_port, https_port = free_port(), free_port()
         _adapt_caddy(out, bundle, http_port, https_port, ports_by_name)

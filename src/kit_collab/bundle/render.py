@@ -408,7 +408,7 @@ def render_bundle(
         "ports": port_map,
         "active": [r.name for r in active],
         "slug": slug,
-        "proxy_network": constants.PROXY_NETWORK,
+        "proxy_network": constants.proxy_project(),
         "server_root": profile.serveur.racine,
     }
     files: list[BundleFile] = []

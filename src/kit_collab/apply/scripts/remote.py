@@ -12,6 +12,7 @@ import shlex
 import tarfile
 from collections.abc import Iterable
 
+from kit_collab import constants
 from kit_collab.bundle.render import Task
 
 LOCKED_EXIT = 4  # the lock is held by someone else: its details follow on stdout
@@ -38,7 +39,7 @@ def compose(root: str, slug: str, *args: str) -> str:
 
 
 def proxy_compose(root: str, *args: str) -> str:
-    return " ".join(["docker", "compose", "-p", "kit-collab-proxy", "-f",
+    return " ".join(["docker", "compose", "-p", q(constants.proxy_project()), "-f",
                      q(f"{root}/proxy/compose.yaml"), *args])
 
 

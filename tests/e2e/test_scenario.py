@@ -199,9 +199,9 @@ class Scenario:
     def internal_ca(self) -> str:
         """Caddy's root certificate, read as kit-collab reads it (over its SSH transport)."""
         if not self.ca_pem:
+            from kit_collab.apply.transport import connect
             from kit_collab.cli.commands.check import internal_ca
             from kit_collab.profile.model import load_profile
-            from kit_collab.apply.transport import connect
 
             profile = load_profile(self.profile)
             with connect(profile.serveur,

@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # this tree's kit-collab and tests
 
 from tests.sshd import running_sshd  # noqa: E402
 from tests.test_fleet import predeploy  # noqa: E402
 
 from kit_collab.apply import deploy  # noqa: E402
+from kit_collab.apply.transport import connect  # noqa: E402
 from kit_collab.profile.model import Profile  # noqa: E402
 from kit_collab.recipes.load import load_recipes  # noqa: E402
-from kit_collab.apply.transport import connect  # noqa: E402
 
 PROFILES = {
     "minimale (Nextcloud)": {"nextcloud": {"actif": True}, "matrix": {"actif": False},

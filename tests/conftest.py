@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 import shutil
@@ -24,6 +25,17 @@ EXAMPLES = ROOT / "examples"
 RUN_ID = os.environ.setdefault("KIT_COLLAB_TEST_RUN", uuid.uuid4().hex[:8])
 if not re.fullmatch(r"[0-9a-f]{1,8}", RUN_ID):
     raise RuntimeError(f"KIT_COLLAB_TEST_RUN={RUN_ID!r}: expected 1 to 8 hexadecimal digits")
+
+
+def _loopback(run: str) -> str:
+    """127.a.b.c from the run id: Linux routes all of 127/8 to the loopback interface."""
+    digest = hashlib.sha256(run.encode()).digest()
+    return f"127.{20 + digest[0] % 200}.{digest[1]}.{1 + digest[2] % 254}"
+
+
+# This run's own loopback address: what the tests publish on fixed ports (the proxy's 80/443,
+# coturn's 3478) listens there, so that another run's listeners never take them.
+RUN_HOST = _loopback(RUN_ID)
 
 BASE_PROFILE: dict[str, Any] = {
     "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",

@@ -21,7 +21,6 @@ removed at the end of the module.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import RUN_ID
+from .conftest import RUN_HOST, RUN_ID
 
 RUN = RUN_ID
 REGISTRY = f"kctest.invalid/{RUN}"
@@ -42,14 +41,7 @@ PROXY_PROJECT = f"kctest-{RUN}-proxy"
 PROXY_NETWORK = PROXY_PROJECT
 PROXY_ENV = "KIT_COLLAB_PROXY_PROJECT"
 
-
-def _loopback(run: str) -> str:
-    """127.a.b.c from the run id: Linux routes all of 127/8 to the loopback interface."""
-    digest = hashlib.sha256(run.encode()).digest()
-    return f"127.{20 + digest[0] % 200}.{digest[1]}.{1 + digest[2] % 254}"
-
-
-HOST = _loopback(RUN)
+HOST = RUN_HOST  # the sshd of the deploy tests listens here, the proxy publishes here
 
 
 def slug(base: str) -> str:

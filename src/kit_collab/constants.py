@@ -10,10 +10,10 @@ EXIT_LOCKED = 4  # another operation holds the lock
 EXIT_INTERRUPTED = 130
 
 PROXY_NETWORK = "kit-collab-proxy"
+SERVER_ROOT = "/opt/kit-collab"
 
 
 def proxy_project() -> str:
     """The shared proxy's compose project and network: ``kit-collab-proxy``, renamed by
     KIT_COLLAB_PROXY_PROJECT (the tests, to run side by side on one Docker engine)."""
     return os.environ.get("KIT_COLLAB_PROXY_PROJECT") or PROXY_NETWORK
-SERVER_ROOT = "/opt/kit-collab"

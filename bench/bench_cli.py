@@ -33,7 +33,10 @@ def cold_start(runs: int = 10) -> list[float]:
 
 
 def render_many(count: int = 100) -> tuple[float, float, int]:
-    from kit_collab.bundle import ports, render
+    from kit_collab.bundle import ports
+    from kit_collab.bundle.active import active_recipes
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM, ensure_secrets
     from kit_collab.profile.model import Profile
     from kit_collab.recipes.load import load_recipes
 
@@ -51,20 +54,21 @@ def render_many(count: int = 100) -> tuple[float, float, int]:
     recipes = load_recipes()
     prepared = []
     for profile in profiles:
-        active = render.active_recipes(profile, recipes)
-        secrets, _ = render.ensure_secrets(active, None)
+        active = active_recipes(profile, recipes)
+        secrets, _ = ensure_secrets(active, None, (), SYSTEM)
         prepared.append((profile, active, secrets))
     # Several communes per server: allocate their unique ports together (10 per server).
     allocated = {}
     for group in range(0, count, 10):
         requests = [r for p, active, _ in prepared[group:group + 10]
-                    for r in render.port_requests(p.commune.code, active)]
+                    for r in ports.port_requests(p.commune.code, active)]
         allocated.update(ports.allocate(requests))
     setup = time.perf_counter() - start
     files = 0
     start = time.perf_counter()
     for profile, _active, secrets in prepared:
-        files += len(render.render_bundle(profile, recipes, secrets, allocated).files)
+        made = make_bundle(profile, recipes, draw=SYSTEM, secrets=secrets, recorded_ports=allocated)
+        files += len(made.bundle.files)
     return setup, time.perf_counter() - start, files
 
 

@@ -32,7 +32,9 @@ from tests.dockerbed import demo_data_root  # noqa: E402
 from tests.sshd import SUDO_USER, running_sshd, sudo_test_users  # noqa: E402
 from tests.test_fleet import predeploy, profile_data  # noqa: E402
 
-from kit_collab.cli.commands import fleet as fleet_cmd  # noqa: E402
+from kit_collab.cli.commands import install as install_cmd  # noqa: E402
+from kit_collab.cli.options import FleetArgs  # noqa: E402
+from kit_collab.operations.install import InstallOptions  # noqa: E402
 
 
 def machine_busy() -> float:
@@ -61,9 +63,8 @@ def measure(count: int, tmp: Path, recipes: Path) -> tuple[float, float, float, 
             (folder / f"c{i}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
         def run(label: str) -> int:
             with contextlib.redirect_stdout(io.StringIO()):
-                return fleet_cmd.run([folder], "install", as_json=True, workers=20, only=[],
-                                     skip=[], accept_host_key=None,
-                                     log_dir=tmp / f"logs-{count}-{label}")
+                return install_cmd.run([folder], InstallOptions(), FleetArgs(
+                    as_json=True, workers=20, logs=tmp / f"logs-{count}-{label}"), yes=True)
 
         # Timed without tracemalloc (it slows every allocation), then run again for memory.
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)

@@ -48,7 +48,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kit_collab.bundle import ports, render
+from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
+from kit_collab.operations.prepare import write_bundle
 
 from .conftest import RUN_HOST, RUN_ID, base_profile, require_tool
 
@@ -322,13 +325,10 @@ def render_bed(data: dict[str, Any], out: Path, turn_port: int) -> render.Bundle
 
     profile = Profile.model_validate(data)
     recipes = load_recipes()
-    active = render.active_recipes(profile, recipes)
-    secrets, _ = render.ensure_secrets(active, None, render.user_ids(profile))
     slug = profile.commune.code
-    allocated = ports.allocate(render.port_requests(slug, active),
-                               {(slug, "coturn", "listening"): turn_port})
-    bundle = render.render_bundle(profile, recipes, secrets, allocated)
-    render.write_bundle(bundle, str(out))
+    bundle = make_bundle(profile, recipes, draw=SYSTEM,
+                         recorded_ports={(slug, "coturn", "listening"): turn_port}).bundle
+    write_bundle(bundle, str(out))
     return bundle
 
 

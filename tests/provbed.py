@@ -33,6 +33,10 @@ import yaml
 
 from kit_collab.apply import provision
 from kit_collab.bundle import render
+from kit_collab.bundle.active import active_recipes
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM, ensure_secrets, user_ids
+from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 
 from .conftest import base_profile
@@ -70,8 +74,8 @@ def secrets_for(profile: Profile, known: render.Secrets | None = None) -> render
     """The bundle's secrets, plus an initial password per agent (as install keeps them)."""
     from kit_collab.recipes.load import load_recipes
 
-    active = render.active_recipes(profile, load_recipes())
-    secrets, _ = render.ensure_secrets(active, known, render.user_ids(profile))
+    active = active_recipes(profile, load_recipes())
+    secrets, _ = ensure_secrets(active, known, user_ids(profile), SYSTEM)
     return secrets
 
 
@@ -145,9 +149,9 @@ def _synapse_config(tmp: Path, secrets: render.Secrets, port: int) -> Path:
     from kit_collab.recipes.load import load_recipes
 
     profile = profile_of(profile_data(matrix=True))
-    bundle = render.render_bundle(profile, load_recipes(), secrets)
+    bundle = make_bundle(profile, load_recipes(), draw=SYSTEM, secrets=secrets).bundle
     out = tmp / "out"
-    render.write_bundle(bundle, str(out))
+    write_bundle(bundle, str(out))
     release = out / bundle.release_dir / "matrix"
     config = yaml.safe_load((release / "homeserver.yaml").read_text("utf-8"))
     for name in ("signing.key", "log.config"):

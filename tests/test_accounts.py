@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from kit_collab.plan import accounts
 from kit_collab.apply import provision
+from kit_collab.apply.transport import CommandResult
+from kit_collab.plan import accounts
 from kit_collab.plan.accounts import Action, Existing, Folder, Room, ServiceState, User
 from kit_collab.profile.model import Profile
-from kit_collab.apply.transport import CommandResult
 
 from .conftest import base_profile
 

@@ -14,14 +14,17 @@ import pytest
 import yaml
 
 from kit_collab.apply import deploy
-from kit_collab.check.probes import dns as dnscheck
+from kit_collab.apply.transport import connect
 from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.check import rules as dg
+from kit_collab.check.probes import dns as dnscheck
 from kit_collab.cli.commands import check
 from kit_collab.errors import InputError
+from kit_collab.operations import diagnose
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-from kit_collab.apply.transport import connect
 
 from . import checkbed
 from .conftest import base_profile
@@ -56,8 +59,7 @@ def _profile(**serveur: Any) -> Profile:
 
 def _bundle(profile: Profile) -> render.Bundle:
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle
 
 
 def test_lookups_through_a_real_dns_server(dns_server: str) -> None:
@@ -76,7 +78,7 @@ def test_preflight_dns_findings_and_records_to_create(dns_server: str) -> None:
     profile = _profile()
     bundle = _bundle(profile)
     resolver = dnscheck.make_resolver(dns_server)
-    findings, records = check.preflight_and_records(profile, bundle, None, resolver=resolver,
+    findings, records = diagnose.preflight_and_records(profile, bundle, None, resolver=resolver,
                                                     web_ports=())
     dns = {f.check.removeprefix("dns "): f for f in findings if f.check.startswith("dns ")}
     assert {h: f.level for h, f in dns.items()} == {
@@ -96,7 +98,7 @@ def test_preflight_dns_findings_and_records_to_create(dns_server: str) -> None:
                        "discussion.saint-essai.fr. 3600 IN A 203.0.113.10"]
     assert dg.exit_code(findings) == 1
     # Checking before DNS exists, with --resolve: the same problems, as warnings.
-    forced, _ = check.preflight_and_records(profile, bundle, None, resolver=resolver,
+    forced, _ = diagnose.preflight_and_records(profile, bundle, None, resolver=resolver,
                                             web_ports=(), resolve=[f"*:{SERVER_IP}"])
     assert dg.exit_code(forced) == 0
     assert next(f for f in forced if f.check == "dns matrix.saint-essai.fr").level == (
@@ -112,7 +114,7 @@ def test_server_named_by_its_dns_name(dns_server: str) -> None:
     resolver = dnscheck.make_resolver(dns_server)
     assert dnscheck.server_addresses(profile.serveur, resolver) == dg.ServerAddresses(
         (SERVER_IP,))
-    findings = check.preflight(profile, _bundle(profile), None, resolver=resolver,
+    findings = diagnose.preflight(profile, _bundle(profile), None, resolver=resolver,
                                web_ports=())
     assert [f.level for f in findings if f.check.startswith("dns ")] == ["ok"]
 
@@ -147,7 +149,7 @@ def test_ports_80_and_443_probed_from_here(dns_server: str) -> None:
     closed = checkbed.free_port()
     profile = _profile(hote="127.0.0.1")
     try:
-        findings = check.preflight(profile, _bundle(profile), None,
+        findings = diagnose.preflight(profile, _bundle(profile), None,
                                    resolver=dnscheck.make_resolver(dns_server),
                                    web_ports=(listening.getsockname()[1], closed))
     finally:
@@ -176,7 +178,7 @@ def test_preflight_with_facts_of_this_machine(tmp_path: Path, dns_server: str) -
         facts = deploy.read_facts(transport, profile)
         bundle = deploy.desired(profile, recipes, facts)[0]
         before = transport.round_trips
-        findings = check.preflight(profile, bundle, facts, transport=transport,
+        findings = diagnose.preflight(profile, bundle, facts, transport=transport,
                                    resolver=dnscheck.make_resolver(dns_server), web_ports=())
         # The clock came with the facts: the preflight costs no command round trip.
         assert transport.round_trips == before
@@ -200,7 +202,7 @@ def test_check_command_with_the_server(tmp_path: Path, dns_server: str,
     path.write_text(yaml.safe_dump(_local_profile(tmp_path), allow_unicode=True), "utf-8")
     code = check.run(path, as_json=True, resolve=[], ca_cert=None, accept_host_key=None,
                      server=True, deadline=2, dns_server=dns_server)
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)["communes"][0]["rapport"]
     found = {c["controle"]: c for c in report["constats"]}
     assert found["version"]["niveau"] == "avertissement"
     assert found["version"]["message"] == ("aucune version installée : contrôles de santé non "

@@ -199,13 +199,13 @@ def test_lock_held_by_another_operator(sshd, server_root, data_root, tmp_path, c
 
 
 def test_atomic_lock_lets_one_of_two_in(sshd, server_root, tmp_path):
-    from kit_collab.apply.scripts import remote
+    from kit_collab.apply.scripts import lock
 
     profile = profile_for(sshd, server_root)
-    script = remote.take_lock(str(server_root), SLUG, "op-1", "")
+    script = lock.take_lock(str(server_root), SLUG, "op-1", "")
     with _connect(sshd, profile, tmp_path) as a, _connect(sshd, profile, tmp_path) as b:
         first, second = a.run(script), b.run(script)
-    assert first.code == 0 and second.code == remote.LOCKED_EXIT
+    assert first.code == 0 and second.code == lock.LOCKED_EXIT
     assert b"op-1" in second.stdout
 
 
@@ -303,7 +303,8 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
                               "http://127.0.0.1:8080/").stdout
     assert "demo v1" in served  # the previous release serves again
     status = cli("status", path, "--json", env=env)
-    assert status.code == 0 and json.loads(status.out)["release"] == good.split("/")[1]
+    report = json.loads(status.out)["communes"][0]["rapport"]
+    assert status.code == 0 and report["release"] == good.split("/")[1]
     # No secret in any output or log of these runs.
     secrets = json.loads((commune / "secrets" / "secrets.json").read_text())
     logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*") if p.is_file()) \
@@ -339,7 +340,7 @@ def test_rollback_on_demand(sshd, server_root, data_root, tmp_path, cli):
                               "http://127.0.0.1:8080/").stdout
     assert "demo v1" in served
     # The plan now sees the v2 template as a change again.
-    plan = json.loads(cli("plan", path, "--json", env=env).out)
+    plan = json.loads(cli("plan", path, "--json", env=env).out)["communes"][0]["rapport"]
     assert plan["rien_a_faire"] is False
 
 

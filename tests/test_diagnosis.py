@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
-from kit_collab.check import rules as dg
 from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
+from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
-from kit_collab.plan.facts import Facts
 from kit_collab.i18n import set_lang
+from kit_collab.plan.facts import Facts
+from kit_collab.plan.state import State
 from kit_collab.profile.model import Profile, Serveur
 from kit_collab.recipes.load import load_recipes
 
@@ -30,8 +33,7 @@ def _bundle(**services: Any) -> render.Bundle:
         data["services"][name] = value
     profile = Profile.model_validate(data)
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +290,7 @@ def test_ports_in_use_by_another_program(bundle: render.Bundle) -> None:
 
 def test_ports_of_this_commune_and_of_the_shared_proxy_are_not_conflicts(
         bundle: render.Bundle) -> None:
-    state = {"ports": bundle.ports}
+    state = State(ports=bundle.port_blocks)
     facts = _facts(ports_in_use=frozenset({("tcp", 80), ("tcp", 443), ("udp", 10000),
                                            ("udp", 49200)}),
                    proxy_files={"Caddyfile": "x"}, state=state)
@@ -513,8 +515,8 @@ class _Transport:
 
 
 def test_gate_stops_install_unless_forced() -> None:
-    from kit_collab.cli.commands import check
     from kit_collab.errors import DeployError
+    from kit_collab.operations import diagnose as check
 
     err = dg.Finding(dg.ERROR, "serveur", "mémoire", "trop peu")
     with pytest.raises(DeployError) as caught:
@@ -527,7 +529,7 @@ def test_gate_stops_install_unless_forced() -> None:
 def test_server_clock_and_internal_ca_over_a_transport() -> None:
     import time
 
-    from kit_collab.cli.commands import check
+    from kit_collab.operations import diagnose as check
 
     fake = _Transport(f"{time.time() + 30:.3f}\n".encode())
     skew, uncertainty = check.server_clock(fake)

@@ -15,7 +15,7 @@ import yaml
 
 from kit_collab.apply import deploy
 from kit_collab.apply.transport import connect
-from kit_collab.bundle import render
+from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
 
@@ -59,7 +59,7 @@ def predeploy(data: dict, data_root: Path) -> None:
     with connect(profile.serveur) as transport:
         facts = deploy.read_facts(transport, profile)
     bundle, secrets, _ = deploy.desired(profile, recipes, facts)
-    render.write_bundle(bundle, str(root))
+    write_bundle(bundle, str(root))
     commune = root / "communes" / bundle.slug
     (commune / "secrets").mkdir(mode=0o700)
     (commune / "secrets" / "secrets.json").write_text(json.dumps(secrets))
@@ -155,7 +155,7 @@ def test_two_communes_share_one_server(images, data_root, tmp_path, cli):
 
 def _assert_served(host: Sshd, root: Path, data_root: Path, path: Path) -> None:
     """HTTPS through the shared Caddy, trusting its internal CA read over SSH."""
-    from kit_collab.cli.commands import check
+    from kit_collab.operations import diagnose as check
     from kit_collab.profile.model import load_profile
 
     profile = load_profile(path)

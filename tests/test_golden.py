@@ -6,15 +6,14 @@ After an intended template change, refresh them and read the diff:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import digest_draw
 from kit_collab.profile.model import load_profile
 from kit_collab.recipes.load import load_recipes
 
@@ -24,25 +23,11 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("KIT_COLLAB_UPDATE_GOLDEN") == "1"
 
 
-def fixed_secrets(active) -> render.Secrets:
-    """Fake, fixed secrets so that the goldens never change by chance (never real ones)."""
-    out: render.Secrets = {}
-    for recipe in active:
-        for spec in recipe.spec.secrets:
-            digest = hashlib.sha256(f"golden:{recipe.name}.{spec.name}".encode()).digest()
-            if spec.alphabet == "base64":
-                value = base64.b64encode(digest[: spec.length]).decode().rstrip("=")
-            else:
-                value = (digest.hex() * 4)[: spec.length]
-            out.setdefault(recipe.name, {})[spec.name] = value
-    return out
-
-
 def golden_files(example: str) -> dict[str, bytes]:
     profile = load_profile(EXAMPLES / example)
     recipes = load_recipes()
-    bundle = render.render_bundle(
-        profile, recipes, fixed_secrets(render.active_recipes(profile, recipes)))
+    # Secrets from a fixed source (never real ones), so that the goldens never change by chance.
+    bundle = make_bundle(profile, recipes, draw=digest_draw("golden")).bundle
     stable = f"communes/{bundle.slug}/release"
     return {f.path.replace(bundle.release_dir, stable): f.content for f in bundle.files}
 

@@ -27,6 +27,7 @@ from kit_collab.check import rules as dg
 from kit_collab.check.probes import health
 from kit_collab.cli.commands import check
 from kit_collab.errors import InputError
+from kit_collab.operations import diagnose
 
 from . import checkbed
 from .checkbed import Authority
@@ -131,7 +132,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[checkbed.Bed]:
 
 def _health(bed: checkbed.Bed, deadline: float = 10, **kw) -> list[dg.Finding]:
     kw.setdefault("ca_cert", bed.ca_path)
-    return check.health(bed.bundle, resolve=bed.resolve, deadline=deadline,
+    return diagnose.health(bed.bundle, resolve=bed.resolve, deadline=deadline,
                         root=str(bed.out), **kw)
 
 
@@ -241,7 +242,7 @@ def test_check_command_json(bed: checkbed.Bed, bed_dns: str, commune_file: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
     code = check.run(commune_file, as_json=True, resolve=bed.resolve, ca_cert=bed.ca_path,
                      accept_host_key=None, server=False, deadline=10, dns_server=bed_dns)
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)["communes"][0]["rapport"]
     errors = [c for c in report["constats"] if c["niveau"] == "erreur"]
     if bed.ports["coturn"] != checkbed.TURN_DEFAULT:
         # 3478 was taken on this machine: without the server, check knows only the default
@@ -331,11 +332,11 @@ def test_stun_answer_parsing() -> None:
 
 
 def _bundle_checks() -> tuple:
-    from kit_collab.bundle import render
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
     from kit_collab.profile.model import Profile
     from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(checkbed.bed_profile(Path("/opt/kit-collab")))
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets).checks
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle.checks

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab.profile import wizard
 from kit_collab.errors import InputError
+from kit_collab.profile import wizard
 from kit_collab.profile.model import load_profile
 
 from .conftest import EXAMPLES, ROOT

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit_collab.fleet import inventory
 from kit_collab.errors import InputError, ProfileError
+from kit_collab.fleet import inventory
 
 DEFAULTS = {
     "serveur": {"hote": "192.0.2.10", "hebergeur": "ovhcloud", "pays": "FR",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kit_collab.plan import facts as facts_mod
-from kit_collab.plan import changes as plan_mod
+from kit_collab.apply.scripts import facts as facts_script
 from kit_collab.apply.scripts import remote
-from kit_collab.bundle import render
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.model import Bundle
+from kit_collab.bundle.secrets import SYSTEM
+from kit_collab.plan import changes as plan_mod
+from kit_collab.plan import facts as facts_mod
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
 
@@ -17,16 +20,14 @@ from .conftest import base_profile
 def _bundle(data=None):
     profile = Profile.model_validate(data or base_profile())
     recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None,
-                                       render.user_ids(profile))
-    services = {r.name: list(r.spec.services) for r in recipes}
-    return profile, recipes, render.render_bundle(profile, recipes, secrets), services, secrets
+    made = make_bundle(profile, recipes, draw=SYSTEM)
+    return profile, recipes, made.bundle, made.secrets
 
 
 DOCKER = facts_mod.Facts(docker="26.1.5", compose="2.29.7", bootstrap_version="1")
 
 
-def deployed(bundle: render.Bundle) -> facts_mod.Facts:
+def deployed(bundle: Bundle) -> facts_mod.Facts:
     """The facts of a server where ``bundle`` runs."""
     return replace(DOCKER, current=bundle.release, releases=(bundle.release,),
                    release_files=plan_mod.release_files(bundle),
@@ -34,8 +35,8 @@ def deployed(bundle: render.Bundle) -> facts_mod.Facts:
 
 
 def test_first_install_adds_everything_and_runs_tasks() -> None:
-    _p, _r, bundle, services, _s = _bundle()
-    plan = plan_mod.build(bundle, DOCKER, services, new_secrets=True)
+    _p, _r, bundle, _s = _bundle()
+    plan = plan_mod.build(bundle, DOCKER, new_secrets=True)
     assert not plan.noop and not plan.bootstrap and plan.upload and plan.store_secrets
     assert set(plan.added) == set(plan_mod.release_files(bundle))
     assert plan.restart == ()  # compose starts everything on a first install
@@ -44,34 +45,33 @@ def test_first_install_adds_everything_and_runs_tasks() -> None:
 
 
 def test_up_to_date_server_is_a_noop() -> None:
-    _p, _r, bundle, services, _s = _bundle()
-    plan = plan_mod.build(bundle, deployed(bundle), services)
+    _p, _r, bundle, _s = _bundle()
+    plan = plan_mod.build(bundle, deployed(bundle))
     assert plan.noop and plan.changes() == [] and not plan.tasks and not plan.upload
 
 
 def test_fresh_server_needs_bootstrap() -> None:
-    _p, _r, bundle, services, _s = _bundle()
-    assert plan_mod.build(bundle, facts_mod.Facts(), services).bootstrap
+    _p, _r, bundle, _s = _bundle()
+    assert plan_mod.build(bundle, facts_mod.Facts()).bootstrap
     older = replace(deployed(bundle), bootstrap_version="0")
-    assert plan_mod.build(bundle, older, services).bootstrap
+    assert plan_mod.build(bundle, older).bootstrap
 
 
 def test_registry_mirror_change_reruns_bootstrap() -> None:
-    _p, _r, bundle, services, _s = _bundle()
+    _p, _r, bundle, _s = _bundle()
     facts = deployed(bundle)
-    assert plan_mod.build(bundle, facts, services, mirror="http://miroir:5000").bootstrap
+    assert plan_mod.build(bundle, facts, mirror="http://miroir:5000").bootstrap
     set_up = replace(facts, daemon={"registry-mirrors": ["http://miroir:5000"]})
-    assert plan_mod.build(bundle, set_up, services, mirror="http://miroir:5000").noop
+    assert plan_mod.build(bundle, set_up, mirror="http://miroir:5000").noop
 
 
 def test_changed_mounted_file_restarts_only_the_services_mounting_it() -> None:
-    _p, _r, bundle, services, _s = _bundle()
+    _p, _r, bundle, _s = _bundle()
     facts = deployed(bundle)
     files = dict(facts.release_files)
     files["nextcloud/kit-collab.config.php"] = "0" * 64
     files["obsolete/old.conf"] = "1" * 64
-    plan = plan_mod.build(bundle, replace(facts, current="r-old", release_files=files),
-                          services)
+    plan = plan_mod.build(bundle, replace(facts, current="r-old", release_files=files))
     assert plan.changed == ("nextcloud/kit-collab.config.php",)
     assert plan.removed == ("obsolete/old.conf",)
     assert plan.restart == ("nextcloud", "nextcloud-cron")
@@ -79,18 +79,17 @@ def test_changed_mounted_file_restarts_only_the_services_mounting_it() -> None:
 
 
 def test_changed_env_file_is_left_to_compose() -> None:
-    _p, _r, bundle, services, _s = _bundle()
+    _p, _r, bundle, _s = _bundle()
     facts = deployed(bundle)
     files = dict(facts.release_files, **{"nextcloud/nextcloud.env": "0" * 64})
-    plan = plan_mod.build(bundle, replace(facts, current="r-old", release_files=files),
-                          services)
+    plan = plan_mod.build(bundle, replace(facts, current="r-old", release_files=files))
     assert plan.changed == ("nextcloud/nextcloud.env",) and plan.restart == ()
 
 
 def test_proxy_change_alone() -> None:
-    _p, _r, bundle, services, _s = _bundle()
+    _p, _r, bundle, _s = _bundle()
     facts = replace(deployed(bundle), proxy_files={"Caddyfile": "0" * 64})
-    plan = plan_mod.build(bundle, facts, services)
+    plan = plan_mod.build(bundle, facts)
     assert not plan.noop and not plan.upload and plan.proxy_changed == ("Caddyfile",
                                                                          "compose.yaml")
 
@@ -102,11 +101,11 @@ def test_facts_parser() -> None:
         "state=eyJyZWxlYXNlIjogInItYWJjIn0=", "secrets=", "lock=", "bootstrap=1", "daemon=",
         "file=" + "a" * 64 + " nextcloud/compose.yaml", "proxy=Caddyfile " + "b" * 64,
         "port=tcp 443", "port=udp 10000", "end=ok"])
-    facts = facts_mod.parse(output)
+    facts = facts_script.parse(output)
     assert (facts.os_id, facts.os_version, facts.mem_mb, facts.disk_free_gb) == (
         "debian", "12", 7933, 100.0)
     assert facts.bootstrapped and facts.current == "r-abc"
-    assert facts.releases == ("r-abc", "r-old") and facts.state == {"release": "r-abc"}
+    assert facts.releases == ("r-abc", "r-old") and facts.state.release == "r-abc"
     assert facts.release_files == {"nextcloud/compose.yaml": "a" * 64}
     assert facts.proxy_files == {"Caddyfile": "b" * 64}
     assert facts.ports_in_use == {("tcp", 443), ("udp", 10000)}
@@ -118,7 +117,7 @@ def test_truncated_facts_are_refused() -> None:
     from kit_collab.errors import DeployError
 
     with pytest.raises(DeployError):
-        facts_mod.parse("os_id=debian\n")
+        facts_script.parse("os_id=debian\n")
 
 
 def test_scripts_quote_every_value() -> None:
@@ -143,7 +142,7 @@ def test_a_stopped_service_is_never_healthy_a_finished_job_is() -> None:
     from kit_collab.apply import deploy
 
     data = base_profile()
-    _p, _r, bundle, _services, _s = _bundle(data)
+    _p, _r, bundle, _s = _bundle(data)
     oneshot = plan_mod.oneshot_services(bundle)
     assert "jitsi-init" in oneshot and "matrix-synapse" not in oneshot
     stopped = {"service": "matrix-synapse", "etat": "exited", "sante": "", "code": "0"}

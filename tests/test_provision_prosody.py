@@ -151,7 +151,7 @@ def test_users_command_shows_then_applies_on_a_local_server(
     def run(**options: bool) -> dict[str, Any]:
         code = users.run(path, as_json=True, accept_host_key=None, **{
             "apply": False, "yes": False, **options})
-        report = json.loads(capsys.readouterr().out)
+        report = json.loads(capsys.readouterr().out)["communes"][0]["rapport"]
         assert code == 0, report
         return report
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from kit_collab.plan import accounts
 from kit_collab.apply import provision
 from kit_collab.apply.transport import LocalTransport
+from kit_collab.plan import accounts
 
 from .provbed import DOMAIN, Synapse, local_target, profile_data, profile_of, running_synapse
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kit_collab.check import recipe_lint as lint
 from kit_collab.bundle import render
+from kit_collab.check import recipe_lint as lint
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 

@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kit_collab.bundle import ports
-from kit_collab.bundle import render
+from kit_collab.bundle import ports, render
+from kit_collab.bundle.active import active_recipes
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.recipes.load import load_recipes
 
 from .conftest import base_profile, require_tool
@@ -196,9 +198,8 @@ def test_two_communes_get_disjoint_turn_ports(tmp_path: Path) -> None:
     second_data = _profile()
     second_data["commune"].update(domaine="autre-essai.fr", email_contact="mairie@autre-essai.fr")
     second = Profile.model_validate(second_data)
-    requests = [*render.port_requests(first.commune.code, render.active_recipes(first, recipes)),
-                *render.port_requests(second.commune.code,
-                                      render.active_recipes(second, recipes))]
+    requests = [*ports.port_requests(first.commune.code, active_recipes(first, recipes)),
+                *ports.port_requests(second.commune.code, active_recipes(second, recipes))]
     allocated = ports.allocate(requests)
     one = {name: allocated[(first.commune.code, "coturn", name)] for name in ("listening",
                                                                               "relay")}
@@ -208,8 +209,7 @@ def test_two_communes_get_disjoint_turn_ports(tmp_path: Path) -> None:
     size = {p.name: p.size for p in recipes["coturn"].spec.ports}["relay"]
     assert set(range(one["relay"], one["relay"] + size)).isdisjoint(
         range(two["relay"], two["relay"] + size))
-    secrets, _ = render.ensure_secrets(render.active_recipes(second, recipes), None)
-    bundle = render.render_bundle(second, recipes, secrets, allocated)
+    bundle = make_bundle(second, recipes, draw=SYSTEM, recorded_ports=allocated).bundle
     conf = bundle.file(f"{bundle.release_dir}/coturn/turnserver.conf").content.decode()
     assert f"min-port={two['relay']}\n" in conf
     assert f"listening-port={two['listening']}\n" in conf

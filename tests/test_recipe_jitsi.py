@@ -20,9 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
+from kit_collab.bundle import ports, render
+from kit_collab.bundle.active import active_recipes
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.check import recipe_lint as lint
-from kit_collab.bundle import ports
-from kit_collab.bundle import render
+from kit_collab.operations.prepare import write_bundle
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet, load_recipes
 
@@ -126,17 +129,14 @@ def render_into(recipes: RecipeSet, data: dict[str, Any], out: Path, *,
     if recipes.root == ROOT and allocated is None:
         return render_to(data, out)
     profile = Profile.model_validate(data)
-    active = render.active_recipes(profile, recipes)
-    secrets, _ = render.ensure_secrets(active, None)
-    bundle = render.render_bundle(profile, recipes, secrets, allocated=allocated)
-    render.write_bundle(bundle, str(out))
+    bundle = make_bundle(profile, recipes, draw=SYSTEM, recorded_ports=allocated).bundle
+    write_bundle(bundle, str(out))
     return bundle
 
 
 def render_only(recipes: RecipeSet, data: dict[str, Any]) -> render.Bundle:
     profile = Profile.model_validate(data)
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    return render.render_bundle(profile, recipes, secrets)
+    return make_bundle(profile, recipes, draw=SYSTEM).bundle
 
 
 def recipe_file(bundle: render.Bundle, recipe: str, name: str) -> str:
@@ -454,8 +454,8 @@ def test_two_communes_on_one_server_get_distinct_udp_media_ports(kit_recipes: Re
                                                                 tmp_path: Path) -> None:
     communes = [_commune("Saint-Un", "saint-un.fr"), _commune("Saint-Deux", "saint-deux.fr")]
     profiles = [Profile.model_validate(c) for c in communes]
-    requests = [req for p in profiles for req in render.port_requests(
-        p.commune.code, render.active_recipes(p, kit_recipes))]
+    requests = [req for p in profiles for req in ports.port_requests(
+        p.commune.code, active_recipes(p, kit_recipes))]
     allocated = ports.allocate(requests)
     out = tmp_path / "server"
     bundles = [render_into(kit_recipes, c, out, allocated=allocated) for c in communes]
@@ -482,11 +482,9 @@ def test_two_communes_on_one_server_get_distinct_udp_media_ports(kit_recipes: Re
 def test_media_port_comes_from_the_allocation_never_a_constant(kit_recipes: RecipeSet) -> None:
     profile = Profile.model_validate(base_profile())
     key = (profile.commune.code, "jitsi", "media")
-    requests = render.port_requests(profile.commune.code,
-                                    render.active_recipes(profile, kit_recipes))
+    requests = ports.port_requests(profile.commune.code, active_recipes(profile, kit_recipes))
     allocated = ports.allocate(requests, existing={key: 10042})
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, kit_recipes), None)
-    bundle = render.render_bundle(profile, kit_recipes, secrets, allocated=allocated)
+    bundle = make_bundle(profile, kit_recipes, draw=SYSTEM, recorded_ports=allocated).bundle
     assert read_env(recipe_file(bundle, "jitsi", "jitsi.env"))["JVB_PORT"] == "10042"
     assert '"10042:10042/udp"' in recipe_file(bundle, "jitsi", "compose.yaml")
     for path in ("compose.yaml.j2", "jitsi.env.j2"):
@@ -564,9 +562,8 @@ def test_clients_use_the_communes_jitsi_and_turn__element_web_20021(kit_recipes:
 
 def test_turn_credentials_are_the_coturn_secret(kit_recipes: RecipeSet) -> None:
     profile = Profile.model_validate(base_profile())
-    active = render.active_recipes(profile, kit_recipes)
-    secrets, _ = render.ensure_secrets(active, {"coturn": {"static_auth_secret": "s3cr3tTURN"}})
-    bundle = render.render_bundle(profile, kit_recipes, secrets)
+    bundle = make_bundle(profile, kit_recipes, draw=SYSTEM,
+                         secrets={"coturn": {"static_auth_secret": "s3cr3tTURN"}}).bundle
     assert read_env(recipe_file(bundle, "jitsi", "prosody.env"))["TURN_CREDENTIALS"] == (
         "s3cr3tTURN")
 

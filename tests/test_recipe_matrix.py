@@ -28,6 +28,8 @@ import yaml
 
 from kit_collab import constants
 from kit_collab.bundle import render
+from kit_collab.bundle.active import active_recipes
+from kit_collab.bundle.secrets import SYSTEM, ensure_secrets, user_ids
 
 from .conftest import base_profile, require_tool
 from .validators import caddy_adapt, clean_env, compose_config, render_to, validate_all
@@ -171,8 +173,8 @@ def _stack(tmp: Path, federation: bool) -> Iterator[Stack]:
     from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(data)
-    active = render.active_recipes(profile, load_recipes())
-    secrets, _ = render.ensure_secrets(active, None, render.user_ids(profile))
+    active = active_recipes(profile, load_recipes())
+    secrets, _ = ensure_secrets(active, None, user_ids(profile), SYSTEM)
     bundle = render_to(data, tmp / "out", secrets)
     out, release = tmp / "out", tmp / "out" / bundle.release_dir
     synapse_port = _free_port()

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from kit_collab.bundle import render
-from kit_collab.handover import sheets
+from kit_collab.bundle.secrets import ACCOUNTS
 from kit_collab.errors import InputError, RenderError
+from kit_collab.handover import sheets
 from kit_collab.operations.prepare import Prepared, prepare
 
 from .conftest import EXAMPLES, base_profile
@@ -68,7 +68,7 @@ def hostile(write_profile, tmp_path: Path) -> Prepared:
 
 
 def _passwords(prepared: Prepared) -> dict[str, str]:
-    return prepared.secrets[render.ACCOUNTS]
+    return prepared.secrets[ACCOUNTS]
 
 
 def test_one_sheet_per_agent_files_0600_in_0700_folder(example: Prepared, tmp_path: Path,
@@ -127,7 +127,7 @@ def test_open_folder_or_symlink_refused(example: Prepared, tmp_path: Path) -> No
 
 def test_missing_password_is_an_error(example: Prepared, tmp_path: Path) -> None:
     secrets = {k: dict(v) for k, v in example.secrets.items()}
-    del secrets[render.ACCOUNTS]["jmartin"]
+    del secrets[ACCOUNTS]["jmartin"]
     with pytest.raises(RenderError, match="jmartin"):
         sheets.write_sheets(example.profile, example.bundle.hosts, secrets, tmp_path / "f")
     assert not (tmp_path / "f").exists()

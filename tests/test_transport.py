@@ -16,8 +16,6 @@ import pytest
 
 from kit_collab import constants
 from kit_collab.apply import hostkeys
-from kit_collab.errors import ConnectError
-from kit_collab.redact import remember
 from kit_collab.apply.transport import (
     CommandResult,
     CommandTimeout,
@@ -27,6 +25,8 @@ from kit_collab.apply.transport import (
     command_line,
     connect,
 )
+from kit_collab.errors import ConnectError
+from kit_collab.redact import remember
 
 from .sshd import Sshd, free_port, keygen, running_sshd, ssh_fingerprint
 from .sshd import sshd_server as sshd_server  # noqa: PLC0414 - a fixture, re-exported here

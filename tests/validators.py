@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from kit_collab.bundle import render
+from kit_collab.bundle.model import Bundle, Secrets
 
 from .conftest import require_tool
 
@@ -74,20 +74,21 @@ def parse_file(path: Path, fmt: str) -> Any:
 
 
 def render_to(profile_data: dict[str, Any], out: Path,
-              secrets: render.Secrets | None = None) -> render.Bundle:
+              secrets: Secrets | None = None) -> Bundle:
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
+    from kit_collab.operations.prepare import write_bundle
     from kit_collab.profile.model import Profile
     from kit_collab.recipes.load import load_recipes
 
     profile = Profile.model_validate(profile_data)
     recipes = load_recipes()
-    active = render.active_recipes(profile, recipes)
-    full, _ = render.ensure_secrets(active, secrets, render.user_ids(profile))
-    bundle = render.render_bundle(profile, recipes, full)
-    render.write_bundle(bundle, str(out))
+    bundle = make_bundle(profile, recipes, draw=SYSTEM, secrets=secrets).bundle
+    write_bundle(bundle, str(out))
     return bundle
 
 
-def validate_all(bundle: render.Bundle, out: Path) -> dict[str, Any]:
+def validate_all(bundle: Bundle, out: Path) -> dict[str, Any]:
     """Run every validator on a written bundle; returns parsed content by path."""
     result = caddy_validate(out)
     assert result.returncode == 0, result.stderr

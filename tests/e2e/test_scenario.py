@@ -140,7 +140,7 @@ class Scenario:
                        *extra, show=False)
         print(f"\n$ kit-collab check --json …   → code {run.code} en {run.seconds:.1f} s")
         try:
-            report = json.loads(run.out[run.out.index("{"):])
+            report = json.loads(run.out[run.out.index("{"):])["communes"][0]["rapport"]
         except ValueError:
             pytest.fail(f"check --json did not print JSON:\n{run.out[-3000:]}")
         for finding in report["constats"]:
@@ -202,7 +202,7 @@ class Scenario:
         """Caddy's root certificate, read as kit-collab reads it (over its SSH transport)."""
         if not self.ca_pem:
             from kit_collab.apply.transport import connect
-            from kit_collab.cli.commands.check import internal_ca
+            from kit_collab.operations.diagnose import internal_ca
             from kit_collab.profile.model import load_profile
 
             profile = load_profile(self.profile)
@@ -506,7 +506,8 @@ def test_5_check_names_a_stopped_synapse(scenario: Scenario) -> None:
             assert human.code == 1
             assert any("✗" in line and "synapse" in line for line in human.out.splitlines())
             status = sc.kit("status", str(sc.profile), "--json", show=False)
-            containers = json.loads(status.out[status.out.index("{"):])["conteneurs"]
+            containers = json.loads(status.out[status.out.index("{"):])["communes"][0][
+                "rapport"]["conteneurs"]
             synapse_row = next(c for c in containers if c["service"] == "matrix-synapse")
             print(f"[kce2e] kit-collab status → code {status.code}, matrix-synapse: "
                   f"{synapse_row}")

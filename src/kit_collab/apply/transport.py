@@ -14,48 +14,54 @@
 
 from __future__ import annotations
 
-import contextlib
+import io
 import logging
 import os
 import pwd
-import shlex
-import signal
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import paramiko
 
-from kit_collab.errors import ConnectError, DeployError, KitCollabError
+from kit_collab.apply.connect_errors import connect_error, key_file
 from kit_collab.apply.hostkeys import Confirm, HostKeyVerifier, preferred_key_types
+from kit_collab.apply.scripts.sudo import command_line, sudo_refusal
+from kit_collab.apply.streams import (
+    CHUNK,
+    SEND_ERRORS,
+    Drain,
+    Output,
+    Progress,
+    Stdin,
+    Watchdog,
+    chunks,
+    close_quietly,
+    feed,
+    kill_group,
+)
+from kit_collab.errors import ConnectError, DeployError, KitCollabError
 from kit_collab.i18n import tr
 from kit_collab.redact import redact
 
 if TYPE_CHECKING:
     from kit_collab.profile.model import Serveur
 
+__all__ = ["CHUNK", "KEEPALIVE", "CommandResult", "CommandTimeout", "LocalTransport",
+           "SshTransport", "Transport", "command_line", "connect"]
+
 log = logging.getLogger(__name__)
 # paramiko logs transport errors with tracebacks; without a handler Python would print them.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
-CHUNK = 64 * 1024
 KEEPALIVE = 15
-SUDO_REFUSED = 97
-GRACE = 5  # seconds between the server-side timeout's TERM and KILL, and before the watchdog
 _TIMEOUT_CODES = (124, 137)  # coreutils timeout: TERM worked / KILL was needed
-_NO_SUDO = "kit-collab:sudo-absent"
-_SUDO_ASKS = "kit-collab:sudo-mot-de-passe"
-_SEND_ERRORS = (OSError, EOFError, paramiko.SSHException)
-
-Stdin = bytes | Iterable[bytes] | None
-Progress = Callable[[int], None]
-Output = Callable[[bytes], None]
 
 
 @dataclass(frozen=True)
@@ -92,117 +98,11 @@ class CommandTimeout(DeployError):
     """A command ran longer than its timeout and was stopped."""
 
 
-# --- command lines (pure) ----------------------------------------------------------------
-
-
-def command_line(script: str, *, sudo: bool, root: bool, check_sudo: bool = False,
-                 timeout: float | None = None) -> str:
-    """The command that runs ``script`` with sh, through ``sudo -n`` for a non-root user.
-
-    ``check_sudo`` puts a guard in front that exits with SUDO_REFUSED and a marker on stderr
-    when sudo is missing or wants a password, instead of running the script. ``timeout``
-    wraps sh in coreutils ``timeout``, which stops its whole process group.
-    """
-    inner = f"sh -c {shlex.quote(script)}"
-    if timeout:
-        inner = f"timeout -k {GRACE} {timeout:.3f} {inner}"
-    if not sudo or root:
-        return inner
-    if not check_sudo:
-        return f"sudo -n {inner}"
-    guard = (
-        f"command -v sudo >/dev/null 2>&1 || {{ echo {_NO_SUDO} >&2; exit {SUDO_REFUSED}; }}; "
-        f"sudo -n true 2>/dev/null || {{ echo {_SUDO_ASKS} >&2; exit {SUDO_REFUSED}; }}; "
-        f"exec sudo -n {inner}"
-    )
-    return f"sh -c {shlex.quote(guard)}"
-
-
 def _describe(script: str, stdin: Stdin, sudo: bool) -> str:
     first = script.strip().splitlines()[0] if script.strip() else ""
     size = f", stdin {len(stdin)} o" if isinstance(stdin, bytes | bytearray) else ""
     size = size or (", stdin en flux" if stdin is not None else "")
     return redact(f"{'sudo ' if sudo else ''}sh: {first[:120]}{size}")
-
-
-# --- streaming helpers -------------------------------------------------------------------
-
-
-def _chunks(stdin: Stdin) -> Iterator[bytes]:
-    if stdin is None:
-        return
-    if isinstance(stdin, bytes | bytearray | memoryview):
-        view = memoryview(stdin)
-        for start in range(0, len(view), CHUNK):
-            yield bytes(view[start:start + CHUNK])
-        return
-    for chunk in stdin:
-        if chunk:
-            yield bytes(chunk)
-
-
-def _feed(write: Callable[[bytes], object], chunks: Iterator[bytes],
-          progress: Progress | None) -> None:
-    """Write every chunk, reporting bytes sent; stop quietly if the command stops reading."""
-    sent = 0
-    for chunk in chunks:
-        try:
-            write(chunk)
-        except _SEND_ERRORS:
-            return
-        sent += len(chunk)
-        if progress is not None:
-            progress(sent)
-
-
-class _Drain(threading.Thread):
-    """Reads a stream to its end in the background."""
-
-    def __init__(self, read: Callable[[int], bytes], each: Output | None = None) -> None:
-        super().__init__(daemon=True)
-        self._read = read
-        self._each = each
-        self._parts: list[bytes] = []
-
-    def run(self) -> None:
-        while True:
-            try:
-                chunk = self._read(CHUNK)
-            except (OSError, EOFError, ValueError):
-                return
-            if not chunk:
-                return
-            self._parts.append(chunk)
-            if self._each is not None:
-                with contextlib.suppress(Exception):  # a display problem never stops a read
-                    self._each(chunk)
-
-    def data(self) -> bytes:
-        self.join()
-        return b"".join(self._parts)
-
-
-class _Watchdog:
-    """Calls ``stop`` if the block outlasts ``timeout`` and the server-side kill."""
-
-    def __init__(self, timeout: float | None, stop: Callable[[], object]) -> None:
-        self.fired = False
-        self._stop = stop
-        self._timer = threading.Timer(timeout + GRACE * 2, self._fire) if timeout else None
-
-    def _fire(self) -> None:
-        self.fired = True
-        self._stop()
-
-    def __enter__(self) -> _Watchdog:
-        if self._timer:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._timer:
-            self._timer.cancel()
 
 
 # --- transports --------------------------------------------------------------------------
@@ -239,7 +139,7 @@ class _BaseTransport:
                                timeout=timeout)
         log.debug("%s: %s", self.where, _describe(script, stdin, sudo))
         started = time.monotonic()
-        result = self._execute(command, _chunks(stdin), timeout, progress, on_stderr)
+        result = self._execute(command, chunks(stdin), timeout, progress, on_stderr)
         if check:
             self._sudo_result(result)
         if timeout and result.code in _TIMEOUT_CODES and \
@@ -250,14 +150,15 @@ class _BaseTransport:
         return result
 
     def _sudo_result(self, result: CommandResult) -> None:
-        if result.code == SUDO_REFUSED and _NO_SUDO.encode() in result.stderr:
+        refusal = sudo_refusal(result.code, result.stderr)
+        if refusal == "absent":
             raise ConnectError(
                 tr(f"sudo n'est pas installé sur {self.where} : l'utilisateur « {self.user} » "
                    "ne peut pas agir en root",
                    f"sudo is not installed on {self.where}: user '{self.user}' cannot act as root"),
                 hint=tr("installez sudo (apt-get install sudo) ou utilisez « utilisateur: root »",
                         "install sudo (apt-get install sudo) or use 'utilisateur: root'"))
-        if result.code == SUDO_REFUSED and _SUDO_ASKS.encode() in result.stderr:
+        if refusal == "password":
             line = f"{self.user} ALL=(ALL) NOPASSWD:ALL"
             raise ConnectError(
                 tr(f"sudo demande un mot de passe à l'utilisateur « {self.user} » sur "
@@ -304,14 +205,17 @@ class LocalTransport(_BaseTransport):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         assert proc.stdin and proc.stdout and proc.stderr
-        with _Watchdog(timeout, lambda: _kill_group(proc.pid)) as dog:
-            out, err = _Drain(proc.stdout.read1), _Drain(proc.stderr.read1, on_stderr)
+        with Watchdog(timeout, lambda: kill_group(proc.pid)) as dog:
+            # Popen's pipes are buffered readers: read1 returns what has arrived.
+            pipe_out = cast(io.BufferedReader, proc.stdout)
+            pipe_err = cast(io.BufferedReader, proc.stderr)
+            out, err = Drain(pipe_out.read1), Drain(pipe_err.read1, on_stderr)
             out.start()
             err.start()
             try:
-                _feed(proc.stdin.write, chunks, progress)
+                feed(proc.stdin.write, chunks, progress)
             finally:
-                _close_quietly(proc.stdin.close)
+                close_quietly(proc.stdin.close)
             code = proc.wait()
             stdout, stderr = out.data(), err.data()
         if dog.fired:
@@ -338,17 +242,17 @@ class SshTransport(_BaseTransport):
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
                  progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:
         chan = self._open_channel()
-        with _Watchdog(timeout, chan.close) as dog:
+        with Watchdog(timeout, chan.close) as dog:
             try:
                 chan.exec_command(command)
-                out, err = _Drain(chan.recv), _Drain(chan.recv_stderr, on_stderr)
+                out, err = Drain(chan.recv), Drain(chan.recv_stderr, on_stderr)
                 out.start()
                 err.start()
-                _feed(chan.sendall, chunks, progress)
-                _close_quietly(chan.shutdown_write)
+                feed(chan.sendall, chunks, progress)
+                close_quietly(chan.shutdown_write)
                 code = chan.recv_exit_status()
                 stdout, stderr = out.data(), err.data()
-            except _SEND_ERRORS as exc:
+            except SEND_ERRORS as exc:
                 raise (self._timed_out(timeout) if dog.fired else self._lost()) from exc
             finally:
                 chan.close()
@@ -364,7 +268,7 @@ class SshTransport(_BaseTransport):
             raise self._lost()
         try:
             return transport.open_session(timeout=30)
-        except _SEND_ERRORS as exc:
+        except SEND_ERRORS as exc:
             raise self._lost() from exc
 
     def _active(self) -> bool:
@@ -376,17 +280,6 @@ class SshTransport(_BaseTransport):
             tr(f"connexion SSH perdue avec {self.where}", f"SSH connection to {self.where} lost"),
             hint=tr("vérifiez le réseau et relancez la commande : elle reprend là où il faut",
                     "check the network and run the command again"))
-
-
-def _close_quietly(close: Callable[[], object]) -> None:
-    with contextlib.suppress(*_SEND_ERRORS):
-        close()
-
-
-def _kill_group(pid: int) -> None:
-    """Stop a timed-out local command and everything it started (its own session)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def _local_user() -> str:
@@ -418,7 +311,7 @@ def connect(serveur: Serveur, *, accept_host_key: str | None = None,
 
 def _open_client(serveur: Serveur, verifier: HostKeyVerifier,
                  timeout: float) -> paramiko.SSHClient:
-    key = _key_file(serveur)
+    key = key_file(serveur)
     client = paramiko.SSHClient()  # no keys loaded: the verifier's policy sees every key
     client.set_missing_host_key_policy(verifier.policy())
     try:
@@ -437,20 +330,8 @@ def _open_client(serveur: Serveur, verifier: HostKeyVerifier,
         raise
     except (OSError, EOFError, paramiko.SSHException) as exc:
         client.close()
-        raise _connect_error(exc, serveur, timeout) from exc
+        raise connect_error(exc, serveur, timeout) from exc
     return client
-
-
-def _key_file(serveur: Serveur) -> str | None:
-    if not serveur.cle_ssh:
-        return None
-    path = Path(serveur.cle_ssh).expanduser()
-    if not path.is_file():
-        raise ConnectError(
-            tr(f"clé SSH introuvable : {path}", f"SSH key not found: {path}"),
-            hint=tr("vérifiez serveur.cle_ssh dans le profil (chemin de la clé privée)",
-                    "check serveur.cle_ssh in the profile (path of the private key)"))
-    return str(path)
 
 
 def _transport_factory(preferred: list[str]) -> Callable[..., paramiko.Transport]:
@@ -468,56 +349,3 @@ def _transport_factory(preferred: list[str]) -> Callable[..., paramiko.Transport
     return make
 
 
-def _connect_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:
-    where = f"{serveur.hote}:{serveur.port_ssh}"
-    who = f"{serveur.utilisateur}@{where}"
-    if isinstance(exc, paramiko.PasswordRequiredException):
-        return ConnectError(
-            tr(f"la clé SSH {serveur.cle_ssh} est protégée par une phrase de passe ({who})",
-               f"SSH key {serveur.cle_ssh} is protected by a passphrase ({who})"),
-            hint=tr("chargez-la dans l'agent SSH (ssh-add) puis relancez",
-                    "load it into the SSH agent (ssh-add) and run again"))
-    if isinstance(exc, paramiko.AuthenticationException):
-        return ConnectError(
-            tr(f"authentification SSH refusée pour {who}",
-               f"SSH authentication refused for {who}"),
-            hint=tr(f"vérifiez serveur.utilisateur et serveur.cle_ssh : la clé publique doit "
-                    f"figurer dans ~{serveur.utilisateur}/.ssh/authorized_keys sur le serveur",
-                    f"check serveur.utilisateur and serveur.cle_ssh: the public key must be in "
-                    f"~{serveur.utilisateur}/.ssh/authorized_keys on the server"))
-    return _network_error(exc, serveur, timeout)
-
-
-def _network_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:
-    where = f"{serveur.hote}:{serveur.port_ssh}"
-    user = serveur.utilisateur
-    if isinstance(exc, socket.gaierror):
-        return ConnectError(
-            tr(f"nom de serveur inconnu : {serveur.hote} (utilisateur {user})",
-               f"unknown server name: {serveur.hote} (user {user})"),
-            hint=tr("vérifiez serveur.hote dans le profil et la résolution DNS",
-                    "check serveur.hote in the profile and DNS resolution"))
-    if _refused(exc):
-        return ConnectError(
-            tr(f"connexion refusée par {where} (utilisateur {user})",
-               f"connection refused by {where} (user {user})"),
-            hint=tr("vérifiez que le serveur SSH tourne et le port (serveur.port_ssh)",
-                    "check that the SSH server is running and the port (serveur.port_ssh)"))
-    if isinstance(exc, TimeoutError):
-        return ConnectError(
-            tr(f"pas de réponse de {where} en {timeout:g} s (utilisateur {user})",
-               f"no answer from {where} within {timeout:g} s (user {user})"),
-            hint=tr("vérifiez l'adresse, le pare-feu et la connexion réseau",
-                    "check the address, the firewall and the network connection"))
-    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160] or type(exc).__name__
-    return ConnectError(
-        tr(f"impossible d'ouvrir une session SSH avec {where} (utilisateur {user}) : {reason}",
-           f"cannot open an SSH session with {where} (user {user}): {reason}"),
-        hint=tr("vérifiez serveur.hote et serveur.port_ssh : le port doit être celui de sshd",
-                "check serveur.hote and serveur.port_ssh: the port must be sshd's"))
-
-
-def _refused(exc: BaseException) -> bool:
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        return all(isinstance(e, ConnectionRefusedError) for e in exc.errors.values())
-    return isinstance(exc, ConnectionRefusedError)

@@ -8,9 +8,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kit_collab.recipes.load import PortSpec
+from kit_collab.bundle.model import PortBlock
+from kit_collab.recipes.load import PortSpec, Recipe
 
 Key = tuple[str, str, str]  # (commune slug, recipe, port name)
+
+
+def port_requests(slug: str, recipes: list[Recipe]) -> list[tuple[str, str, PortSpec]]:
+    """What the commune's active recipes ask for, as ``allocate`` takes it."""
+    return [(slug, r.name, p) for r in recipes for p in r.spec.ports]
+
+
+def blocks(slug: str, recipes: list[Recipe],
+           allocated: Mapping[Key, int]) -> dict[str, dict[str, PortBlock]]:
+    """recipe -> port name -> the block allocated to it."""
+    return {r.name: {p.name: PortBlock(allocated[(slug, r.name, p.name)],
+                                       allocated[(slug, r.name, p.name)] + p.size - 1)
+                     for p in r.spec.ports} for r in recipes}
+
+
+def template_view(port_blocks: Mapping[str, Mapping[str, PortBlock]]) -> dict[str, dict[str, int]]:
+    """The ports as templates, the manifest and state.json see them: ``name`` is the first
+    port and ``name_end`` the last."""
+    out: dict[str, dict[str, int]] = {}
+    for recipe, named in port_blocks.items():
+        bucket = out.setdefault(recipe, {})
+        for name, block in named.items():
+            bucket[name] = block.start
+            bucket[f"{name}_end"] = block.end
+    return out
+
+
+def recorded(slug: str, view: Mapping[str, Mapping[str, int]]) -> dict[Key, int]:
+    """The allocations a ``template_view`` (as kept in state.json) records."""
+    return {(slug, r, n): int(p) for r, names in view.items()
+            for n, p in names.items() if not n.endswith("_end")}
 
 
 def _free(start: int, size: int, used: set[int]) -> bool:

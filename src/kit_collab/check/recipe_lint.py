@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-import yaml
 from jinja2 import meta, nodes
 
 from kit_collab import escape
-from kit_collab.bundle import render
-from kit_collab.errors import KitCollabError
+from kit_collab.bundle.active import is_true, profile_data
+from kit_collab.bundle.jinja import CONTEXT_NAMES, environment
+from kit_collab.bundle.make import make_bundle
+from kit_collab.bundle.model import Bundle
+from kit_collab.bundle.secrets import ACCOUNTS, digest_draw
+from kit_collab.errors import InputError, KitCollabError, Problem
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import VERSION_RE, Recipe, RecipeSet
@@ -44,21 +47,34 @@ class Finding:
     recipe: str
     message: str
     how_to_fix: str
+    file: str | None = None  # recipes/<name>/templates/<template>, when the rule knows it
+    line: int | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {"code": self.code, "niveau": self.level, "recette": self.recipe,
-                "message": self.message, "correction": self.how_to_fix}
+                "message": self.message, "correction": self.how_to_fix,
+                "fichier": self.file, "ligne": self.line}
+
+
+@dataclass(frozen=True)
+class Located:
+    """A rule's message with the file and line it is about."""
+
+    message: str
+    file: str | None
+    line: int | None
 
 
 @dataclass(frozen=True)
 class LintContext:
     recipes: RecipeSet
     context_names: frozenset[str]
-    sample: render.Bundle | None
+    sample: Bundle | None
     sample_error: str | None
+    sample_problems: tuple[Problem, ...] = ()
 
 
-Check = Callable[[Recipe, LintContext], list[str]]
+Check = Callable[[Recipe, LintContext], list[str] | list[Located]]
 
 
 @dataclass(frozen=True)
@@ -71,13 +87,13 @@ class Rule:
 
 
 def _parse(recipe: Recipe, name: str) -> nodes.Template:
-    env = render.environment(recipe)
+    env = environment(recipe)
     return env.parse(recipe.template_text(name))
 
 
 def _templates(recipe: Recipe) -> list[tuple[str, str]]:
     """(template, format) of each file whose template exists and parses."""
-    out = []
+    out: list[tuple[str, str]] = []
     for spec in recipe.spec.files:
         try:
             _parse(recipe, spec.template)
@@ -191,7 +207,7 @@ def _check_health_hosts(recipe: Recipe, _: LintContext) -> list[str]:
 
 
 def _check_profile_paths(recipe: Recipe, _: LintContext) -> list[str]:
-    data = render.profile_data(Profile.model_validate(SAMPLE_PROFILE))
+    data = profile_data(Profile.model_validate(SAMPLE_PROFILE))
     paths = [*recipe.spec.active_if, *recipe.spec.hostnames.values(),
              *[f.when for f in recipe.spec.files if f.when],
              *[h.when for h in recipe.spec.health if h.when],
@@ -199,39 +215,44 @@ def _check_profile_paths(recipe: Recipe, _: LintContext) -> list[str]:
     out = []
     for path in paths:
         try:
-            render.is_true(data, path)
+            is_true(data, path)
         except KeyError:
             out.append(tr(f"chemin de profil inconnu : « {path} »",
                           f"unknown profile path: '{path}'"))
     return out
 
 
-def _check_renders(recipe: Recipe, ctx: LintContext) -> list[str]:
-    if ctx.sample_error and recipe.name in ctx.sample_error:
-        return [ctx.sample_error]
+def _check_renders(recipe: Recipe, ctx: LintContext) -> list[Located]:
+    """The sample render's error, on the recipe whose template it names."""
+    if not ctx.sample_error:
+        return []
+    mine = f"recipes/{recipe.name}/"
+    located = [p for p in ctx.sample_problems if (p.file or "").startswith(mine)]
+    if located:
+        return [Located(ctx.sample_error, p.file, p.line) for p in located[:1]]
+    if not any(p.file for p in ctx.sample_problems) and recipe.name in ctx.sample_error:
+        return [Located(ctx.sample_error, None, None)]
     return []
 
 
 def _check_compose_services(recipe: Recipe, ctx: LintContext) -> list[str]:
     if ctx.sample is None or recipe.name not in dict(ctx.sample.recipes):
         return []
-    prefix = ("proxy/" if recipe.spec.scope == "server"
-              else f"{ctx.sample.release_dir}/{recipe.name}/")
-    try:
-        compose = yaml.safe_load(ctx.sample.file(prefix + "compose.yaml").content)
-    except KeyError:
+    rendered = [s for s in (*ctx.sample.services, *ctx.sample.proxy_services)
+                if s.recipe == recipe.name]
+    if not any(spec.dest == "compose.yaml" for spec in recipe.spec.files):
         return [tr("aucun fichier compose.yaml rendu", "no compose.yaml rendered")]
-    found = set((compose or {}).get("services", {}))
+    found = {s.name for s in rendered}
     declared = set(recipe.spec.services)
     out = []
     if found != declared:
         out.append(tr(f"services déclarés {sorted(declared)} ≠ services du compose {sorted(found)}",
                       f"declared services {sorted(declared)} ≠ compose services {sorted(found)}"))
     images = set(recipe.spec.images.values())
-    for name, svc in (compose or {}).get("services", {}).items():
-        if svc.get("image") not in images:
-            out.append(tr(f"service {name} : image « {svc.get('image')} » non déclarée",
-                          f"service {name}: image '{svc.get('image')}' not declared"))
+    for svc in rendered:
+        if svc.image not in images:
+            out.append(tr(f"service {svc.name} : image « {svc.image} » non déclarée",
+                          f"service {svc.name}: image '{svc.image}' not declared"))
     # A task may run in a service of a recipe this one requires (Collabora configures Nextcloud).
     reachable = found | {s for need in recipe.spec.requires if need in ctx.recipes.by_name
                          for s in ctx.recipes[need].spec.services}
@@ -262,7 +283,7 @@ def _check_task_secrets(recipe: Recipe, ctx: LintContext) -> list[str]:
             continue
         for var, ref in task.env:
             owner, _, name = ref.partition(".")
-            if owner == render.ACCOUNTS:
+            if owner == ACCOUNTS:
                 continue
             spec = ctx.recipes.by_name.get(owner)
             if spec is None or name not in {s.name for s in spec.spec.secrets}:
@@ -324,28 +345,32 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _sample(recipes: RecipeSet) -> tuple[render.Bundle | None, str | None]:
+def _sample(recipes: RecipeSet) -> tuple[Bundle | None, str | None, tuple[Problem, ...]]:
+    """The sample profile's bundle (secrets from a fixed source: nothing random in a lint),
+    or the render error with where it is."""
     profile = Profile.model_validate(SAMPLE_PROFILE)
     try:
-        active = render.active_recipes(profile, recipes)
-        secrets, _ = render.ensure_secrets(active, None, render.user_ids(profile))
-        return render.render_bundle(profile, recipes, secrets), None
+        return make_bundle(profile, recipes, draw=digest_draw("lint")).bundle, None, ()
+    except InputError as exc:
+        return None, exc.message, tuple(exc.problems)
     except KitCollabError as exc:
-        return None, exc.message
+        return None, exc.message, ()
 
 
 def context_names() -> frozenset[str]:
-    data = render.profile_data(Profile.model_validate(SAMPLE_PROFILE))
-    return frozenset({*data, *render.CONTEXT_NAMES})
+    data = profile_data(Profile.model_validate(SAMPLE_PROFILE))
+    return frozenset({*data, *CONTEXT_NAMES})
 
 
 def lint(recipes: RecipeSet) -> list[Finding]:
-    sample, error = _sample(recipes)
-    ctx = LintContext(recipes, context_names(), sample, error)
+    sample, error, problems = _sample(recipes)
+    ctx = LintContext(recipes, context_names(), sample, error, problems)
     findings = []
     for recipe in recipes:
         for rule in RULES:
-            for message in rule.check(recipe, ctx):
-                fix = rule.how_to_fix[1] if tr("fr", "en") == "en" else rule.how_to_fix[0]
-                findings.append(Finding(rule.code, rule.level, recipe.name, message, fix))
+            fix = rule.how_to_fix[1] if tr("fr", "en") == "en" else rule.how_to_fix[0]
+            for found in rule.check(recipe, ctx):
+                note = found if isinstance(found, Located) else Located(found, None, None)
+                findings.append(Finding(rule.code, rule.level, recipe.name, note.message, fix,
+                                        note.file, note.line))
     return findings

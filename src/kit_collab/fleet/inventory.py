@@ -9,12 +9,12 @@ agree on the shared proxy. Pure: reads files, no network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit_collab.profile import yamlsafe
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
+from kit_collab.profile import yamlsafe
 from kit_collab.profile.model import DEFAULTS_FILE, Profile, load_document, validate_document
 
 
@@ -43,9 +43,13 @@ class Entry:
 
 
 def _files(paths: list[Path]) -> list[Path]:
-    """The profile files: those given, and every ``*.yaml`` of the folders given."""
+    """The profile files: those given, and every ``*.yaml`` of the folders given; a folder's
+    ``defauts.yaml`` is the communes' defaults, never a commune (also when named, as by a
+    shell's ``inventaire/*.yaml``)."""
     profiles: list[Path] = []
     for path in paths:
+        if path.name == DEFAULTS_FILE and not path.is_dir():
+            continue
         if path.is_dir():
             found = sorted(p for p in path.glob("*.yaml") if p.name != DEFAULTS_FILE)
             if not found:
@@ -57,6 +61,49 @@ def _files(paths: list[Path]) -> list[Path]:
     return profiles
 
 
+def entry(path: Path) -> Entry:
+    """One commune profile (over its folder's defaults), validated alone."""
+    doc = load_document(path)
+    return Entry(path=path, profile=validate_document(doc), doc=doc)
+
+
+@dataclass
+class FileCheck:
+    """``validate``'s verdict on one file: the commune's name when valid, else problems."""
+
+    path: Path
+    name: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def check_files(paths: list[Path]) -> list[FileCheck]:
+    """Every commune of the given folders/files validated alone, then together (names,
+    technical names, shared proxies): one verdict per file, no exception for problems."""
+    checks: list[FileCheck] = []
+    entries: list[Entry] = []
+    for path in _files(paths):
+        try:
+            found = entry(path)
+        except InputError as exc:
+            problems = exc.problems or [Problem("", exc.message, file=str(path), hint=exc.hint)]
+            checks.append(FileCheck(path, None, list(problems)))
+            continue
+        entries.append(found)
+        checks.append(FileCheck(path, found.profile.commune.nom))
+    by_file = {str(c.path): c for c in checks}
+    for problem in cross_checks(entries):
+        target = by_file.get(problem.file or "")
+        if target is None:
+            target = by_file[problem.file or ""] = FileCheck(Path(problem.file or ""))
+            checks.append(target)
+        target.problems.append(problem)
+    return checks
+
+
 def load(paths: list[Path]) -> list[Entry]:
     """Every commune of the given folders/files, each over its folder's ``defauts.yaml``,
     validated one by one and then together."""
@@ -64,8 +111,7 @@ def load(paths: list[Path]) -> list[Entry]:
     problems: list[Problem] = []
     for path in _files(paths):
         try:
-            doc = load_document(path)
-            entries.append(Entry(path=path, profile=validate_document(doc), doc=doc))
+            entries.append(entry(path))
         except InputError as exc:
             # A problem in defauts.yaml is said once, not once per commune.
             for problem in exc.problems or [Problem("", exc.message, file=str(path))]:
@@ -139,12 +185,12 @@ def cross_checks(entries: list[Entry]) -> list[Problem]:
 
 def proxy_files(profile: Profile) -> dict[str, bytes]:
     """The shared proxy's files as this commune would write them."""
-    from kit_collab.bundle import render
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import digest_draw
     from kit_collab.recipes.load import load_recipes
 
-    recipes = load_recipes()
-    secrets, _ = render.ensure_secrets(render.active_recipes(profile, recipes), None)
-    bundle = render.render_bundle(profile, recipes, secrets)
+    # Only the proxy's files are kept: stand-in secrets, nothing random drawn.
+    bundle = make_bundle(profile, load_recipes(), draw=digest_draw("inventaire")).bundle
     return {f.path: f.content for f in bundle.files if f.path.startswith("proxy/")}
 
 
@@ -152,23 +198,29 @@ def _shared_server_checks(entries: list[Entry]) -> list[Problem]:
     """Communes on one server share its proxy: they must render the same proxy files
     (certificates, ACME e-mail, server root), else each install would rewrite the others'."""
     problems: list[Problem] = []
-    first: dict[tuple[str, int, str], tuple[Entry, dict[str, bytes]]] = {}
-    for entry in entries:
-        files = proxy_files(entry.profile)
-        other, expected = first.setdefault(entry.server, (entry, files))
-        if other is entry or files == expected:
+    per_server: dict[tuple[str, int, str], list[Entry]] = {}
+    for one in entries:
+        per_server.setdefault(one.server, []).append(one)
+    for group in per_server.values():
+        if len(group) < 2:  # a server of its own: nothing to agree on (and nothing rendered)
             continue
-        line, col = entry.where(("serveur",))
-        problems.append(Problem("serveur", tr(
-            f"le proxy partagé du serveur {entry.profile.serveur.hote} serait configuré "
-            f"autrement que pour {other.path} (certificats, e-mail ACME ou dossier)",
-            f"the shared proxy of server {entry.profile.serveur.hote} would be configured "
-            f"differently than for {other.path} (certificates, ACME e-mail or folder)"),
-            file=str(entry.path), line=line, column=col,
-            hint=tr("mettez serveur.certificats (avec email_acme) et serveur.racine dans "
-                    "defauts.yaml", "put serveur.certificats (with email_acme) and "
-                    "serveur.racine in defauts.yaml")))
+        expected = proxy_files(group[0].profile)
+        problems.extend(_proxy_problem(other, group[0]) for other in group[1:]
+                        if proxy_files(other.profile) != expected)
     return problems
+
+
+def _proxy_problem(entry: Entry, other: Entry) -> Problem:
+    line, col = entry.where(("serveur",))
+    return Problem("serveur", tr(
+        f"le proxy partagé du serveur {entry.profile.serveur.hote} serait configuré "
+        f"autrement que pour {other.path} (certificats, e-mail ACME ou dossier)",
+        f"the shared proxy of server {entry.profile.serveur.hote} would be configured "
+        f"differently than for {other.path} (certificates, ACME e-mail or folder)"),
+        file=str(entry.path), line=line, column=col,
+        hint=tr("mettez serveur.certificats (avec email_acme) et serveur.racine dans "
+                "defauts.yaml", "put serveur.certificats (with email_acme) and "
+                "serveur.racine in defauts.yaml"))
 
 
 def select(entries: list[Entry], only: list[str], skip: list[str]) -> list[Entry]:
@@ -181,4 +233,10 @@ def select(entries: list[Entry], only: list[str], skip: list[str]) -> list[Entry
                          hint=tr(f"communes : {', '.join(sorted(known))}",
                                  f"communes: {', '.join(sorted(known))}"))
     chosen = [e for e in entries if not only or e.slug in only or e.path.stem in only]
-    return [e for e in chosen if e.slug not in skip and e.path.stem not in skip]
+    chosen = [e for e in chosen if e.slug not in skip and e.path.stem not in skip]
+    if not chosen:
+        raise InputError(tr("aucune commune choisie : --seulement et --sauf les excluent toutes",
+                            "no commune selected: --seulement and --sauf exclude them all"),
+                         hint=tr(f"communes : {', '.join(sorted(known))}",
+                                 f"communes: {', '.join(sorted(known))}"))
+    return chosen

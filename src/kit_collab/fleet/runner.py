@@ -1,12 +1,15 @@
 """Run one operation over many communes: bounded parallelism, one SSH connection per server
 shared by the communes on it, a log file per commune, one failure never stopping the others.
+
+An action gets the commune, its log (the operation's reporter) and a function that opens (or
+reuses) its server's connection: an action that needs no server never connects.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from kit_collab.errors import KitCollabError
-from kit_collab.i18n import tr
 from kit_collab.fleet.inventory import Entry
+from kit_collab.i18n import tr
+from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult
 from kit_collab.redact import redact
 
-OK, NOTHING, FAILED = "ok", "rien à faire", "erreur"
+__all__ = ["FAILED", "NOTHING", "OK", "Action", "CommuneLog", "Connections", "Result",
+           "exit_code", "run"]
 
 
 @dataclass
@@ -31,35 +36,49 @@ class Result:
     seconds: float = 0.0
     message: str = ""
     exit_code: int = 1
+    report: dict[str, Any] = field(default_factory=dict)  # the operation's JSON report
 
     def as_dict(self) -> dict[str, Any]:
         return {"commune": self.slug, "fichier": self.file, "serveur": self.server,
                 "resultat": self.status, "changements": self.changes,
                 "duree_s": round(self.seconds, 2), "message": self.message,
-                "code": self.exit_code}
+                "code": self.exit_code, "rapport": self.report}
 
 
 class CommuneLog:
     """A commune's reporter: each step goes to its log file (secrets masked) and to the
     live view."""
 
-    def __init__(self, path: Path, on_step: Callable[[str], None]) -> None:
+    def __init__(self, path: Path | None, on_step: Callable[[str], None]) -> None:
         self.path = path
         self.on_step = on_step
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._file = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("a", encoding="utf-8")
 
     def step(self, text: str) -> None:
-        stamp = datetime.now(UTC).strftime("%H:%M:%S")
-        self._file.write(f"{stamp} {redact(text)}\n")
-        self._file.flush()
+        if self._file is not None:
+            stamp = datetime.now(UTC).strftime("%H:%M:%S")
+            self._file.write(f"{stamp} {redact(text)}\n")
+            self._file.flush()
         self.on_step(text)
 
     def progress(self, done: int, total: int) -> None:
         pass
 
+    def findings(self, findings: Sequence[Any], records: Sequence[str]) -> None:
+        """A preflight with problems: one line per problem, then the DNS records."""
+        for f in findings:
+            if f.level != "ok":
+                self.step(f"{f.level} {f.service} {f.check} : {f.message}"
+                          + (f" → {f.fix}" if f.fix else ""))
+        for line in records:
+            self.step(tr(f"DNS à créer : {line}", f"DNS to create: {line}"))
+
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 @dataclass
@@ -94,21 +113,30 @@ class Connections:
             transport.close()
 
 
-Action = Callable[[Any, Entry, CommuneLog], Result]
+# (commune, its log, connect) -> the operation's result; connect() opens or reuses the
+# server's connection.
+Action = Callable[[Entry, CommuneLog, Callable[[], Any]], OperationResult]
 
 
 def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
-        workers: int, log_dir: Path, on_step: Callable[[str, str], None]) -> list[Result]:
-    """Run ``action`` for every commune, at most ``workers`` at once."""
+        workers: int, log_dir: Path | None, on_step: Callable[[str, str], None]
+        ) -> list[Result]:
+    """Run ``action`` for every commune, at most ``workers`` at once. ``log_dir`` None: no
+    log files (a single profile)."""
     connections = Connections(opener)
 
     def one(entry: Entry) -> Result:
         start = time.monotonic()
-        log = CommuneLog(log_dir / f"{entry.slug}.log", lambda text: on_step(entry.slug, text))
+        path = None if log_dir is None else log_dir / f"{entry.slug}.log"
+        log = CommuneLog(path, lambda text: on_step(entry.slug, text))
         server = f"{entry.profile.serveur.hote}:{entry.profile.serveur.port_ssh}"
-        try:
+
+        def connect() -> Any:
             log.step(tr("Connexion au serveur", "Connecting to the server"))
-            result = action(connections.get(entry), entry, log)
+            return connections.get(entry)
+
+        try:
+            result = _result(entry, action(entry, log, connect))
         except KitCollabError as exc:
             result = Result(entry.slug, str(entry.path), server, FAILED,
                             message=redact(exc.message), exit_code=exc.exit_code)
@@ -129,3 +157,14 @@ def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
             return list(pool.map(one, entries))
     finally:
         connections.close()
+
+
+def _result(entry: Entry, result: OperationResult) -> Result:
+    return Result(entry.slug, str(entry.path), "", result.state, result.summary, 0.0,
+                  result.message, result.code, result.data)
+
+
+def exit_code(results: list[Result]) -> int:
+    """0 when no commune failed, else the highest code of the failed ones."""
+    failed = [r.exit_code for r in results if r.status == FAILED]
+    return max(failed) if failed else 0

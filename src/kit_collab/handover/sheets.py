@@ -18,11 +18,12 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from kit_collab.bundle.model import Secrets
+from kit_collab.bundle.secrets import ACCOUNTS
 from kit_collab.errors import InputError, KitCollabError, RenderError
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
 from kit_collab.redact import remember
-from kit_collab.bundle.render import ACCOUNTS, Secrets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GUIDE = "guide-accueil.html"

@@ -9,10 +9,10 @@ import json
 import os
 from pathlib import Path
 
+from kit_collab.bundle.model import Secrets
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
 from kit_collab.redact import remember
-from kit_collab.bundle.render import Secrets
 
 
 def default_path(profile_path: Path, slug: str) -> Path:

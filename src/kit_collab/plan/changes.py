@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit_collab.plan.facts import Facts
+from kit_collab.bundle.model import Bundle, Task
 from kit_collab.i18n import tr
-from kit_collab.bundle.render import Bundle, Task
+from kit_collab.plan.facts import Facts
 
 BOOTSTRAP_VERSION = "1"
 
@@ -75,44 +75,22 @@ def proxy_files(bundle: Bundle) -> dict[str, str]:
 
 
 def mounted_by(bundle: Bundle) -> dict[str, set[str]]:
-    """Release-relative file -> the services that bind-mount it (read from the rendered
-    compose files). Env files are left out: compose itself sees their content change."""
-    import yaml
-
-    prefix = bundle.release_dir + "/"
+    """Release-relative file -> the services that bind-mount it. Env files are left out:
+    compose itself sees their content change."""
     users: dict[str, set[str]] = {}
-    for f in bundle.files:
-        rel = f.path.removeprefix(prefix)
-        if not f.path.startswith(prefix) or not rel.endswith("/compose.yaml"):
-            continue
-        folder = rel.rsplit("/", 1)[0]
-        data = yaml.safe_load(f.content) or {}
-        for name, service in (data.get("services") or {}).items():
-            for volume in service.get("volumes") or []:
-                source = volume.split(":", 1)[0] if isinstance(volume, str) else str(
-                    volume.get("source", ""))
-                if source.startswith("./"):
-                    users.setdefault(f"{folder}/{source[2:]}", set()).add(name)
+    for service in bundle.services:
+        for mount in service.mounts:
+            users.setdefault(mount, set()).add(service.name)
     return users
 
 
 def oneshot_services(bundle: Bundle) -> set[str]:
     """Services that run once and exit (no restart policy, or "no"): for them, and only for
     them, "exited with 0" is the healthy state."""
-    import yaml
-
-    prefix = bundle.release_dir + "/"
-    out: set[str] = set()
-    for f in bundle.files:
-        if f.path.startswith(prefix) and f.path.endswith("/compose.yaml"):
-            data = yaml.safe_load(f.content) or {}
-            for name, service in (data.get("services") or {}).items():
-                if str(service.get("restart", "no")) == "no":
-                    out.add(name)
-    return out
+    return {s.name for s in bundle.services if s.oneshot}
 
 
-def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]]) -> list[str]:
+def _services_of(paths: list[str], bundle: Bundle) -> list[str]:
     """The services to recreate for changed files: those mounting the file; for a file no
     service mounts (and that is not a compose or env file), every service of its recipe."""
     users = mounted_by(bundle)
@@ -120,7 +98,7 @@ def _services_of(paths: list[str], bundle: Bundle, services: dict[str, list[str]
     for path in paths:
         if "/" not in path or path.endswith(("/compose.yaml", ".env")):
             continue
-        out |= users.get(path) or set(services.get(path.split("/", 1)[0], []))
+        out |= users.get(path) or set(bundle.service_names(path.split("/", 1)[0]))
     return sorted(out)
 
 
@@ -131,10 +109,9 @@ def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
             or bool(mirror and mirror not in mirrors))
 
 
-def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
-          new_secrets: bool = False, mirror: str | None = None) -> Plan:
-    """What to do to bring the server to ``bundle``. ``services`` maps recipe -> its compose
-    services (to restart those whose mounted files changed)."""
+def build(bundle: Bundle, facts: Facts, new_secrets: bool = False,
+          mirror: str | None = None) -> Plan:
+    """What to do to bring the server to ``bundle``."""
     wanted = release_files(bundle)
     deployed = dict(facts.release_files) if facts.current else {}
     added = sorted(p for p in wanted if p not in deployed)
@@ -147,7 +124,7 @@ def build(bundle: Bundle, facts: Facts, services: dict[str, list[str]],
     release_changed = bundle.release != facts.current
     # Files mounted into containers do not change the compose configuration: the services
     # of recipes whose files changed are recreated explicitly. A first install starts all.
-    restart = _services_of(changed + removed, bundle, services) if facts.current else []
+    restart = _services_of(changed + removed, bundle) if facts.current else []
     return Plan(
         slug=bundle.slug, release=bundle.release, previous=facts.current,
         bootstrap=bootstrap, upload=release_changed and bundle.release not in facts.releases,

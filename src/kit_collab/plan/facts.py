@@ -1,16 +1,12 @@
-"""What the server looks like, read in one round trip: the script and its pure parser."""
+"""What the server looks like (data only). The script that reads it and the parser of its
+output are in apply/scripts/facts.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit_collab.errors import DeployError
-from kit_collab.i18n import tr
+from kit_collab.plan.state import State
 
 
 @dataclass(frozen=True)
@@ -24,13 +20,13 @@ class Facts:
     compose: str = ""  # compose v2 version, empty when absent
     current: str = ""  # release id that `current` points at
     releases: tuple[str, ...] = ()
-    state: dict[str, Any] = field(default_factory=dict)
+    state: State = field(default_factory=State)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     lock: str = ""  # the lock's details, empty when free
     proxy_files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     ports_in_use: frozenset[tuple[str, int]] = frozenset()  # (tcp|udp, port)
     release_files: dict[str, str] = field(default_factory=dict)  # current release: path -> sha256
-    others: dict[str, dict[str, Any]] = field(default_factory=dict)  # other communes' state.json
+    others: dict[str, State] = field(default_factory=dict)  # other communes' state.json
     claims: dict[str, frozenset[int]] = field(default_factory=dict)  # other communes' ports
     bootstrap_version: str = ""  # written by the bootstrap step once it succeeded
     clock_skew: float | None = None  # server clock minus ours, in seconds (set by read_facts)
@@ -42,114 +38,12 @@ class Facts:
         """Every host port recorded by the other communes of this server (blocks included)."""
         used: set[int] = {p for claimed in self.claims.values() for p in claimed}
         for state in self.others.values():
-            for names in (state.get("ports") or {}).values():
-                for name, start in names.items():
-                    if not name.endswith("_end"):
-                        end = int(names.get(f"{name}_end", start))
-                        used.update(range(int(start), end + 1))
+            used |= state.host_ports()
         return used
 
     def others_needs(self, key: str) -> float:
-        return sum(float((s.get("besoins") or {}).get(key, 0)) for s in self.others.values())
+        return sum(s.need(key) for s in self.others.values())
 
     @property
     def bootstrapped(self) -> bool:
         return bool(self.docker and self.compose)
-
-
-def script(root: str, slug: str) -> str:
-    """A read-only sh script; every line of its output is ``key=value``."""
-    r, c = shlex.quote(root), shlex.quote(f"{root}/communes/{slug}")
-    return f"""set -u
-R={r}; C={c}
-b64() {{ base64 -w0 "$1" 2>/dev/null; }}
-if [ -r /etc/os-release ]; then . /etc/os-release; fi
-echo "os_id=${{ID:-}}"; echo "os_version=${{VERSION_ID:-}}"; echo "arch=$(uname -m)"
-echo "mem_kb=$(awk '/^MemTotal:/{{print $2}}' /proc/meminfo)"
-d=$R; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{{print $4}}')"
-echo "docker=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
-echo "compose=$(docker compose version --short 2>/dev/null)"
-echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"
-echo "releases=$(ls -1 "$C/releases" 2>/dev/null | grep -v '\\.partial$' | tr '\\n' ' ')"
-echo "state=$(b64 "$C/state.json")"
-echo "secrets=$(b64 "$C/secrets/secrets.json")"
-echo "lock=$(b64 "$C/.lock/info")"
-echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
-for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = {shlex.quote(slug)} ] || echo "claim=$n $(tr '\n' ' ' < "$f")"; done
-for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = {shlex.quote(slug)} ] || echo "other=$n $(b64 "$s")"; done
-echo "daemon=$(b64 /etc/docker/daemon.json)"
-if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
-for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
-(ss -Hlntu 2>/dev/null || true) | awk '{{n=split($5,a,":"); print "port=" $1 " " a[n]}}'
-echo "time=$(date -u +%s.%N)"
-echo "end=ok"
-"""
-
-
-def _b64json(value: str, what: str) -> Any:
-    if not value:
-        return {}
-    try:
-        return json.loads(base64.b64decode(value))
-    except (binascii.Error, ValueError):
-        raise DeployError(tr(f"fichier {what} illisible sur le serveur",
-                             f"unreadable {what} file on the server"),
-                          hint=tr("vérifiez-le à la main ; kit-collab ne l'écrase pas",
-                                  "check it by hand; kit-collab does not overwrite it")) from None
-
-
-def _float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def parse(output: str) -> Facts:
-    """Facts from the script's output (pure)."""
-    values: dict[str, str] = {}
-    proxy: dict[str, str] = {}
-    files: dict[str, str] = {}
-    others: dict[str, dict[str, Any]] = {}
-    claims: dict[str, frozenset[int]] = {}
-    ports: set[tuple[str, int]] = set()
-    for line in output.splitlines():
-        key, _, value = line.partition("=")
-        if key == "proxy" and " " in value:
-            name, digest = value.split(" ", 1)
-            proxy[name] = digest.strip()
-        elif key == "claim" and " " in value:
-            name, numbers = value.split(" ", 1)
-            claims[name] = frozenset(int(n) for n in numbers.split() if n.isdigit())
-        elif key == "other" and " " in value:
-            name, encoded = value.split(" ", 1)
-            others[name] = _b64json(encoded.strip(), f"communes/{name}/state.json")
-        elif key == "file" and " " in value:
-            digest, path = value.split(" ", 1)
-            files[path] = digest
-        elif key == "port":
-            proto, _, number = value.partition(" ")
-            if number.strip().isdigit():
-                ports.add(("udp" if proto.startswith("udp") else "tcp", int(number)))
-        else:
-            values[key] = value.strip()
-    if values.get("end") != "ok":
-        raise DeployError(tr("lecture de l'état du serveur interrompue",
-                             "reading the server's state was cut short"))
-    lock = base64.b64decode(values.get("lock", "") or b"").decode("utf-8", "replace")
-    return Facts(
-        os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
-        arch=values.get("arch", ""),
-        mem_mb=int(values.get("mem_kb") or 0) // 1024,
-        disk_free_gb=round(int(values.get("disk_kb") or 0) / 1024 / 1024, 1),
-        docker=values.get("docker", ""), compose=values.get("compose", ""),
-        current=values.get("current", ""),
-        releases=tuple(sorted(values.get("releases", "").split())),
-        state=_b64json(values.get("state", ""), "state.json"),
-        secrets=_b64json(values.get("secrets", ""), "secrets.json"),
-        lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
-        server_time=_float(values.get("time", "")),
-        release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
-        daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
-    )

@@ -20,9 +20,9 @@ from pydantic import (
     ValidationError,
 )
 
-from kit_collab.profile import yamlsafe
 from kit_collab.errors import Problem, ProfileError
 from kit_collab.i18n import tr
+from kit_collab.profile import yamlsafe
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
 EU_EEA = frozenset((

@@ -21,10 +21,10 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from kit_collab.profile import yamlsafe
 from kit_collab.errors import InputError, Problem
 from kit_collab.escape import yaml_value
 from kit_collab.i18n import tr
+from kit_collab.profile import yamlsafe
 from kit_collab.profile.model import (
     EU_EEA,
     Commune,

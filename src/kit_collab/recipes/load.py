@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kit_collab.profile import yamlsafe
 from kit_collab.errors import Problem, RecipeError
 from kit_collab.i18n import tr
+from kit_collab.profile import yamlsafe
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+\+[A-Za-z0-9][A-Za-z0-9._-]*$")
 FORMATS = ("yaml", "compose", "env", "caddyfile", "conf", "json", "lua", "php", "shell", "text")
@@ -141,8 +141,8 @@ class RecipeSet:
 
 
 def data_root() -> Path:
-    """Where ``recipes/`` is (each recipe with its ``templates/``): KIT_COLLAB_RECIPES when set (a folder of
-    one's own recipes), else the source tree or the installed package."""
+    """Where ``recipes/`` is (each recipe with its ``templates/``): KIT_COLLAB_RECIPES when
+    set (a folder of one's own recipes), else the source tree or the installed package."""
     import os
 
     if os.environ.get("KIT_COLLAB_RECIPES"):

@@ -27,10 +27,10 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kit_collab import constants
+from kit_collab.bundle.render import Bundle, Check
 from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
-from kit_collab.bundle.render import Bundle, Check
 
 MAX_BODY = 1024 * 1024
 STUN_MAGIC = 0x2112A442

@@ -29,8 +29,6 @@ from kit_collab.check.rules.findings import (  # noqa: F401
     summary,
 )
 from kit_collab.check.rules.hostnames import (  # noqa: F401
-    _aliases,
-    _site_blocks,
     backends,
     hostnames,
 )

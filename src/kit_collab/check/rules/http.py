@@ -8,11 +8,11 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.apply.scripts import remote
+from kit_collab.bundle.render import Bundle, Check
 from kit_collab.check.rules.findings import ERROR, OK, WARNING, Finding
 from kit_collab.check.rules.hostnames import backends
 from kit_collab.check.rules.tls import _proxy_logs_fix
 from kit_collab.i18n import tr
-from kit_collab.bundle.render import Bundle, Check
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kit_collab.check.rules.findings import ERROR, OK, SERVER, WARNING, Finding
-from kit_collab.plan.facts import Facts
-from kit_collab.i18n import tr
-from kit_collab.profile.model import EU_EEA, Serveur
 from kit_collab.bundle.render import Bundle
+from kit_collab.check.rules.findings import ERROR, OK, SERVER, WARNING, Finding
+from kit_collab.i18n import tr
+from kit_collab.plan.facts import Facts
+from kit_collab.profile.model import EU_EEA, Serveur
 
 SUPPORTED_OS = {("debian", "12"), ("debian", "13"), ("ubuntu", "24.04")}  # as remote.bootstrap
 SUPPORTED_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -166,13 +166,7 @@ def needed_ports(bundle: Bundle, protocols: Mapping[tuple[str, str], str],
 
 
 def ports_findings(facts: Facts, needs: list[PortNeed]) -> list[Finding]:
-    ours = {int(p) for names in facts.state.get("ports", {}).values()
-            for p in names.values() if isinstance(p, int)}
-    for names in facts.state.get("ports", {}).values():
-        for name, first in names.items():
-            end = names.get(f"{name}_end")
-            if isinstance(first, int) and isinstance(end, int):
-                ours.update(range(first, end + 1))
+    ours = facts.state.host_ports()
     out: list[Finding] = []
     for proto, first, last, what in needs:
         taken = [p for p in range(first, last + 1)

@@ -1,139 +1,82 @@
 """``kit-collab init``: ask plain questions in French and write a commented commune profile."""
 
-from __future__ import annotations
-
-import os
 from pathlib import Path
+from typing import Annotated
 
-from rich.console import Console
-from rich.prompt import Confirm, InvalidResponse, Prompt
+import typer
 
-from kit_collab import constants
-from kit_collab.profile import wizard
-from kit_collab.errors import InputError
 from kit_collab.i18n import tr
 
 
-class _Ask(Prompt):
-    """A question; « : » after it in French."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.prompt_suffix = tr(" : ", ": ")
+def _text(name: str, fr: str, en: str) -> object:
+    return typer.Option(name, help=tr(fr, en))
 
 
-class _YesNo(Confirm):
-    """o/n in French (y/n in English); oui, non, yes and no are understood too."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.prompt_suffix = tr(" : ", ": ")
-        self.choices = [tr("o", "y"), "n"]
-        self.validate_error_message = tr("[prompt.invalid]Répondez o (oui) ou n (non)",
-                                         "[prompt.invalid]Please answer y (yes) or n (no)")
-
-    def process_response(self, value: str) -> bool:
-        word = value.strip().lower()
-        if word in ("o", "oui", "y", "yes"):
-            return True
-        if word in ("n", "non", "no"):
-            return False
-        raise InvalidResponse(self.validate_error_message)
-
-
-class RichDialog:
-    """The questionnaire on a terminal, with rich prompts."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def ask(self, text: str, default: str | None) -> str:
-        from kit_collab.cli.output import esc
-
-        if default is None:
-            return _Ask.ask(f"[bold]{esc(text)}[/]", console=self.console)
-        return _Ask.ask(f"[bold]{esc(text)}[/]", console=self.console, default=default)
-
-    def confirm(self, text: str, default: bool) -> bool:
-        from kit_collab.cli.output import esc
-
-        return _YesNo.ask(f"[bold]{esc(text)}[/]", console=self.console, default=default)
-
-    def tell(self, text: str, *, error: bool = False, heading: bool = False) -> None:
-        from kit_collab.cli.output import esc
-
-        if heading:
-            self.console.print(f"\n[bold]{esc(text)}[/]")
-        else:
-            self.console.print(f"[red]✗ {esc(text)}[/]" if error else f"[dim]{esc(text)}[/]")
-
-
-def _refuse_target(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise InputError(tr(f"{path} est un dossier : donnez le nom du profil à écrire "
-                            "(ex. : commune.yaml)", f"{path} is a folder: give the name of the "
-                            "profile to write (e.g. commune.yaml)"))
-    if path.exists() and not force:
-        raise InputError(tr(f"{path} existe déjà : il n'est pas écrasé",
-                            f"{path} already exists: it is not overwritten"),
-                         hint=tr("choisissez un autre nom, ou ajoutez --force pour le remplacer",
-                                 "choose another name, or add --force to replace it"))
-    if not path.parent.is_dir():
-        raise InputError(tr(f"dossier introuvable : {path.parent}",
-                            f"folder not found: {path.parent}"))
-
-
-def _write(path: Path, text: str, force: bool) -> None:
-    """Never over an existing file without ``force`` (O_EXCL: not even one created meanwhile)."""
-    data = text.encode("utf-8")
-    if not force:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            _refuse_target(path, force=False)
-            raise
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+def register(app: typer.Typer) -> None:
+    @app.command(help=tr(
+        "Pose quelques questions en français et écrit le profil commenté de la commune.",
+        "Ask a few questions and write the commune's commented profile."))
+    def init(
+        path: Annotated[Path, typer.Argument(help=tr(
+            "Profil à écrire (jamais écrasé sans --force).",
+            "Profile to write (never overwritten without --force)."))] = Path("commune.yaml"),
+        nom: Annotated[str | None, _text("--nom", "Nom de la commune.",
+                                         "Name of the commune.")] = None,
+        domaine: Annotated[str | None, _text(
+            "--domaine", "Domaine de la commune (ex. : mairie-exemple.fr).",
+            "Domain of the commune (e.g. town-example.fr).")] = None,
+        email: Annotated[str | None, _text(
+            "--email", "E-mail de contact de la mairie (défaut : mairie@<domaine>).",
+            "Contact e-mail of the town hall (default: mairie@<domain>).")] = None,
+        services: Annotated[str | None, _text(
+            "--services", "Services à installer, séparés par des virgules : nextcloud, "
+            "collabora, matrix, jitsi (défaut : tous).", "Services to install, "
+            "comma-separated: nextcloud, collabora, matrix, jitsi (default: all).")] = None,
+        hote: Annotated[str | None, _text("--hote", "Adresse du serveur : IP, nom, ou local.",
+                                          "Server address: IP, name, or local.")] = None,
+        ip_publique: Annotated[str | None, _text(
+            "--ip-publique", "IP publique du serveur, si --hote n'en est pas une (vidéo).",
+            "Public IP of the server, when --hote is not one (video).")] = None,
+        utilisateur_ssh: Annotated[str | None, _text(
+            "--utilisateur-ssh", "Compte SSH sur le serveur (défaut : root).",
+            "SSH account on the server (default: root).")] = None,
+        hebergeur: Annotated[str | None, _text(
+            "--hebergeur", "Hébergeur du serveur (ex. : ovhcloud).",
+            "Hosting provider (e.g. ovhcloud).")] = None,
+        pays: Annotated[str | None, _text(
+            "--pays", "Pays du centre de données, UE/EEE (défaut : FR).",
+            "Country of the data centre, EU/EEA (default: FR).")] = None,
+        services_municipaux: Annotated[str | None, _text(
+            "--services-municipaux", "Services municipaux, séparés par des virgules (défaut : "
+            "Accueil).", "Municipal services, comma-separated (default: Accueil).")] = None,
+        admin_nom: Annotated[str | None, _text(
+            "--admin-nom", "Nom du premier agent, l'administrateur (défaut : Secrétariat de "
+            "mairie).", "Name of the first user, the administrator (default: Secrétariat "
+            "de mairie).")] = None,
+        admin_identifiant: Annotated[str | None, _text(
+            "--admin-identifiant", "Son identifiant de connexion.",
+            "Their login identifier.")] = None,
+        admin_email: Annotated[str | None, _text("--admin-email", "Son adresse e-mail.",
+                                                 "Their e-mail address.")] = None,
+        non_interactive: Annotated[bool, typer.Option(
+            "--non-interactif", "--yes", "-y", help=tr(
+                "Sans questions : les options, sinon les valeurs par défaut (--nom, --domaine, "
+                "--hote et --hebergeur obligatoires).", "No questions: the options, else the "
+                "defaults (--nom, --domaine, --hote and --hebergeur required)."))] = False,
+        force: Annotated[bool, typer.Option("--force", help=tr(
+            "Remplacer le fichier s'il existe.", "Replace the file if it exists."))] = False,
+    ) -> None:
+        values = {"nom": nom, "domaine": domaine, "email": email, "services": services,
+                  "hote": hote, "ip_publique": ip_publique, "utilisateur_ssh": utilisateur_ssh,
+                  "hebergeur": hebergeur, "pays": pays,
+                  "services_municipaux": services_municipaux, "admin_nom": admin_nom,
+                  "admin_identifiant": admin_identifiant, "admin_email": admin_email}
+        raise typer.Exit(run(path, force=force, interactive=not non_interactive,
+                             values=values))
 
 
-def run(path: Path, *, force: bool, interactive: bool, values: dict[str, str]) -> int:
-    """Ask (or take from ``values`` and defaults), check, then write the profile at ``path``.
-    ``values`` keys: ``wizard.option_keys()``; None values are ignored."""
-    from kit_collab.cli.output import esc, out
+def run(path: Path, *, force: bool, interactive: bool, values: dict[str, str | None]) -> int:
+    """Ask (or take from ``values`` and defaults), check, then write the profile at ``path``."""
+    from kit_collab.cli import init_dialog
 
-    given = {k: v for k, v in values.items() if v is not None}
-    _refuse_target(path, force)
-    wizard.check_options(given)
-    dialog = RichDialog(out) if interactive else None
-    if dialog is not None:
-        out.print(tr(f"[bold]Profil de commune[/] : quelques questions, puis {esc(path)} sera "
-                     "écrit. Entrée garde la valeur proposée entre parenthèses ; Ctrl+C abandonne.",
-                     f"[bold]Commune profile[/]: a few questions, then {esc(path)} is written. "
-                     "Enter keeps the value offered in brackets; Ctrl+C gives up."))
-    try:
-        answers = wizard.collect(dialog, given)
-    except EOFError:
-        raise InputError(tr("questionnaire interrompu : l'entrée s'est terminée avant la fin",
-                            "questionnaire stopped: input ended before the last answer"),
-                         hint=tr("sans terminal, utilisez --non-interactif avec --nom, --domaine, "
-                                 "--hote et --hebergeur", "without a terminal, use "
-                                 "--non-interactif with --nom, --domaine, --hote and "
-                                 "--hebergeur")) from None
-    text = wizard.profile_text(answers, wizard.schema_reference(path), path.name)
-    profile = wizard.check_text(text, str(path))
-    _write(path, text, force)
-    out.print(tr(f"[green]✓[/] Profil écrit : {esc(path)} ({esc(profile.commune.nom)}, "
-                 f"{len(profile.utilisateurs)} agent(s)).",
-                 f"[green]✓[/] Profile written: {esc(path)} ({esc(profile.commune.nom)}, "
-                 f"{len(profile.utilisateurs)} user(s))."))
-    out.print(tr(f"  Ensuite : kit-collab install {esc(path)} --dry-run, puis kit-collab check "
-                 f"{esc(path)} pour les enregistrements DNS à créer.",
-                 f"  Next: kit-collab install {esc(path)} --dry-run, then kit-collab check "
-                 f"{esc(path)} for the DNS records to create."))
-    return constants.EXIT_OK
+    return init_dialog.run(path, force=force, interactive=interactive, values=values)

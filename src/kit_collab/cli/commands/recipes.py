@@ -1,9 +1,31 @@
 """``kit-collab recipes list`` and ``recipes lint``."""
 
-from __future__ import annotations
+from typing import Annotated
+
+import typer
 
 from kit_collab import constants
 from kit_collab.i18n import get_lang, tr
+
+
+def register(app: typer.Typer) -> None:
+    from kit_collab.cli.options import json_option
+
+    recipes_app = typer.Typer(help=tr("Recettes des services : liste et vérification.",
+                                      "Service recipes: list and checks."),
+                              no_args_is_help=True)
+    app.add_typer(recipes_app, name="recipes")
+
+    @recipes_app.command("list", help=tr("Liste les recettes et leurs versions.",
+                                         "List recipes and their versions."))
+    def recipes_list(as_json: Annotated[bool, json_option()] = False) -> None:
+        raise typer.Exit(run_list(as_json=as_json))
+
+    @recipes_app.command("lint", help=tr(
+        "Vérifie les recettes et leurs modèles (code de sortie non nul en cas d'erreur).",
+        "Check recipes and their templates (non-zero exit on an error)."))
+    def recipes_lint(as_json: Annotated[bool, json_option()] = False) -> None:
+        raise typer.Exit(run_lint(as_json=as_json))
 
 
 def run_list(*, as_json: bool) -> int:

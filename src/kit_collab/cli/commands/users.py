@@ -3,15 +3,16 @@
 Read-only by default (two round trips: the server's facts, then the accounts). With
 ``--apply`` the planned actions are applied in one more round trip; removals (an account
 disabled, an agent taken out of a group) wait for a confirmation: ``--yes``, or a yes asked
-on the terminal. Accounts are never deleted.
+on the terminal. Accounts are never deleted. Over one profile or a fleet.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from kit_collab import constants
+import typer
+
+from kit_collab.cli import options
+from kit_collab.cli.options import FleetArgs
 from kit_collab.i18n import tr
 
 KIND_LABELS = {
@@ -59,33 +60,17 @@ def cell(state: str, kinds: tuple[str, ...]) -> str:
 
 def report(profile: Any, services: tuple[str, ...], found: Any,
            outcome: Any = None) -> dict[str, Any]:
-    """Everything the command shows, as data (its --json output)."""
-    from kit_collab.plan import accounts
+    """Everything the command shows, as data (see operations/accounts.py)."""
+    from kit_collab.operations.accounts import report as build
 
-    rows = accounts.table(profile, found.existing, found.actions)
-    data: dict[str, Any] = {
-        "commune": profile.commune.code,
-        "services": {svc: {"installe": svc in services,
-                           "erreur": (state.error if (state := found.existing.of(svc)) else None)}
-                     for svc in accounts.SERVICES},
-        "comptes": [r.as_dict() for r in rows],
-        "actions": [a.as_dict() for a in found.actions],
-        "avertissements": list(found.warnings),
-        "verrou": found.lock or None,
-    }
-    if outcome is not None:
-        data["resultats"] = [{**r.action.as_dict(), "ok": r.ok, "journal": r.log}
-                             for r in outcome.results]
-        data["en_attente"] = [a.as_dict() for a in outcome.skipped]
-        data["avertissements"] += outcome.warnings
-    return data
+    return build(profile, services, found, outcome)
 
 
 def show(profile: Any, found: Any) -> None:
     from rich.table import Table
 
-    from kit_collab.plan import accounts
     from kit_collab.cli.output import esc, out
+    from kit_collab.plan import accounts
 
     rows = accounts.table(profile, found.existing, found.actions)
     table = Table(title=tr(f"Comptes de {esc(profile.commune.nom)}",
@@ -116,11 +101,12 @@ def show(profile: Any, found: Any) -> None:
         out.print(f"[yellow]![/] {esc(warning)}")
 
 
-def _confirm_removals(actions: list[Any]) -> bool:
+def _confirm(profile: Any, found: Any, actions: list[Any]) -> bool:
     from rich.prompt import Confirm
 
     from kit_collab.cli.output import esc, out
 
+    show(profile, found)
     out.print(tr("Retraits prévus (les comptes sont désactivés, jamais supprimés) :",
                  "Planned removals (accounts are disabled, never deleted):"))
     for action in actions:
@@ -129,63 +115,83 @@ def _confirm_removals(actions: list[Any]) -> bool:
                             default=False))
 
 
-def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply: bool,
-        yes: bool) -> int:
-    from kit_collab.apply import deploy
-    from kit_collab.apply import provision
-    from kit_collab.bundle import render
-    from kit_collab.cli.commands.server import _interactive, _load, open_transport
-    from kit_collab.errors import DeployError, InputError
-    from kit_collab.cli.output import esc, out, print_json
+def register(app: typer.Typer) -> None:
+    @app.command(help=tr(
+        "Comptes des agents : qui existe où (Nextcloud, Matrix, Jitsi) et ce qui diffère du "
+        "profil. Avec --apply : comptes, groupes, dossiers partagés et salons mis à jour ; un "
+        "compte retiré du profil est désactivé (jamais supprimé) après confirmation.",
+        "Agents' accounts: who exists where (Nextcloud, Matrix, Jitsi) and what differs from "
+        "the profile. With --apply: accounts, groups, group folders and rooms brought up to "
+        "date; an account removed from the profile is disabled (never deleted) once "
+        "confirmed."))
+    @options.fleet_command
+    def users(
+        targets: Annotated[list[Path], options.targets_argument()],
+        apply: Annotated[bool, typer.Option("--apply", help=tr(
+            "Appliquer les changements (les retraits demandent une confirmation).",
+            "Apply the changes (removals ask for a confirmation)."))] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help=tr(
+            "Confirmer aussi les retraits : comptes désactivés, agents retirés d'un groupe.",
+            "Also confirm removals: accounts disabled, agents taken out of a group."))] = False,
+        *, fleet: FleetArgs,
+    ) -> int:
+        return run_targets(targets, fleet, apply=apply, yes=yes)
+
+
+def run_targets(targets: list[Path], fleet: FleetArgs, *, apply: bool, yes: bool) -> int:
+    from kit_collab.cli import session
+    from kit_collab.errors import InputError
+    from kit_collab.fleet import actions
+    from kit_collab.operations.accounts import AccountsOptions
+    from kit_collab.recipes.load import load_recipes
 
     if yes and not apply:
         raise InputError(tr("--yes confirme les retraits de --apply : ajoutez --apply",
                             "--yes confirms the removals of --apply: add --apply"))
-    profile, recipes = _load(profile_path)
-    active = [r.name for r in render.active_recipes(profile, recipes)]
-    outcome = None
-    with open_transport(profile, accept_host_key) as transport:
-        facts = deploy.read_facts(transport, profile)
-        if not facts.current:
-            raise DeployError(tr(f"la commune {profile.commune.code} n'est pas installée sur "
-                                 "son serveur", f"commune {profile.commune.code} is not "
-                                 "installed on its server"),
-                              hint=tr("lancez d'abord « kit-collab install »",
-                                      "run 'kit-collab install' first"))
-        deployed = set(facts.state.get("recettes") or active)
-        services = provision.services_of(n for n in active if n in deployed)
-        target = provision.target_for(profile)
-        found = provision.survey(transport, target, profile, services, facts.secrets)
-        if apply and found.actions:
-            if found.lock:
-                raise deploy.locked_error(found.lock, profile)
-            removals = [a for a in found.actions if a.removal]
-            confirmed = yes
-            if removals and not yes and not as_json and _interactive():
-                show(profile, found)
-                confirmed = _confirm_removals(removals)
-            outcome = provision.apply(transport, target, profile, found.actions,
-                                      facts.secrets, confirm_disable=confirmed)
-    data = report(profile, services, found, outcome)
-    failed = bool(outcome and outcome.failed) or any(
-        v["erreur"] for v in data["services"].values())
-    if as_json:
-        print_json(data)
-        return constants.EXIT_FAILURE if failed else constants.EXIT_OK
+    opts = AccountsOptions(apply=apply, yes=yes)
+    confirm = _confirm if session.interactive() and not fleet.as_json else None
+
+    def single(path: Path) -> int:
+        return _single(path, opts, fleet, confirm)
+
+    return session.run("users", targets, fleet,
+                       lambda: actions.users_action(load_recipes(), opts), single)
+
+
+def run(profile_path: Path, *, as_json: bool, accept_host_key: str | None, apply: bool,
+        yes: bool) -> int:
+    """``users`` on one profile, as the command line runs it."""
+    return run_targets([profile_path], FleetArgs(as_json=as_json,
+                                                 accept_host_key=accept_host_key),
+                       apply=apply, yes=yes)
+
+
+def _single(path: Path, opts: Any, fleet: FleetArgs, confirm: Any) -> int:
+    from kit_collab.cli import session
+    from kit_collab.cli.output import esc, out
+    from kit_collab.operations import accounts
+    from kit_collab.operations.report import QuietReporter
+
+    profile, recipes = session.load(path)
+    with session.open_transport(profile, fleet.accept_host_key) as transport:
+        result = accounts.accounts(transport, profile, recipes, opts, QuietReporter(),
+                                   confirm and (lambda found, removals: confirm(
+                                       profile, found, removals)))
+    found, outcome = result.survey, result.applied
     if outcome is None:
         show(profile, found)
-        if found.actions and not apply:
+        if found.actions and not opts.apply:
             out.print(tr(f"{len(found.actions)} action(s) prévue(s) ; pour les appliquer : "
-                         f"kit-collab users {esc(profile_path)} --apply",
+                         f"kit-collab users {esc(path)} --apply",
                          f"{len(found.actions)} planned action(s); to apply them: "
-                         f"kit-collab users {esc(profile_path)} --apply"))
+                         f"kit-collab users {esc(path)} --apply"))
         elif not found.actions:
             out.print(tr("[green]✓[/] Les comptes correspondent au profil.",
                          "[green]✓[/] The accounts match the profile."))
-    else:
-        done = [r for r in outcome.results if r.ok]
-        out.print(tr(f"[green]✓[/] {len(done)} action(s) appliquée(s).",
-                     f"[green]✓[/] {len(done)} action(s) applied."))
-        for warning in [*found.warnings, *outcome.warnings]:
-            out.print(f"[yellow]![/] {esc(warning)}")
-    return constants.EXIT_FAILURE if failed else constants.EXIT_OK
+        return result.code
+    done = [r for r in outcome.results if r.ok]
+    out.print(tr(f"[green]✓[/] {len(done)} action(s) appliquée(s).",
+                 f"[green]✓[/] {len(done)} action(s) applied."))
+    for warning in [*found.warnings, *outcome.warnings]:
+        out.print(f"[yellow]![/] {esc(warning)}")
+    return result.code

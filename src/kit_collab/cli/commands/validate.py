@@ -1,43 +1,67 @@
-"""``kit-collab validate``: check profiles, install nothing."""
+"""``kit-collab validate``: check profiles, install nothing.
 
-from __future__ import annotations
+One profile is checked over its folder's ``defauts.yaml``; an inventory folder, or several
+files (``inventaire/*.yaml``, where ``defauts.yaml`` is the defaults, not a commune), is
+checked as a whole: each commune, then the names and servers they share.
+"""
 
 from pathlib import Path
+from typing import Annotated, Any
+
+import typer
 
 from kit_collab import constants
-from kit_collab.errors import InputError
 from kit_collab.i18n import tr
 
 
+def register(app: typer.Typer) -> None:
+    from kit_collab.cli.options import json_option
+
+    @app.command(help=tr(
+        "Vérifie un ou plusieurs profils, ou un dossier d'inventaire en entier, sans rien "
+        "installer.", "Check one or more profiles, or a whole inventory folder, installing "
+        "nothing."))
+    def validate(
+        profiles: Annotated[list[Path], typer.Argument(help=tr(
+            "Profil(s) de commune (YAML), ou dossier d'inventaire (profils et defauts.yaml).",
+            "Commune profile(s) (YAML), or inventory folder (profiles and defauts.yaml)."),
+            show_default=False)],
+        as_json: Annotated[bool, json_option()] = False,
+    ) -> None:
+        raise typer.Exit(run(profiles, as_json=as_json))
+
+
 def run(paths: list[Path], *, as_json: bool) -> int:
-    from kit_collab.cli.output import err, esc, out, print_json, problem_line
-    from kit_collab.profile.model import load_profile
+    from kit_collab.cli.output import print_json
+    from kit_collab.fleet import inventory
 
-    results = []
-    for path in paths:
-        try:
-            profile = load_profile(path)
-        except InputError as exc:
-            problems = exc.problems or []
-            if not problems:
-                from kit_collab.errors import Problem
-
-                problems = [Problem("", exc.message, file=str(path), hint=exc.hint)]
-            results.append({"fichier": str(path), "valide": False,
-                            "problemes": [p.as_dict() for p in problems]})
-            if not as_json:
-                err.print(f"[red]✗[/] {esc(path)} : " + tr(
-                    f"{len(problems)} problème(s)", f"{len(problems)} problem(s)"))
-                for problem in problems:
-                    err.print(f"  - {esc(problem_line(problem))}")
-            continue
-        results.append({"fichier": str(path), "valide": True, "commune": profile.commune.nom,
-                        "problemes": []})
-        if not as_json:
-            out.print(f"[green]✓[/] {esc(path)} : " + tr(
-                f"profil valide ({esc(profile.commune.nom)})",
-                f"valid profile ({esc(profile.commune.nom)})"))
+    checks = inventory.check_files(paths)
+    results = [_result(c) for c in checks]
     if as_json:
         print_json(results)
-    ok = all(r["valide"] for r in results)
+    else:
+        for check in checks:
+            _print(check)
+    ok = all(c.valid for c in checks)
     return constants.EXIT_OK if ok else constants.EXIT_INVALID
+
+
+def _result(check: Any) -> dict[str, Any]:
+    if check.valid:
+        return {"fichier": str(check.path), "valide": True, "commune": check.name,
+                "problemes": []}
+    return {"fichier": str(check.path), "valide": False,
+            "problemes": [p.as_dict() for p in check.problems]}
+
+
+def _print(check: Any) -> None:
+    from kit_collab.cli.output import err, esc, out, problem_line
+
+    if check.valid:
+        out.print(f"[green]✓[/] {esc(check.path)} : " + tr(
+            f"profil valide ({esc(check.name)})", f"valid profile ({esc(check.name)})"))
+        return
+    err.print(f"[red]✗[/] {esc(check.path)} : " + tr(
+        f"{len(check.problems)} problème(s)", f"{len(check.problems)} problem(s)"))
+    for problem in check.problems:
+        err.print(f"  - {esc(problem_line(problem))}")

@@ -1,0 +1,82 @@
+"""A failed SSH connection told as one sentence and its fix."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import paramiko
+
+from kit_collab.errors import ConnectError
+from kit_collab.i18n import tr
+
+if TYPE_CHECKING:
+    from kit_collab.profile.model import Serveur
+
+
+def key_file(serveur: Serveur) -> str | None:
+    if not serveur.cle_ssh:
+        return None
+    path = Path(serveur.cle_ssh).expanduser()
+    if not path.is_file():
+        raise ConnectError(
+            tr(f"clé SSH introuvable : {path}", f"SSH key not found: {path}"),
+            hint=tr("vérifiez serveur.cle_ssh dans le profil (chemin de la clé privée)",
+                    "check serveur.cle_ssh in the profile (path of the private key)"))
+    return str(path)
+
+
+def connect_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:
+    where = f"{serveur.hote}:{serveur.port_ssh}"
+    who = f"{serveur.utilisateur}@{where}"
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return ConnectError(
+            tr(f"la clé SSH {serveur.cle_ssh} est protégée par une phrase de passe ({who})",
+               f"SSH key {serveur.cle_ssh} is protected by a passphrase ({who})"),
+            hint=tr("chargez-la dans l'agent SSH (ssh-add) puis relancez",
+                    "load it into the SSH agent (ssh-add) and run again"))
+    if isinstance(exc, paramiko.AuthenticationException):
+        return ConnectError(
+            tr(f"authentification SSH refusée pour {who}",
+               f"SSH authentication refused for {who}"),
+            hint=tr(f"vérifiez serveur.utilisateur et serveur.cle_ssh : la clé publique doit "
+                    f"figurer dans ~{serveur.utilisateur}/.ssh/authorized_keys sur le serveur",
+                    f"check serveur.utilisateur and serveur.cle_ssh: the public key must be in "
+                    f"~{serveur.utilisateur}/.ssh/authorized_keys on the server"))
+    return _network_error(exc, serveur, timeout)
+
+
+def _network_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:
+    where = f"{serveur.hote}:{serveur.port_ssh}"
+    user = serveur.utilisateur
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(
+            tr(f"nom de serveur inconnu : {serveur.hote} (utilisateur {user})",
+               f"unknown server name: {serveur.hote} (user {user})"),
+            hint=tr("vérifiez serveur.hote dans le profil et la résolution DNS",
+                    "check serveur.hote in the profile and DNS resolution"))
+    if _refused(exc):
+        return ConnectError(
+            tr(f"connexion refusée par {where} (utilisateur {user})",
+               f"connection refused by {where} (user {user})"),
+            hint=tr("vérifiez que le serveur SSH tourne et le port (serveur.port_ssh)",
+                    "check that the SSH server is running and the port (serveur.port_ssh)"))
+    if isinstance(exc, TimeoutError):
+        return ConnectError(
+            tr(f"pas de réponse de {where} en {timeout:g} s (utilisateur {user})",
+               f"no answer from {where} within {timeout:g} s (user {user})"),
+            hint=tr("vérifiez l'adresse, le pare-feu et la connexion réseau",
+                    "check the address, the firewall and the network connection"))
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160] or type(exc).__name__
+    return ConnectError(
+        tr(f"impossible d'ouvrir une session SSH avec {where} (utilisateur {user}) : {reason}",
+           f"cannot open an SSH session with {where} (user {user}): {reason}"),
+        hint=tr("vérifiez serveur.hote et serveur.port_ssh : le port doit être celui de sshd",
+                "check serveur.hote and serveur.port_ssh: the port must be sshd's"))
+
+
+def _refused(exc: BaseException) -> bool:
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return all(isinstance(e, ConnectionRefusedError) for e in exc.errors.values())
+    return isinstance(exc, ConnectionRefusedError)

@@ -1,0 +1,123 @@
+"""What the server looks like, read in one round trip: the script and its pure parser."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit_collab.apply.scripts.common import commune_dir, q
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
+from kit_collab.plan.facts import Facts
+from kit_collab.plan.state import State, from_json
+
+
+def script(root: str, slug: str) -> str:
+    """A read-only sh script; every line of its output is ``key=value``."""
+    return f"""set -u
+R={q(root)}; C={q(commune_dir(root, slug))}; S={q(slug)}
+b64() {{ base64 -w0 "$1" 2>/dev/null; }}
+# shellcheck disable=SC1091  # the server's own file, read there
+if [ -r /etc/os-release ]; then . /etc/os-release; fi
+echo "os_id=${{ID:-}}"; echo "os_version=${{VERSION_ID:-}}"; echo "arch=$(uname -m)"
+echo "mem_kb=$(awk '/^MemTotal:/{{print $2}}' /proc/meminfo)"
+d=$R; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{{print $4}}')"
+echo "docker=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
+echo "compose=$(docker compose version --short 2>/dev/null)"
+echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"
+rel=""; for r in "$C"/releases/*; do [ -d "$r" ] || continue; case "${{r##*/}}" in *.partial) ;; *) rel="$rel${{r##*/}} " ;; esac; done
+echo "releases=$rel"
+echo "state=$(b64 "$C/state.json")"
+echo "secrets=$(b64 "$C/secrets/secrets.json")"
+echo "lock=$(b64 "$C/.lock/info")"
+echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
+for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = "$S" ] || echo "claim=$n $(tr '\\n' ' ' < "$f")"; done
+for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
+echo "daemon=$(b64 /etc/docker/daemon.json)"
+if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
+for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
+(ss -Hlntu 2>/dev/null || true) | awk '{{n=split($5,a,":"); print "port=" $1 " " a[n]}}'
+echo "time=$(date -u +%s.%N)"
+echo "end=ok"
+"""
+
+
+def _b64json(value: str, what: str) -> Any:
+    if not value:
+        return {}
+    try:
+        return json.loads(base64.b64decode(value))
+    except (binascii.Error, ValueError):
+        raise DeployError(tr(f"fichier {what} illisible sur le serveur",
+                             f"unreadable {what} file on the server"),
+                          hint=tr("vérifiez-le à la main ; kit-collab ne l'écrase pas",
+                                  "check it by hand; kit-collab does not overwrite it")) from None
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Lines:
+    """The script's output sorted by key: plain values, and the keys that repeat."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    proxy: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    others: dict[str, State] = field(default_factory=dict)
+    claims: dict[str, frozenset[int]] = field(default_factory=dict)
+    ports: set[tuple[str, int]] = field(default_factory=set)
+
+    def add(self, key: str, value: str) -> None:
+        name, _, rest = value.partition(" ")
+        if key == "proxy" and rest:
+            self.proxy[name] = rest.strip()
+        elif key == "claim" and rest:
+            self.claims[name] = frozenset(int(n) for n in rest.split() if n.isdigit())
+        elif key == "other" and rest:
+            where = f"communes/{name}/state.json"
+            self.others[name] = from_json(_b64json(rest.strip(), where), where)
+        elif key == "file" and rest:
+            self.files[rest] = name  # "file=<sha256> <path>"
+        elif key == "port":
+            if rest.strip().isdigit():
+                self.ports.add(("udp" if name.startswith("udp") else "tcp", int(rest)))
+        else:
+            self.values[key] = value.strip()
+
+
+def parse(output: str) -> Facts:
+    """Facts from the script's output (pure)."""
+    lines = _Lines()
+    for line in output.splitlines():
+        key, _, value = line.partition("=")
+        lines.add(key, value)
+    values, proxy, files, ports = lines.values, lines.proxy, lines.files, lines.ports
+    others, claims = lines.others, lines.claims
+    if values.get("end") != "ok":
+        raise DeployError(tr("lecture de l'état du serveur interrompue",
+                             "reading the server's state was cut short"))
+    lock = base64.b64decode(values.get("lock", "") or b"").decode("utf-8", "replace")
+    return Facts(
+        os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
+        arch=values.get("arch", ""),
+        mem_mb=int(values.get("mem_kb") or 0) // 1024,
+        disk_free_gb=round(int(values.get("disk_kb") or 0) / 1024 / 1024, 1),
+        docker=values.get("docker", ""), compose=values.get("compose", ""),
+        current=values.get("current", ""),
+        releases=tuple(sorted(values.get("releases", "").split())),
+        state=from_json(_b64json(values.get("state", ""), "state.json")),
+        secrets=_b64json(values.get("secrets", ""), "secrets.json"),
+        lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
+        server_time=_float(values.get("time", "")),
+        release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
+        daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
+    )

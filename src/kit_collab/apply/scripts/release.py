@@ -1,0 +1,123 @@
+"""A release on the server: uploaded beside the running one, its images pulled, switched to
+atomically, and switched back from when its services fail."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable
+
+from kit_collab.apply.scripts.common import (
+    commune_dir,
+    compose,
+    proxy_compose,
+    proxy_locked,
+    q,
+    reload_proxy,
+)
+
+Entry = tuple[str, bytes, int, "str | None"]  # name under the server root, content, mode, owner
+
+
+def tar_of(entries: Iterable[Entry]) -> bytes:
+    """A tar archive of files, named relative to the server root; mode and owner kept."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, mode, owner in sorted(entries, key=lambda e: e[0]):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            if owner:
+                uid, _, gid = owner.partition(":")
+                info.uid, info.gid = int(uid), int(gid or uid)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def upload(root: str, slug: str, release: str, base: str, removed: Iterable[str]) -> str:
+    """Build the new release from ``base`` (the running one) plus the tar stream on stdin
+    (only the changed files). Needs no lock: releases are content-addressed and immutable,
+    and the release is complete only once renamed from ``.partial`` — a cut connection
+    leaves the running release untouched and the next run starts the partial one again."""
+    rm = " ".join(q(p) for p in removed)
+    return f"""set -eu
+umask 022
+C={q(commune_dir(root, slug))}; R={q(root)}; REL={q(release)}; BASE={q(base)}
+NEW="$C/releases/$REL.partial"
+mkdir -p "$C/releases"
+rm -rf "$NEW"; mkdir -p "$NEW"
+if [ -n "$BASE" ] && [ -d "$C/releases/$BASE" ]; then cp -a "$C/releases/$BASE/." "$NEW/"; fi
+cd "$NEW"; {"rm -f -- " + rm + "; " if rm else ""}cd "$R"
+tar -x -f - -C "$R"
+rm -rf "$C/releases/$REL"; mv "$NEW" "$C/releases/$REL"
+echo uploaded
+"""
+
+
+def pull(root: str, slug: str, release: str) -> str:
+    """Download the images of the new release (and the proxy's) before anything switches,
+    so the services are down only for the time of a restart. Tags are pinned, so an image
+    already on the server is not asked for again. Progress goes to stderr."""
+    file = f"{commune_dir(root, slug)}/releases/{release}/compose.yaml"
+    return f"""set -eu
+docker compose --progress plain -f {q(f"{root}/proxy/compose.yaml")} pull --policy missing
+docker compose --progress plain -p {q(slug)} -f {q(file)} pull --policy missing
+echo pulled
+"""
+
+
+def pull_line_shown(text: str) -> bool:
+    """Whether a line of the pull's progress is worth showing: an image done, or an error."""
+    return text.endswith((" Pulled", " Error")) or "error" in text.lower()
+
+
+def _point_current(release: str) -> str:
+    return (f'ln -sfn {q("releases/" + release)} "$C/current.new" && '
+            'mv -T "$C/current.new" "$C/current"')
+
+
+def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
+                  wait_seconds: int) -> str:
+    """Point `current` at the release atomically, start the proxy and the commune's services,
+    wait for their health checks, then reload Caddy so that it serves the commune's sites
+    (a reload that fails, e.g. on a broken site, fails the deploy: it is rolled back)."""
+    wait = ("--wait", "--wait-timeout", str(int(wait_seconds)))
+    names = [q(s) for s in restart]
+    force = (compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait, *names)
+             if names else "true")
+    return f"""set -eu
+C={q(commune_dir(root, slug))}
+{_point_current(release)}
+{proxy_locked(root, proxy_compose(root, "up", "-d", "--remove-orphans"))}
+{compose(root, slug, "up", "-d", "--remove-orphans", *wait)}
+{force}
+{proxy_locked(root, reload_proxy(root))}
+echo up
+"""
+
+
+def switch_back(root: str, slug: str, previous: str, wait_seconds: int,
+                restart: Iterable[str] | None = None) -> str:
+    """Roll back: `current` to the previous release (or nothing on a first install), bring its
+    services up, recreating only ``restart`` (the services whose mounted files the failed
+    release changed; every service when None), and reload the proxy."""
+    reload = proxy_locked(root, reload_proxy(root) + " || true")
+    head = f"set -u\nC={q(commune_dir(root, slug))}\n"
+    if not previous:
+        return f"""{head}{compose(root, slug, "down", "--remove-orphans")} || true
+rm -f "$C/current" "$C/ports.claim"
+{reload}
+echo rolled-back
+"""
+    wait = ("--wait", "--wait-timeout", str(int(wait_seconds)))
+    if restart is None:
+        up = compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", *wait)
+    else:
+        names = [q(s) for s in restart]
+        up = compose(root, slug, "up", "-d", "--remove-orphans", *wait) + (
+            "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait,
+                            *names) if names else "")
+    return f"""{head}{_point_current(previous)}
+{up}
+{reload}
+echo rolled-back
+"""

@@ -1,0 +1,173 @@
+"""The steps of an install that each take one round trip: upload, pull, bootstrap, tasks,
+roll back on failure. deploy.py sequences them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit_collab.apply.lock import audit_line
+from kit_collab.apply.runner import Reporter, check, run
+from kit_collab.apply.scripts import bootstrap as bootstrap_script
+from kit_collab.apply.scripts import compose as compose_script
+from kit_collab.apply.scripts import release as release_script
+from kit_collab.apply.scripts import state as state_script
+from kit_collab.apply.scripts import tasks as tasks_script
+from kit_collab.bundle import render
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
+from kit_collab.plan import changes as plan_mod
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet
+from kit_collab.redact import redact
+
+
+def upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+           rep: Reporter) -> None:
+    """Send the changed files of the new release as one tar stream (no lock needed)."""
+    partial = f"{bundle.release_dir}.partial"
+    prefix = bundle.release_dir + "/"
+    wanted = set(plan.added) | set(plan.changed)
+    stream = release_script.tar_of(
+        (f"{partial}/{f.path.removeprefix(prefix)}", f.content, f.mode, f.owner)
+        for f in bundle.files if f.path.removeprefix(prefix) in wanted)
+    rep.step(tr(f"Envoi de la version {bundle.release} ({len(wanted)} fichiers, "
+                f"{len(stream) // 1024} Kio)",
+                f"Uploading release {bundle.release} ({len(wanted)} files, "
+                f"{len(stream) // 1024} KiB)"))
+    script = release_script.upload(profile.serveur.racine, bundle.slug, bundle.release,
+                                   plan.previous, plan.removed)
+    result = run(transport, script, stdin=stream,
+                 progress=lambda n: rep.progress(n, len(stream)), timeout=600)
+    check(result, tr("l'envoi de la version", "the upload"))
+
+
+def pull(transport: Any, profile: Profile, bundle: render.Bundle, rep: Reporter) -> None:
+    """Download the images before switching, showing each image as it arrives."""
+    rep.step(tr("Téléchargement des images", "Pulling images"))
+    seen: set[str] = set()
+    buffer = [b""]
+
+    def lines(chunk: bytes) -> None:
+        buffer[0] += chunk
+        *complete, buffer[0] = buffer[0].split(b"\n")
+        for raw in complete:
+            text = raw.decode("utf-8", "replace").strip()
+            if release_script.pull_line_shown(text) and text not in seen:
+                seen.add(text)
+                rep.step(f"  {redact(text)}")
+
+    script = release_script.pull(profile.serveur.racine, bundle.slug, bundle.release)
+    result = run(transport, script, timeout=3600, on_stderr=lines)
+    check(result, tr("le téléchargement des images", "pulling the images"))
+
+
+def bootstrap(transport: Any, profile: Profile, open_ports: list[tuple[str, str]],
+              rep: Reporter) -> None:
+    """Prepare the server; its known failures as one French sentence and its fix."""
+    rep.step(tr("Préparation du serveur (Docker, pare-feu, mises à jour)",
+                "Preparing the server (Docker, firewall, updates)"))
+    script = bootstrap_script.bootstrap(
+        profile.serveur.racine, plan_mod.BOOTSTRAP_VERSION, profile.serveur.port_ssh,
+        open_ports, profile.serveur.miroir_registre)
+    result = run(transport, script, timeout=1800)
+    known = bootstrap_script.failure(result.code, result.stdout.decode("utf-8", "replace"))
+    if known is not None:
+        fr, en, fix_fr, fix_en = known
+        raise DeployError(tr(fr, en), hint=tr(fix_fr, fix_en))
+    check(result, tr("la préparation du serveur", "preparing the server"))
+
+
+def roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+              recipes: RecipeSet, up: Any, wait_seconds: int, rep: Reporter) -> None:
+    """The new release's services did not become healthy: switch back, and raise with the
+    failing services' last log lines."""
+    root, slug = profile.serveur.racine, profile.commune.code
+    ps = run(transport, compose_script.ps(root, slug)).stdout.decode("utf-8", "replace")
+    failing = compose_script.failing_services(ps, plan_mod.oneshot_services(bundle))
+    # The failing services' own last lines (all services' when none could be named).
+    logs = run(transport, compose_script.logs(root, slug, failing))
+    why = redact((up.stdout + up.stderr).decode("utf-8", "replace")).strip().splitlines()
+    text = redact(logs.stdout.decode("utf-8", "replace")).splitlines()
+    tail = "\n".join([*why[-6:], *text[-20:]])
+    failing = failing or ["?"]
+    rep.step(tr(f"Échec : retour à la version précédente ({plan.previous or 'aucune'})",
+                f"Failure: back to the previous release ({plan.previous or 'none'})"))
+    # Only the services the failed release recreated are recreated again.
+    run(transport, release_script.switch_back(root, slug, plan.previous, wait_seconds,
+                                              restart=recreated(plan, recipes)),
+        timeout=wait_seconds * 2 + 300)
+    run(transport, state_script.audit_only(root, audit_line("install", profile, plan.release,
+                                                            "echec-retour-arriere")))
+    raise DeployError(
+        tr(f"les services {', '.join(failing)} ne sont pas devenus opérationnels ; la version "
+           f"précédente ({plan.previous or 'aucune'}) a été remise en place. Derniers "
+           f"journaux :\n{tail}",
+           f"services {', '.join(failing)} did not become healthy; the previous release "
+           f"({plan.previous or 'none'}) is back in place. Last logs:\n{tail}"),
+        hint=tr("corrigez la cause puis relancez « kit-collab install »",
+                "fix the cause, then run 'kit-collab install' again"))
+
+
+def recreated(plan: plan_mod.Plan, recipes: RecipeSet) -> list[str]:
+    """The services the failed release may have recreated: those whose mounted files changed,
+    and those of recipes whose compose or env files changed (compose recreated them)."""
+    services = set(plan.restart)
+    for path in (*plan.changed, *plan.added, *plan.removed):
+        if "/" in path and path.endswith(("/compose.yaml", ".env")):
+            recipe = recipes.by_name.get(path.split("/", 1)[0])
+            services |= set(recipe.spec.services if recipe else ())
+    return sorted(services)
+
+
+def provision(transport: Any, profile: Profile, bundle: render.Bundle,
+              secrets: render.Secrets, rep: Reporter) -> list[str]:
+    """The agents' accounts and shared spaces, after the tasks; never a reason to roll back.
+    Removals wait for `kit-collab users PROFIL --apply --yes`."""
+    from kit_collab.apply import provision as provision_mod
+
+    try:
+        return provision_mod.provision(transport, profile, bundle, secrets,
+                                       confirm_disable=False, reporter=rep)
+    except DeployError as exc:  # a timeout included; a lost connection still raises
+        return [tr(f"comptes des agents non provisionnés : {exc.message}",
+                   f"agents' accounts not provisioned: {exc.message}")]
+
+
+def _task_env(tasks: tuple[render.Task, ...], secrets: render.Secrets) -> tuple[
+        list[tuple[render.Task, dict[str, str]]], list[render.Task]]:
+    """Each task with the secret values its environment refers to; tasks whose references
+    cannot be resolved are set apart (never run a task with a missing password)."""
+    runnable, skipped = [], []
+    for task in tasks:
+        values = {}
+        for var, ref in task.env:
+            recipe, _, name = ref.partition(".")
+            values[var] = secrets.get(recipe, {}).get(name)
+        if all(v is not None for v in values.values()):
+            runnable.append((task, {k: v for k, v in values.items() if v is not None}))
+        else:
+            skipped.append(task)
+    return runnable, skipped
+
+
+def run_tasks(transport: Any, profile: Profile, plan: plan_mod.Plan,
+              secrets: render.Secrets, rep: Reporter) -> list[str]:
+    if not plan.tasks:
+        return []
+    runnable, skipped = _task_env(plan.tasks, secrets)
+    warnings = [tr(f"tâche « {t.description} » ({t.recipe}) non lancée : un secret qu'elle "
+                   "utilise n'existe pas", f"task '{t.description}' ({t.recipe}) not run: a "
+                   "secret it uses does not exist") for t in skipped]
+    if not runnable:
+        return warnings
+    rep.step(tr(f"Tâches après installation ({len(runnable)})",
+                f"Post-install tasks ({len(runnable)})"))
+    script = tasks_script.tasks_script(profile.serveur.racine, profile.commune.code, runnable)
+    # The script may carry secret values: it travels on stdin, never on a command line.
+    result = run(transport, "sh -s", stdin=script.encode(), timeout=1800)
+    for index in tasks_script.failed_tasks(redact(result.stdout.decode("utf-8", "replace"))):
+        if index < len(runnable):
+            task = runnable[index][0]
+            warnings.append(tr(f"tâche « {task.description} » ({task.recipe}) en échec",
+                               f"task '{task.description}' ({task.recipe}) failed"))
+    return warnings

@@ -1,0 +1,78 @@
+"""The one random draw: new secrets, from a source given as a parameter.
+
+This is the only module of kit-collab that imports ``secrets`` or ``random``. Rendering takes
+secrets as data; ``ensure_secrets`` completes them with a ``Draw`` the caller chooses:
+``SYSTEM`` (the operating system's generator) for real communes, ``digest_draw(seed)`` for
+tests and goldens (the same names give the same values, never real ones).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets as system_random
+import string
+from collections.abc import Callable, Iterable
+
+from kit_collab.bundle.model import Secrets
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import Recipe
+
+# (name "recipe.secret", length, alphabet) -> a new value
+Draw = Callable[[str, int, str], str]
+
+ACCOUNTS = "comptes"  # secrets bucket of the agents' initial passwords, one per identifiant
+READABLE = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
+_ALPHABETS = {"hex": "0123456789abcdef", "readable": READABLE}
+
+
+def system_draw(_name: str, length: int, alphabet: str) -> str:
+    """A new secret from the operating system's generator."""
+    if alphabet == "base64":  # e.g. an ed25519 seed: `length` random bytes, unpadded
+        return base64.b64encode(system_random.token_bytes(length)).decode().rstrip("=")
+    chars = _ALPHABETS.get(alphabet, string.ascii_letters + string.digits)
+    return "".join(system_random.choice(chars) for _ in range(length))
+
+
+SYSTEM: Draw = system_draw
+
+
+def digest_draw(seed: str) -> Draw:
+    """A deterministic source for tests and goldens: a value derived from ``seed`` and the
+    secret's name (hex for text alphabets, ``length`` bytes for base64)."""
+
+    def draw(name: str, length: int, alphabet: str) -> str:
+        digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+        if alphabet == "base64":
+            return base64.b64encode(digest[:length]).decode().rstrip("=")
+        value = (digest.hex() * 4)[:length]
+        return value.translate(str.maketrans("01", "ab")) if alphabet == "readable" else value
+
+    return draw
+
+
+def user_ids(profile: Profile) -> list[str]:
+    return [u.identifiant for u in profile.utilisateurs]
+
+
+def ensure_secrets(recipes: list[Recipe], existing: Secrets | None, users: Iterable[str],
+                   draw: Draw) -> tuple[Secrets, list[str]]:
+    """Every declared secret, and an initial password per agent (``comptes.<identifiant>``,
+    shared by every service, printed only on the agent's sheet): the existing value, or a
+    new one from ``draw``. Returns (secrets, names of the new ones)."""
+    result: Secrets = {k: dict(v) for k, v in (existing or {}).items()}
+    created: list[str] = []
+    for recipe in recipes:
+        bucket = result.setdefault(recipe.name, {})
+        for spec in recipe.spec.secrets:
+            if not bucket.get(spec.name):
+                name = f"{recipe.name}.{spec.name}"
+                bucket[spec.name] = draw(name, spec.length, spec.alphabet)
+                created.append(name)
+    for user in users:
+        accounts = result.setdefault(ACCOUNTS, {})
+        if not accounts.get(user):
+            name = f"{ACCOUNTS}.{user}"
+            accounts[user] = draw(name, 16, "readable")
+            created.append(name)
+    return result, created

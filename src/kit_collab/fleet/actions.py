@@ -1,0 +1,74 @@
+"""What the fleet does for one commune: each action calls one operation with the commune's
+log as its reporter. The single run calls the same operations (see cli/session.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from kit_collab.check.rules.findings import ERROR
+from kit_collab.fleet.inventory import Entry
+from kit_collab.fleet.runner import Action, CommuneLog
+from kit_collab.i18n import tr
+from kit_collab.operations import accounts as accounts_op
+from kit_collab.operations import diagnose as diagnose_op
+from kit_collab.operations import install as install_op
+from kit_collab.operations import plan as plan_op
+from kit_collab.operations import status as status_op
+from kit_collab.operations.report import OperationResult
+from kit_collab.recipes.load import RecipeSet
+
+Connect = Callable[[], Any]
+
+
+def plan_action(recipes: RecipeSet) -> Action:
+    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+        return plan_op.plan(connect(), entry.profile, recipes, log)
+    return act
+
+
+def install_action(recipes: RecipeSet, options: install_op.InstallOptions) -> Action:
+    """``options.sheets_dir`` is the folder of every commune's sheets: each one's in its own
+    ``fiches-<commune>`` sub-folder."""
+    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+        own = options
+        if options.sheets_dir is not None:
+            own = replace(options, sheets_dir=options.sheets_dir / f"fiches-{entry.slug}")
+        result = install_op.install(connect(), entry.profile, entry.path, recipes, own, log)
+        if result.sheets:
+            log.step(result.sheets)
+        for f in result.findings:
+            if f.level == ERROR:
+                log.step(f"{f.level} {f.service} {f.check} : {f.message} → {f.fix}")
+        return result
+    return act
+
+
+def status_action(recipes: RecipeSet) -> Action:
+    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+        return status_op.status(connect(), entry.profile, recipes, log)
+    return act
+
+
+def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> Action:
+    """With ``options.server`` False, the server is never connected to."""
+    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+        transport = connect() if options.server else None
+        log.step(tr("Diagnostic", "Diagnosis"))
+        result = diagnose_op.diagnose(entry.profile, recipes, options, transport=transport,
+                                      profile_path=entry.path)
+        for f in result.findings:
+            log.step(f"{f.level} {f.service} {f.check} : {f.message}"
+                     + (f" → {f.fix}" if f.fix else ""))
+        for line in result.records:
+            log.step(tr(f"DNS à créer : {line}", f"DNS to create: {line}"))
+        return result
+    return act
+
+
+def users_action(recipes: RecipeSet, options: accounts_op.AccountsOptions,
+                 confirm: accounts_op.Confirm | None = None) -> Action:
+    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+        return accounts_op.accounts(connect(), entry.profile, recipes, options, log, confirm)
+    return act

@@ -1,0 +1,282 @@
+"""The diagnosis (``check``): preflight, health checks and the DNS records to create.
+
+``preflight`` (read-only, before install touches anything) and ``health`` (after deploy, or
+on demand) return findings; ``diagnose`` gathers both for one commune, with or without the
+server, and returns an ``OperationResult`` whose report is the JSON of ``check --json``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kit_collab import constants
+from kit_collab.check.rules.dns import dns_findings, records_to_create
+from kit_collab.check.rules.findings import (
+    ERROR,
+    OK,
+    SERVER,
+    WARNING,
+    Finding,
+    audit_note,
+    blocking,
+    exit_code,
+    summary,
+)
+from kit_collab.check.rules.hostnames import hostnames
+from kit_collab.check.rules.names import Target, parse_resolve
+from kit_collab.check.rules.server import (
+    clock_findings,
+    hosting_findings,
+    needed_ports,
+    ports_findings,
+    reachability_findings,
+    system_findings,
+)
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
+from kit_collab.operations.report import OperationResult, Reporter
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet
+
+ResolveArg = Iterable[str] | Mapping[str, Target]
+CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"  # in the proxy's data volume
+
+
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    resolve: tuple[str, ...] = ()
+    ca_cert: Path | None = None
+    dns_server: str | None = None
+    deadline: float = 60
+    server: bool = True  # False: no SSH (DNS, ports and health only)
+
+
+@dataclass
+class Diagnosis(OperationResult):
+    findings: list[Finding] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+
+
+def check_options(options: DiagnoseOptions) -> None:
+    """Input errors in the options (a bad --resolve, an unreadable --ca-cert), raised
+    before anything runs."""
+    from kit_collab.check.probes.health import ssl_context
+
+    parse_resolve(list(options.resolve))
+    ssl_context(options.ca_cert)
+
+
+def _resolve_map(resolve: ResolveArg) -> dict[str, Target]:
+    if isinstance(resolve, Mapping):
+        return dict(resolve)
+    return parse_resolve(list(resolve))
+
+
+def server_clock(transport: Any) -> tuple[float | None, float]:
+    """(server clock minus ours, uncertainty) in seconds: one command round trip. None when
+    the server's answer cannot be read."""
+    from kit_collab.apply.scripts import probes
+
+    before = time.time()
+    result = transport.run(probes.clock(), sudo=False, timeout=30)
+    after = time.time()
+    return probes.parse_clock(result.stdout.decode("ascii", "replace"), before, after)
+
+
+def _protocols(recipes: Any) -> dict[tuple[str, str], str]:
+    return {(r.name, p.name): p.protocol for r in recipes for p in r.spec.ports}
+
+
+def preflight(profile: Any, bundle: Any, facts: Any, *, resolver: Any = None,
+              resolve: ResolveArg = (), transport: Any = None, recipes: Any = None,
+              web_ports: tuple[int, ...] = (80, 443), dns_server: str | None = None,
+              timeout: float = 5) -> list[Finding]:
+    """Read-only checks before an install: EU hosting, DNS of every name, ports 80/443 from
+    here; with ``facts`` (read from the server) OS, architecture, RAM, disk, free ports;
+    with ``transport`` the clock (one more round trip)."""
+    return preflight_and_records(profile, bundle, facts, resolver=resolver, resolve=resolve,
+                                 transport=transport, recipes=recipes, web_ports=web_ports,
+                                 dns_server=dns_server, timeout=timeout)[0]
+
+
+def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: Any = None,
+                          resolve: ResolveArg = (), transport: Any = None, recipes: Any = None,
+                          web_ports: tuple[int, ...] = (80, 443),
+                          dns_server: str | None = None, timeout: float = 5
+                          ) -> tuple[list[Finding], list[str]]:
+    """``preflight``'s findings, and the DNS records to create at the registrar (zone-file
+    lines; empty when DNS is right)."""
+    from kit_collab.check.probes import dns as dnscheck
+    from kit_collab.recipes.load import load_recipes
+
+    findings = hosting_findings(profile.serveur)
+    if facts is not None:
+        findings += system_findings(facts, bundle)
+        needs = needed_ports(bundle, _protocols(recipes or load_recipes()), facts)
+        findings += ports_findings(facts, needs)
+    if facts is not None and facts.clock_skew is not None:  # read with the facts
+        findings += clock_findings(facts.clock_skew, facts.clock_uncertainty)
+    elif transport is not None:
+        findings += clock_findings(*server_clock(transport))
+    resolver = resolver or dnscheck.make_resolver(dns_server, timeout=timeout)
+    server = dnscheck.server_addresses(profile.serveur, resolver)
+    names = hostnames(bundle)
+    answers = dnscheck.lookup_all([h for _s, h in names], resolver)
+    findings += dns_findings(names, answers, server,
+                                acme=profile.serveur.certificats.mode == "acme",
+                                forced=_resolve_map(resolve))
+    findings += _reachability(server, web_ports, timeout, facts)
+    return findings, records_to_create(names, answers, server)
+
+
+def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
+                  facts: Any) -> list[Finding]:
+    from kit_collab.check.probes import health
+
+    probe_ips = list(server.v4 or server.v6)
+    probes = [health.probe_tcp(ip, port, timeout) for ip in probe_ips for port in web_ports]
+    installed = None if facts is None else bool(facts.proxy_files)
+    return reachability_findings(probes, installed=installed)
+
+
+def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None,
+           deadline: float = 60, root: str = constants.SERVER_ROOT,
+           ca_pem: str | None = None) -> list[Finding]:
+    """The recipes' health checks over HTTPS, TLS of every name and the TURN port, retried
+    with backoff until ``deadline`` seconds. ``ca_cert``/``ca_pem``: one more trusted CA."""
+    from kit_collab.check.probes import health as health_mod
+
+    ctx = health_mod.ssl_context(ca_cert)
+    if ca_pem:
+        ctx.load_verify_locations(cadata=ca_pem)
+    return health_mod.run_health(bundle, resolve=_resolve_map(resolve), ctx=ctx,
+                                 deadline=deadline, root=root)
+
+
+def internal_ca(transport: Any, root: str = constants.SERVER_ROOT) -> str | None:
+    """The root certificate of Caddy's internal authority, read over the (verified) SSH
+    connection from the running proxy; None when there is none."""
+    from kit_collab.apply.scripts import probes
+
+    result = transport.run(probes.internal_ca(root, CADDY_ROOT_CA), timeout=60)
+    return probes.parse_internal_ca(result.code, result.stdout.decode("ascii", "replace"))
+
+
+def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: float,
+                        reporter: Reporter) -> list[Finding]:
+    """The recipes' HTTPS checks, straight at the server's address (DNS is the preflight's
+    business), trusting Caddy's internal authority when the profile uses it."""
+    reporter.step(tr("Contrôles de santé", "Health checks"))
+    address = "127.0.0.1" if profile.serveur.hote == "local" else profile.serveur.hote
+    try:
+        ipaddress.ip_address(address)
+        resolve = [f"*:{address}"]
+    except ValueError:
+        public = profile.serveur.adresse_publique
+        resolve = [f"*:{public}"] if public else []
+    ca_pem = (internal_ca(transport, profile.serveur.racine)
+              if profile.serveur.certificats.mode == "interne" else None)
+    return health(bundle, resolve=resolve, deadline=min(wait, 120),
+                  root=profile.serveur.racine, ca_pem=ca_pem)
+
+
+def gate(findings: list[Finding], *, force: bool) -> str:
+    """For install: stop on a preflight error unless ``force``. Returns the note to write in
+    the audit log when errors were overridden ("" when there were none)."""
+    errors = blocking(findings)
+    if errors and not force:
+        raise DeployError(
+            tr(f"vérification préalable : {len(errors)} erreur(s), rien n'a été changé",
+               f"preflight: {len(errors)} error(s), nothing was changed"),
+            hint=tr("corrigez-les (voir le tableau), ou passez outre avec --force (noté dans le "
+                    "journal d'audit du serveur)",
+                    "fix them (see the table), or override with --force (written to the "
+                    "server's audit log)"))
+    return audit_note(findings)
+
+
+def as_dict(profile: Any, findings: list[Finding], records: list[str]) -> dict[str, Any]:
+    return {"commune": profile.commune.code, "nom": profile.commune.nom,
+            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resume": summary(findings), "enregistrements_dns": records,
+            "constats": [f.as_dict() for f in findings]}
+
+
+def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
+             transport: Any = None, profile_path: Path | None = None) -> Diagnosis:
+    """The whole diagnosis: preflight (with the server's facts when ``transport`` is given),
+    then the health checks when a release is in place (always, without the server)."""
+    targets = parse_resolve(list(options.resolve))
+    if transport is not None:
+        bundle, findings, records, ca_pem = _with_server(profile, recipes, targets, transport,
+                                                         options)
+        deployed = any(f.check == "version" and f.level == OK for f in findings)
+    else:
+        bundle = _local_bundle(profile_path, profile, recipes)
+        findings, records = preflight_and_records(profile, bundle, None, resolve=targets,
+                                                  recipes=recipes,
+                                                  dns_server=options.dns_server)
+        deployed, ca_pem = True, None
+    if deployed:
+        findings += health(bundle, resolve=targets, ca_cert=options.ca_cert,
+                           deadline=options.deadline, root=profile.serveur.racine,
+                           ca_pem=ca_pem)
+    return _diagnosis(profile, findings, records)
+
+
+def _diagnosis(profile: Profile, findings: list[Finding], records: list[str]) -> Diagnosis:
+    counts = summary(findings)
+    text = tr(f"{counts[OK]} ok, {counts[WARNING]} avert., {counts[ERROR]} "
+              "erreur(s)", f"{counts[OK]} ok, {counts[WARNING]} warn., "
+              f"{counts[ERROR]} error(s)")
+    first = next((f.message for f in findings if f.level == ERROR), "")
+    base = OperationResult.of(exit_code(findings), text, first,
+                              as_dict(profile, findings, records))
+    return Diagnosis(base.code, base.state, base.summary, base.message, base.data,
+                     findings=findings, records=records)
+
+
+def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Target],
+                 transport: Any, options: DiagnoseOptions
+                 ) -> tuple[Any, list[Finding], list[str], str | None]:
+    """Facts, the bundle install would deploy, the preflight and, with Caddy's internal
+    authority, its root certificate (read over SSH when no --ca-cert is given)."""
+    from kit_collab.apply import deploy
+
+    ca_pem = None
+    facts = deploy.read_facts(transport, profile)
+    bundle = deploy.desired(profile, recipes, facts)[0]
+    findings, records = preflight_and_records(profile, bundle, facts, resolve=targets,
+                                              transport=transport, recipes=recipes,
+                                              dns_server=options.dns_server)
+    internal = profile.serveur.certificats.mode == "interne"
+    if facts.current and internal and options.ca_cert is None:
+        ca_pem = internal_ca(transport, profile.serveur.racine)
+    if facts.current:
+        findings.append(Finding(OK, SERVER, "version", tr(
+            f"version {facts.current} en place", f"release {facts.current} in place")))
+    else:
+        findings.append(Finding(WARNING, SERVER, "version", tr(
+            "aucune version installée : contrôles de santé non faits",
+            "no release installed: health checks not run"),
+            tr("installez avec : kit-collab install", "install with: kit-collab install")))
+    return bundle, findings, records, ca_pem
+
+
+def _local_bundle(profile_path: Path | None, profile: Profile, recipes: RecipeSet) -> Any:
+    """The bundle as rendered here (local secrets when present, never written): only its
+    names, ports and checks are used."""
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
+    from kit_collab.operations import local_secrets
+
+    existing = (local_secrets.read(local_secrets.default_path(profile_path,
+                                                              profile.commune.code))
+                if profile_path is not None else None)
+    return make_bundle(profile, recipes, draw=SYSTEM, secrets=existing).bundle

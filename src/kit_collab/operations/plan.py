@@ -1,0 +1,35 @@
+"""Plan one commune: what an install would change on its server, changing nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kit_collab import constants
+from kit_collab.i18n import tr
+from kit_collab.operations.report import NOTHING, OK, OperationResult, Reporter
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet
+
+
+@dataclass
+class Planned(OperationResult):
+    plan: Any = None  # plan.changes.Plan
+
+
+def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporter) -> Planned:
+    """Read the server's state (one round trip) and compare it with the profile."""
+    from kit_collab.apply import deploy
+
+    reporter.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
+    facts = deploy.read_facts(transport, profile)
+    result, _bundle, _secrets = deploy.make_plan(profile, recipes, facts)
+    changes = result.changes()
+    for change in changes:
+        reporter.step(f"{change.action} {change.target} {change.detail}".strip())
+    if result.noop:
+        return Planned(constants.EXIT_OK, NOTHING, tr("à jour", "up to date"), "",
+                       result.as_dict(), plan=result)
+    return Planned(constants.EXIT_OK, OK, tr(f"{len(changes)} changement(s)",
+                                             f"{len(changes)} change(s)"), "",
+                   result.as_dict(), plan=result)

@@ -1,0 +1,133 @@
+"""``state.json``: what is deployed for a commune, typed, read and written here only.
+
+The file on the server is JSON with French keys (``recettes``, ``fichiers``, ``ports``…) and a
+``version``; a file without it is version 1 (written before the field existed). A file of an
+unknown version or shape is refused with a clear error: kit-collab never guesses, and never
+overwrites what it cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kit_collab.bundle.model import PortBlock
+from kit_collab.bundle.ports import template_view
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
+
+VERSION = 1
+_KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
+         "hotes", "bootstrap", "besoins", "deploye_le"}
+
+
+@dataclass(frozen=True)
+class State:
+    version: int = VERSION
+    commune: str = ""
+    release: str = ""
+    previous: str = ""  # the release before this one (rollback goes back to it)
+    recipes: dict[str, str] = field(default_factory=dict)  # recipe -> version
+    files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
+    ports: dict[str, dict[str, PortBlock]] = field(default_factory=dict)  # recipe -> name ->
+    hosts: dict[str, dict[str, str]] = field(default_factory=dict)
+    bootstrap: str = ""
+    needs: dict[str, float] = field(default_factory=dict)  # ram_mb, disk_gb, cpu
+    deployed_at: str = ""  # UTC, ISO 8601
+
+    @property
+    def empty(self) -> bool:
+        return not self.release
+
+    def recorded_ports(self, slug: str) -> dict[tuple[str, str, str], int]:
+        """The allocations to keep, keyed as ``bundle.ports.allocate`` takes them."""
+        return {(slug, r, n): b.start for r, named in self.ports.items()
+                for n, b in named.items()}
+
+    def host_ports(self) -> set[int]:
+        """Every host port this commune holds (blocks included)."""
+        return {p for named in self.ports.values() for b in named.values() for p in b.ports}
+
+    def need(self, key: str) -> float:
+        return float(self.needs.get(key, 0))
+
+    def rolled_back(self, current: str) -> State:
+        """The state after going back from ``current`` to the previous release."""
+        return replace(self, release=self.previous, previous=current)
+
+    def as_json(self) -> dict[str, Any]:
+        """The document written to state.json (same keys as ever, plus ``version``)."""
+        return {"version": self.version, "commune": self.commune, "release": self.release,
+                "precedente": self.previous, "recettes": dict(self.recipes),
+                "fichiers": dict(self.files), "ports": template_view(self.ports),
+                "hotes": {k: dict(v) for k, v in self.hosts.items()}, "bootstrap": self.bootstrap,
+                "besoins": dict(self.needs), "deploye_le": self.deployed_at}
+
+
+class StateError(DeployError):
+    """state.json cannot be read as a State."""
+
+
+def _invalid(where: str, why: str) -> StateError:
+    return StateError(tr(f"{where} illisible : {why}", f"unreadable {where}: {why}"),
+                      hint=tr("vérifiez-le à la main ; kit-collab ne l'écrase pas",
+                              "check it by hand; kit-collab does not overwrite it"))
+
+
+def _mapping(value: Any, name: str, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _invalid(where, tr(f"« {name} » doit être un objet", f"'{name}' must be an object"))
+    return value
+
+
+def _ports(value: Any, where: str) -> dict[str, dict[str, PortBlock]]:
+    out: dict[str, dict[str, PortBlock]] = {}
+    for recipe, names in _mapping(value, "ports", where).items():
+        named = _mapping(names, f"ports.{recipe}", where)
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in named.values()):
+            raise _invalid(where, tr(f"ports.{recipe} : nombres attendus",
+                                     f"ports.{recipe}: numbers expected"))
+        out[str(recipe)] = {n: PortBlock(p, int(named.get(f"{n}_end", p)))
+                            for n, p in named.items() if not n.endswith("_end")}
+    return out
+
+
+def _text(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        raise _invalid(where, tr(f"« {key} » doit être un texte", f"'{key}' must be a text"))
+    return value
+
+
+def from_json(data: Any, where: str = "state.json") -> State:
+    """A State from the parsed document (``{}`` or None: nothing deployed yet)."""
+    if data is None or data == {}:
+        return State()
+    data = _mapping(data, "state", where)
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise _invalid(where, tr(f"clés inconnues {unknown}", f"unknown keys {unknown}"))
+    version = data.get("version", 1)
+    if version != VERSION:
+        raise _invalid(where, tr(
+            f"version {version!r} inconnue (attendue : {VERSION}) ; mettez kit-collab à jour",
+            f"unknown version {version!r} (expected: {VERSION}); update kit-collab"))
+    needs = _mapping(data.get("besoins"), "besoins", where)
+    if not all(isinstance(v, int | float) for v in needs.values()):
+        raise _invalid(where, tr("besoins : nombres attendus", "besoins: numbers expected"))
+    return State(
+        version=VERSION, commune=_text(data, "commune", where),
+        release=_text(data, "release", where), previous=_text(data, "precedente", where),
+        recipes={str(k): str(v) for k, v in _mapping(data.get("recettes"), "recettes",
+                                                     where).items()},
+        files={str(k): str(v) for k, v in _mapping(data.get("fichiers"), "fichiers",
+                                                   where).items()},
+        ports=_ports(data.get("ports"), where),
+        hosts={str(k): {str(n): str(h) for n, h in _mapping(v, f"hotes.{k}", where).items()}
+               for k, v in _mapping(data.get("hotes"), "hotes", where).items()},
+        bootstrap=str(data.get("bootstrap") or ""),
+        needs={str(k): v for k, v in needs.items()},
+        deployed_at=_text(data, "deploye_le", where))

@@ -1,0 +1,29 @@
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC1091  # the server's own file, read there
+. /etc/os-release
+case "$ID:$VERSION_ID" in debian:12|debian:13|ubuntu:24.04) ;;
+  *) echo "unsupported-os=$ID $VERSION_ID"; exit 3 ;; esac
+need=""
+command -v docker >/dev/null || need="$need docker.io"
+docker compose version >/dev/null 2>&1 || need="$need $(apt-cache show docker-compose-v2 >/dev/null 2>&1 && echo docker-compose-v2 || echo docker-compose)"
+command -v ufw >/dev/null || need="$need ufw"
+dpkg -s unattended-upgrades >/dev/null 2>&1 || need="$need unattended-upgrades"
+# shellcheck disable=SC2086  # $need is a list of package names, split on purpose
+if [ -n "$need" ]; then apt-get update -q && apt-get install -y -q $need; fi
+docker compose version >/dev/null 2>&1 || { echo "no-compose-v2"; exit 3; }
+printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n' > /etc/apt/apt.conf.d/20auto-upgrades
+mkdir -p /etc/docker
+if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != '{"registry-mirrors": ["http://miroir.local:5000"]}' ]; then
+  printf '%s\n' '{"registry-mirrors": ["http://miroir.local:5000"]}' > /etc/docker/daemon.json
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl restart docker || { echo "docker-restart-failed"; exit 3; }; else service docker restart || { echo "docker-restart-failed"; exit 3; }; fi
+  for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info --format '{{json .RegistryConfig.Mirrors}}' | grep -qF http://miroir.local:5000 || { echo "mirror-not-applied"; exit 3; }
+fi
+ufw default deny incoming >/dev/null; ufw default allow outgoing >/dev/null
+ufw allow 2222/tcp >/dev/null
+
+ufw --force enable >/dev/null
+mkdir -p /opt/kit-collab/communes /opt/kit-collab/proxy
+echo 1 > /opt/kit-collab/.bootstrap
+echo bootstrapped

@@ -1,0 +1,1 @@
+rm -rf /opt/kit-collab/communes/saint-essai-fr/.lock

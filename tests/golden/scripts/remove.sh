@@ -1,0 +1,14 @@
+set -eu
+C=/opt/kit-collab/communes/saint-essai-fr
+mkdir -p "$C"
+if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit 4; fi
+printf '%s\n' 'moi remove r-1' > "$C/.lock/info"
+docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml down --remove-orphans || true
+mkdir -p /opt/kit-collab/retirees
+rm -rf "$C/.lock"
+mv "$C" /opt/kit-collab/retirees/saint-essai-fr-20260101-000000
+exec 9>/opt/kit-collab/.proxy.lock
+flock -w 600 9
+docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml exec -T caddy caddy reload --config /opt/kit-collab/proxy/Caddyfile --adapter caddyfile || true
+flock -u 9
+echo removed

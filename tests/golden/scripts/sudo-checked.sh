@@ -1,0 +1,1 @@
+sh -c 'command -v sudo >/dev/null 2>&1 || { echo kit-collab:sudo-absent >&2; exit 97; }; sudo -n true 2>/dev/null || { echo kit-collab:sudo-mot-de-passe >&2; exit 97; }; exec sudo -n sh -c '"'"'echo ok'"'"''

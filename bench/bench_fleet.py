@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # this tree's kit-collab and tests
 
 from tests.dockerbed import demo_data_root  # noqa: E402
 from tests.sshd import SUDO_USER, running_sshd, sudo_test_users  # noqa: E402

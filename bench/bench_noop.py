@@ -14,17 +14,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # this tree's kit-collab and tests
 
-from tests.sshd import running_sshd  # noqa: E402
+from tests.sshd import Sshd, running_sshd  # noqa: E402
 from tests.test_fleet import predeploy  # noqa: E402
 
 from kit_collab.apply import deploy  # noqa: E402
+from kit_collab.apply.transport import connect  # noqa: E402
 from kit_collab.profile.model import Profile  # noqa: E402
 from kit_collab.recipes.load import load_recipes  # noqa: E402
-from kit_collab.apply.transport import connect  # noqa: E402
 
 PROFILES = {
     "minimale (Nextcloud)": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
@@ -34,7 +35,7 @@ PROFILES = {
 }
 
 
-def deployed_profile(sshd, root: Path, services: dict, users: int) -> Profile:
+def deployed_profile(sshd: Sshd, root: Path, services: dict[str, Any], users: int) -> Profile:
     data = {
         "commune": {"nom": "Banc d'Essai", "domaine": "banc-essai.fr",
                     "email_contact": "mairie@banc-essai.fr"},

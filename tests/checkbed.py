@@ -11,12 +11,14 @@
   Jitsi Meet's web container, Collabora Online.
 
   Adapted for loopback, and only this: (1) the Caddyfile's global block gets test-only lines
-  (no admin endpoint, HTTP/HTTPS on free high ports, bound to 127.0.0.1), because 80/443 may be
-  taken on a shared machine; (2) in the commune's site.caddy the upstream addresses (Docker
-  network aliases such as ``<slug>-nextcloud:80``, which do not resolve outside Docker) are
-  replaced by the loopback port of each backend; (3) Synapse runs on SQLite with its listener
-  on 127.0.0.1 and its paths under the test folder. ``serveur.racine`` is the test folder, so
-  the rendered well-known root is served unchanged.
+  (no admin endpoint, HTTP/HTTPS on free high ports), because 80/443 may be taken on a shared
+  machine; (2) in the commune's site.caddy the upstream addresses (Docker network aliases such
+  as ``<slug>-nextcloud:80``, which do not resolve outside Docker) are replaced by the loopback
+  port of each backend; (3) Synapse runs on SQLite with its listener on 127.0.0.1 and its
+  paths under the test folder. ``serveur.racine`` is the test folder, so the rendered
+  well-known root is served unchanged. Caddy and coturn listen on the run's own loopback
+  address (conftest.RUN_HOST), where the checks are pointed: coturn gets its default port
+  3478 there even while another test run holds it on another address.
 """
 
 from __future__ import annotations
@@ -51,27 +53,28 @@ from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.operations.prepare import write_bundle
 
-from .conftest import base_profile, require_tool
+from .conftest import RUN_HOST, RUN_ID, base_profile, require_tool
 
 HERE = Path(__file__).resolve().parent
 UTC = dt.UTC
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
+def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
-def free_tcp_udp_port(preferred: int | None = None) -> int:
-    """A port free for both TCP and UDP (coturn listens on both): ``preferred`` if it is."""
+def free_tcp_udp_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
+    """A port of ``host`` free for both TCP and UDP (coturn listens on both): ``preferred``
+    if it is."""
     for attempt in range(50):
-        port = preferred if preferred and attempt == 0 else free_port()
+        port = preferred if preferred and attempt == 0 else free_port(host=host)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
                 socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             try:
-                udp.bind(("127.0.0.1", port))
-                tcp.bind(("127.0.0.1", port))
+                udp.bind((host, port))
+                tcp.bind((host, port))
             except OSError:
                 continue
             return port
@@ -299,6 +302,7 @@ def _dns_answers(port: int) -> bool:
 
 SLUG = "saint-essai-fr"
 TURN_DEFAULT = 3478
+RELAY_MIN = 49160 + int(RUN_ID, 16) % 1000 * 11  # coturn's relay ports, this run's own range
 BACKENDS = {  # compose alias in site.caddy -> stand-in kind (None: real software)
     "nextcloud": "nextcloud", "matrix-element": "element", "jitsi": "jitsi",
     "collabora": "collabora", "matrix-synapse": None}
@@ -341,7 +345,7 @@ class Bed:
 
     @property
     def resolve(self) -> list[str]:
-        return [f"*:{self.https_port}:127.0.0.1"]
+        return [f"*:{self.https_port}:{RUN_HOST}"]
 
     def stop(self, name: str) -> None:
         self.procs[name].stop()
@@ -353,7 +357,7 @@ class Bed:
             from kit_collab.check.probes.health import probe_stun
 
             host = self.bundle.hosts["coturn"]["turn"]
-            wait_for(lambda: probe_stun(host, "127.0.0.1", port, "udp", 0.5).answered, proc,
+            wait_for(lambda: probe_stun(host, RUN_HOST, port, "udp", 0.5).answered, proc,
                      name, 10)
         else:
             wait_for(lambda: _http_ok(port, "/"), proc, name, 10)
@@ -390,7 +394,7 @@ def _adapt_caddy(out: Path, bundle: render.Bundle, http_port: int, https_port: i
     assert text.count("\n{\n") == 1 and "local_certs" in text
     text = text.replace("\n{\n", "\n{\n\t# test-only: loopback, high ports, no admin endpoint\n"
                         f"\tadmin off\n\thttp_port {http_port}\n\thttps_port {https_port}\n"
-                        "\tdefault_bind 127.0.0.1\n", 1)
+                        f"\tdefault_bind {RUN_HOST}\n", 1)
     caddyfile.write_text(text, encoding="utf-8")
     site = out / bundle.release_dir / "proxy" / "site.caddy"
     original = site.read_text("utf-8")
@@ -409,7 +413,7 @@ def commune_stack(tmp: Path) -> Iterator[Bed]:
     out = tmp / "out"
     # coturn's default port when free: a bundle rendered without the server (check
     # --no-server) allocates that one, as for the first commune on a server.
-    turn_port = free_tcp_udp_port(preferred=TURN_DEFAULT)
+    turn_port = free_tcp_udp_port(preferred=TURN_DEFAULT, host=RUN_HOST)
     bundle = render_bed(bed_profile(out), out, turn_port)
     release = out / bundle.release_dir
     env = clean_env(tmp)
@@ -429,12 +433,13 @@ def commune_stack(tmp: Path) -> Iterator[Bed]:
                 argv.append(str(release / "matrix" / "config.json"))
             procs[name] = Proc(f"stand-in {kind}", argv, tmp / f"{kind}.log", env, tmp).start()
         procs["coturn"] = Proc("coturn", [
-            turnserver, "-n", "--listening-ip=127.0.0.1", f"--listening-port={turn_port}",
+            turnserver, "-n", f"--listening-ip={RUN_HOST}", f"--listening-port={turn_port}",
             "--no-tls", "--no-dtls", "--no-cli", "--use-auth-secret",
             "--static-auth-secret=secret-de-test", f"--realm={bundle.hosts['coturn']['turn']}",
-            "--log-file=stdout", "--simple-log", "--min-port=49160", "--max-port=49170"],
+            "--log-file=stdout", "--simple-log", f"--min-port={RELAY_MIN}",
+            f"--max-port={RELAY_MIN + 10}"],
             tmp / "coturn.log", env, tmp).start()
-        http_port, https_port = free_port(), free_port()
+        http_port, https_port = free_port(host=RUN_HOST), free_port(host=RUN_HOST)
         _adapt_caddy(out, bundle, http_port, https_port, ports_by_name)
         procs["caddy"] = Proc("caddy", [caddy, "run", "--config", str(out / "proxy" / "Caddyfile"),
                                         "--adapter", "caddyfile"],
@@ -457,6 +462,6 @@ def _caddy_serves(ca_path: Path, port: int, host: str) -> bool:
     if not ca_path.exists():
         return False
     ctx = ssl.create_default_context(cafile=str(ca_path))
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock, \
+    with socket.create_connection((RUN_HOST, port), timeout=2) as sock, \
             ctx.wrap_socket(sock, server_hostname=host):
         return True

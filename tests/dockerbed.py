@@ -1,34 +1,79 @@
 """A local Docker engine as the deploy target's engine, with stand-in images built here.
 
 No registry is reachable from this machine, so the tests build their own images:
-- ``kctest/busybox:1.36.1``: Debian's static busybox, a stand-in for the services;
-- ``caddy:2.10.2``: the REAL Caddy binary from Debian's ``caddy`` package (2.6.2) in a minimal
-  image under the name the proxy recipe pins, so the rendered compose file is unchanged.
-Everything the tests start is removed by id or project name at teardown.
+- a stand-in for the services: Debian's static busybox;
+- the proxy: the REAL Caddy binary from Debian's ``caddy`` package (2.6.2) in a minimal image,
+  with the tag the proxy recipe pins.
+
+Isolated per test run (``RUN``, conftest.RUN_ID), so that two runs share one engine safely:
+- image names live under the registry host ``kctest.invalid/<run>/``: a missing image can never
+  be pulled from anywhere (``.invalid`` does not resolve), and ``engine()`` fails at once with
+  a clear message when one is absent;
+- the shared proxy's compose project and network are ``kctest-<run>-proxy``
+  (KIT_COLLAB_PROXY_PROJECT), communes use per-run slugs (``slug()``);
+- every published port is bound to the run's own loopback address ``HOST`` (127.x.y.z), where
+  the test sshd listens too: the proxy keeps 80/443 and the demo its allocated UDP port, and
+  the health checks reach them at the profile's address as on a real server.
+What a run creates (containers, networks, volumes by id; images by their per-run tag) is
+removed at the end of the module.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-BUSYBOX_IMAGE = "kctest/busybox:1.36.1"
-CADDY_IMAGE = "caddy:2.10.2"
-PROXY_PROJECT = "kit-collab-proxy"
-PROXY_NETWORK = "kit-collab-proxy"
+from .conftest import RUN_HOST, RUN_ID
+
+RUN = RUN_ID
+REGISTRY = f"kctest.invalid/{RUN}"
+BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.36.1"
+CADDY_IMAGE = f"{REGISTRY}/caddy:2.10.2"
+PROXY_PROJECT = f"kctest-{RUN}-proxy"
+PROXY_NETWORK = PROXY_PROJECT
+PROXY_ENV = "KIT_COLLAB_PROXY_PROJECT"
+
+HOST = RUN_HOST  # the sshd of the deploy tests listens here, the proxy publishes here
+
+
+def slug(base: str) -> str:
+    """A commune slug (the compose project name) unique to this run."""
+    return f"{base}-{RUN}"
 
 
 def demo_data_root(tmp: Path) -> Path:
-    """A recipes folder with the real proxy recipe and the demo stand-in recipe."""
+    """A recipes folder with the real proxy recipe and the demo stand-in recipe, adapted to
+    this run: the run's images, and every published port bound to ``HOST``."""
     repo = Path(__file__).resolve().parent.parent
     root = tmp / "data"
-    shutil.copytree(repo / "recipes" / "proxy", root / "recipes" / "proxy")
-    shutil.copytree(repo / "tests" / "data" / "recipes" / "demo", root / "recipes" / "demo")
+    proxy = root / "recipes" / "proxy"
+    demo = root / "recipes" / "demo"
+    shutil.copytree(repo / "recipes" / "proxy", proxy)
+    shutil.copytree(repo / "tests" / "data" / "recipes" / "demo", demo)
+    _rewrite(proxy / "recipe.yaml", {"caddy: caddy:2.10.2": f"caddy: {CADDY_IMAGE}"})
+    _rewrite(proxy / "templates" / "compose.yaml.j2",
+             {f'- "{p}:': f'- "{HOST}:{p}:' for p in ("80", "443")})
+    _rewrite(demo / "recipe.yaml", {"kctest/busybox:1.36.1": BUSYBOX_IMAGE})
+    _rewrite(demo / "templates" / "compose.yaml.j2",
+             {'- "{{ ports.demo.media': f'- "{HOST}:{{{{ ports.demo.media'})
     return root
+
+
+def _rewrite(path: Path, replacements: dict[str, str]) -> None:
+    text = path.read_text("utf-8")
+    for old, new in replacements.items():
+        if old not in text:
+            raise AssertionError(f"{path}: {old!r} not found, the test bed needs updating")
+        text = text.replace(old, new)
+    path.write_text(text, "utf-8")
 
 
 def docker(*args: str, check: bool = True,
@@ -61,6 +106,7 @@ def _rootfs(ctx: Path, binaries: dict[str, str]) -> None:
 
 
 def _build(tag: str, binaries: dict[str, str], extra: str) -> str:
+    """Build ``tag`` without the layer cache, so that its id is this run's alone."""
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Path(tmp)
         _rootfs(ctx, binaries)
@@ -68,21 +114,52 @@ def _build(tag: str, binaries: dict[str, str], extra: str) -> str:
             "FROM scratch\nCOPY rootfs/ /\n"
             'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
             "RUN mkdir -p /tmp /www /data /config && chmod 1777 /tmp\n" + extra)
-        docker("build", "-q", "-t", tag, str(ctx), timeout=300)
-    return docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+        docker("build", "-q", "--no-cache", "--label", f"kit-collab-test-run={RUN}",
+               "-t", tag, str(ctx), timeout=300)
+    return require_image(tag)
+
+
+def require_image(tag: str) -> str:
+    """The id of a stand-in image, or a clear failure: never a pull from a registry."""
+    found = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    if found.returncode != 0:
+        pytest.fail(f"stand-in image {tag} is missing from the local engine (it is built by "
+                    "tests/dockerbed.py and never pulled): "
+                    f"{(found.stderr or found.stdout).strip()}", pytrace=False)
+    return found.stdout.strip()
 
 
 def build_images() -> list[str]:
+    """Build the stand-in images; returns their tags (removed by ``cleanup``)."""
     busybox = shutil.which("busybox")
     caddy = shutil.which("caddy")
     if busybox is None or caddy is None:
         pytest.skip("busybox-static and caddy packages are needed (.ci/run installs them)")
-    return [
-        _build(BUSYBOX_IMAGE, {busybox: "/bin/busybox"}, 'CMD ["/bin/sh"]\n'),
-        _build(CADDY_IMAGE, {busybox: "/bin/busybox", caddy: "/usr/bin/caddy"},
-               "ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data\n"
-               'CMD ["caddy", "version"]\n'),
-    ]
+    _build(BUSYBOX_IMAGE, {busybox: "/bin/busybox"}, 'CMD ["/bin/sh"]\n')
+    _build(CADDY_IMAGE, {busybox: "/bin/busybox", caddy: "/usr/bin/caddy"},
+           "ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data\n"
+           'CMD ["caddy", "version"]\n')
+    return [BUSYBOX_IMAGE, CADDY_IMAGE]
+
+
+@contextlib.contextmanager
+def engine(projects: list[str]) -> Iterator[list[str]]:
+    """The engine for one test module: images built, the proxy's project renamed for this
+    run; at the end, everything the ``projects`` and the proxy created is removed by id."""
+    require_docker()
+    images = build_images()
+    previous = os.environ.get(PROXY_ENV)
+    os.environ[PROXY_ENV] = PROXY_PROJECT
+    try:
+        for image in images:
+            require_image(image)
+        yield images
+    finally:
+        if previous is None:
+            os.environ.pop(PROXY_ENV, None)
+        else:
+            os.environ[PROXY_ENV] = previous
+        cleanup(projects, images)
 
 
 def compose_down(project: str) -> None:
@@ -97,9 +174,33 @@ def container_ids(project: str) -> dict[str, str]:
     return {line.split()[1]: line.split()[0] for line in out.splitlines() if len(line.split()) == 2}
 
 
-def cleanup(projects: list[str], images: list[str]) -> None:
+def _ids(kind: str, project: str) -> list[str]:
+    label = f"label=com.docker.compose.project={project}"
+    if kind == "container":
+        return docker("ps", "-a", "-q", "--filter", label).stdout.split()
+    return docker(kind, "ls", "-q", "--filter", label).stdout.split()
+
+
+def leftovers(projects: list[str]) -> list[str]:
+    """What is still on the engine from ``projects`` and this run's proxy."""
+    found = []
     for project in [*projects, PROXY_PROJECT]:
-        compose_down(project)
-    docker("network", "rm", PROXY_NETWORK, check=False)
+        for kind in ("container", "network", "volume"):
+            found += [f"{kind} {i} ({project})" for i in _ids(kind, project)]
+    return found
+
+
+def cleanup(projects: list[str], images: list[str]) -> None:
+    """Remove by id what the projects created (containers, then networks and volumes), then
+    this run's image tags (an id could be shared with another run's tag: the tag is ours)."""
+    for project in [*projects, PROXY_PROJECT]:
+        containers = _ids("container", project)
+        if containers:
+            docker("rm", "-f", "-v", *containers, check=False, timeout=120)
+        for kind in ("network", "volume"):
+            ids = _ids(kind, project)
+            if ids:
+                docker(kind, "rm", *ids, check=False)
     for image in images:
-        docker("rmi", "-f", image, check=False)
+        if re.match(rf"^{re.escape(REGISTRY)}/", image):
+            docker("rmi", image, check=False)

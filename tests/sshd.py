@@ -3,7 +3,9 @@
 Use the fixtures (``sshd_server``, ``sudo_users``) by importing them into a test module, or
 the context managers ``running_sshd()`` and ``sudo_test_users()`` directly. Everything lives
 in a temporary directory (0755, so that sshd, reading authorized keys as the user, gets in);
-sshd is stopped by its PID. Needs root and /usr/sbin/sshd; the sudo users need sudo.
+sshd is stopped by its PID. Needs root and /usr/sbin/sshd; the sudo users need sudo. The sudo
+users are named after the test run (conftest.RUN_ID) and deleted, with their home and sudoers
+file, at the end: two runs at once never share them.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from typing import Any
 
 import pytest
 
+from .conftest import RUN_ID
+
 SSHD = "/usr/sbin/sshd"
 HOST = "127.0.0.1"
-SUDO_USER = "kctest-sudo"  # passwordless sudo
-PROMPT_USER = "kctest-pass"  # sudo wants a password
+SUDO_USER = f"kcsudo-{RUN_ID}"  # passwordless sudo
+PROMPT_USER = f"kcpass-{RUN_ID}"  # sudo wants a password
 SUDOERS_DIR = Path("/etc/sudoers.d")
 
 CONFIG = """\
@@ -48,10 +52,10 @@ LogLevel VERBOSE
 """
 
 
-def free_port() -> int:
+def free_port(host: str = HOST) -> int:
     """A loopback TCP port nobody listens on (right now)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -164,13 +168,14 @@ def require_sshd() -> None:
 
 
 @contextlib.contextmanager
-def running_sshd() -> Iterator[Sshd]:
-    """A started sshd on a free loopback port, with a client key authorized for root."""
+def running_sshd(host: str = HOST) -> Iterator[Sshd]:
+    """A started sshd on a free port of ``host`` (a loopback address), with a client key
+    authorized for root."""
     require_sshd()
     root = Path(tempfile.mkdtemp(prefix="kc-sshd-"))
     root.chmod(0o755)
     (root / "authorized_keys").mkdir(mode=0o755)
-    server = Sshd(root=root, port=free_port())
+    server = Sshd(root=root, port=free_port(host), host=host)
     keygen(server.host_key, "kit-collab-test-host")
     keygen(server.client_key)
     server.authorize("root")
@@ -185,13 +190,32 @@ def running_sshd() -> Iterator[Sshd]:
 # --- local users for the sudo paths --------------------------------------------------------
 
 
-def ensure_user(name: str) -> None:
-    """Create ``name`` if absent, with a shell and an unlocked (but unusable) password."""
-    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True,
-                       capture_output=True)
+def _accounts(*argv: str, check: bool = True) -> None:
+    """useradd/usermod/userdel, again while another run holds the lock of /etc/passwd."""
+    for _ in range(40):
+        done = subprocess.run(list(argv), capture_output=True, text=True)
+        if done.returncode == 0 or "lock" not in done.stderr:
+            break
+        time.sleep(0.25)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
+
+
+def ensure_user(name: str) -> bool:
+    """Create ``name`` if absent, with a shell and an unlocked (but unusable) password;
+    True when created here."""
+    created = subprocess.run(["id", "-u", name], capture_output=True).returncode != 0
+    if created:
+        _accounts("useradd", "-m", "-s", "/bin/sh", name)
     # "!" (locked) would make sshd refuse key logins without PAM; "*" matches no password.
-    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
+    _accounts("usermod", "-p", "*", name)
+    return created
+
+
+def delete_user(name: str) -> None:
+    """Remove a user created by ``ensure_user``, with its home (``-f``: even if a session of
+    the test is still closing)."""
+    _accounts("userdel", "-r", "-f", name, check=False)
 
 
 def _write_sudoers(name: str, rule: str) -> Path:
@@ -208,16 +232,20 @@ def sudo_test_users() -> Iterator[tuple[str, str]]:
     if not shutil.which("sudo") or not shutil.which("useradd") or os.geteuid() != 0:
         pytest.skip("sudo, useradd and root are needed for the sudo users")
     SUDOERS_DIR.mkdir(mode=0o750, exist_ok=True)
-    added = []
+    added: list[Path] = []
+    created: list[str] = []
     try:
         for user in (SUDO_USER, PROMPT_USER):
-            ensure_user(user)
+            if ensure_user(user):
+                created.append(user)
         added.append(_write_sudoers(SUDO_USER, f"{SUDO_USER} ALL=(ALL) NOPASSWD:ALL"))
         added.append(_write_sudoers(PROMPT_USER, f"{PROMPT_USER} ALL=(ALL) ALL"))
         yield SUDO_USER, PROMPT_USER
     finally:
         for path in added:
             path.unlink(missing_ok=True)
+        for user in created:
+            delete_user(user)
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,18 @@ from kit_collab.recipes.load import load_recipes
 from . import dockerbed
 from .sshd import SUDO_USER, Sshd, running_sshd, sudo_test_users
 
-SLUG = "saint-essai-fr"
+SLUG = dockerbed.slug("saint-essai")  # the compose project: this run's own
 
 
 @pytest.fixture(scope="module")
 def images() -> Iterator[list[str]]:
-    dockerbed.require_docker()
-    ids = dockerbed.build_images()
-    yield ids
-    dockerbed.cleanup([SLUG], ids)
+    with dockerbed.engine([SLUG]) as tags:
+        yield tags
 
 
 @pytest.fixture(scope="module")
 def sshd() -> Iterator[Sshd]:
-    with running_sshd() as server:
+    with running_sshd(dockerbed.HOST) as server:
         yield server
 
 
@@ -57,7 +55,7 @@ def server_root(tmp_path: Path, images) -> Iterator[Path]:
 def profile_for(sshd: Sshd, server_root: Path, user: str = "root") -> Profile:
     return Profile.model_validate({
         "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",
-                    "email_contact": "mairie@saint-essai.fr"},
+                    "email_contact": "mairie@saint-essai.fr", "slug": SLUG},
         "serveur": {**sshd.serveur(user).model_dump(), "racine": str(server_root),
                     "certificats": {"mode": "interne"}},
         "services": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
@@ -216,7 +214,7 @@ def _profile_file(tmp_path: Path, sshd: Sshd, server_root: Path, user: str = "ro
 
     data = {
         "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",
-                    "email_contact": "mairie@saint-essai.fr"},
+                    "email_contact": "mairie@saint-essai.fr", "slug": SLUG},
         "serveur": {"hote": sshd.host, "port_ssh": sshd.port, "utilisateur": user,
                     "cle_ssh": str(sshd.client_key), "hebergeur": "test", "pays": "FR",
                     "racine": str(server_root), "certificats": {"mode": "interne"}},
@@ -232,7 +230,7 @@ def _profile_file(tmp_path: Path, sshd: Sshd, server_root: Path, user: str = "ro
 
 def test_host_keys_unknown_refused_changed_refused_nothing_sent(server_root, data_root,
                                                                 tmp_path, cli):
-    with running_sshd() as own:
+    with running_sshd(dockerbed.HOST) as own:
         path = _profile_file(tmp_path, own, server_root)
         env = {"KIT_COLLAB_RECIPES": str(data_root),
                "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh")}
@@ -281,10 +279,10 @@ def test_failed_health_rolls_back_and_secrets_stay_hidden(sshd, server_root, dat
     # over SSH) and found the demo page: any error there would have made the exit code 1.
     assert "Contrôles de santé" in first.out
     # The agent's sheet was written beside the profile, privately, and never printed.
-    sheets = tmp_path / "fiches-saint-essai-fr"
+    sheets = tmp_path / f"fiches-{SLUG}"
     assert stat.S_IMODE(sheets.stat().st_mode) == 0o700
     assert "Marie Dupont" in (sheets / "fiche-mdupont.html").read_text(encoding="utf-8")
-    assert "fiches-saint-essai-fr" in first.out
+    assert f"fiches-{SLUG}" in first.out
     commune = server_root / "communes" / SLUG
     good = os.readlink(commune / "current")
     # A release whose web service never becomes healthy.

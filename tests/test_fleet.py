@@ -22,15 +22,13 @@ from kit_collab.recipes.load import load_recipes
 from . import dockerbed
 from .sshd import Sshd, free_port, running_sshd
 
-SLUGS = ["commune-a", "commune-b"]
+SLUGS = [dockerbed.slug("commune-a"), dockerbed.slug("commune-b")]  # this run's own
 
 
 @pytest.fixture(scope="module")
 def images() -> Iterator[list[str]]:
-    dockerbed.require_docker()
-    ids = dockerbed.build_images()
-    yield ids
-    dockerbed.cleanup(SLUGS, ids)
+    with dockerbed.engine(SLUGS) as tags:
+        yield tags
 
 
 @pytest.fixture
@@ -119,7 +117,7 @@ def test_two_communes_share_one_server(images, data_root, tmp_path, cli):
     root.mkdir()
     root.chmod(0o755)
     (root / ".bootstrap").write_text("1\n")
-    with running_sshd() as host:
+    with running_sshd(dockerbed.HOST) as host:
         for slug in SLUGS:
             data = profile_data(host.host, host.port, host.fingerprint, host.client_key, root,
                                 slug.replace("-", " ").title(), slug)
@@ -144,14 +142,15 @@ def test_two_communes_share_one_server(images, data_root, tmp_path, cli):
             assert f"/communes/{other}/" not in mounts
             assert f"/communes/{slug}/" in mounts
         # Removing one leaves the other served by the shared proxy.
-        removed = cli("remove", folder / "commune-a.yaml", "--yes", env=env)
+        first, second = SLUGS
+        removed = cli("remove", folder / f"{first}.yaml", "--yes", env=env)
         assert removed.code == 0, removed.text
-        assert not dockerbed.container_ids("commune-a")
-        assert not (root / "communes" / "commune-a").exists()
-        assert list((root / "retirees").glob("commune-a-*"))
-        status = cli("status", folder / "commune-b.yaml", "--json", env=env)
+        assert not dockerbed.container_ids(first)
+        assert not (root / "communes" / first).exists()
+        assert list((root / "retirees").glob(f"{first}-*"))
+        status = cli("status", folder / f"{second}.yaml", "--json", env=env)
         assert status.code == 0
-        _assert_served(host, root, data_root, folder / "commune-b.yaml")
+        _assert_served(host, root, data_root, folder / f"{second}.yaml")
 
 
 def _assert_served(host: Sshd, root: Path, data_root: Path, path: Path) -> None:
@@ -164,11 +163,11 @@ def _assert_served(host: Sshd, root: Path, data_root: Path, path: Path) -> None:
         facts = deploy.read_facts(transport, profile)
         bundle = deploy.desired(profile, load_recipes(data_root), facts)[0]
         ca = check.internal_ca(transport, str(root))
-    findings = check.health(bundle, resolve=["*:127.0.0.1"], ca_pem=ca, deadline=30,
+    findings = check.health(bundle, resolve=[f"*:{host.host}"], ca_pem=ca, deadline=30,
                             root=str(root))
     errors = [f for f in findings if f.level == "erreur"]
     assert not errors, errors
-    assert any(f.level == "ok" and "commune-b.fr" in f.message for f in findings)
+    assert any(f.level == "ok" and f"{SLUGS[1]}.fr" in f.message for f in findings)
 
 
 @pytest.fixture(autouse=True)

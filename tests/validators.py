@@ -27,12 +27,18 @@ def caddy_validate(root: Path) -> subprocess.CompletedProcess[str]:
                           cwd=root, env=clean_env(root.parent), timeout=60)
 
 
+def _object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict), text[:200]
+    return value
+
+
 def caddy_adapt(root: Path) -> dict[str, Any]:
     caddy = require_tool("caddy")
     result = subprocess.run([caddy, "adapt", "--config", str(root / "proxy" / "Caddyfile"),
                              "--adapter", "caddyfile"], capture_output=True, text=True,
                             cwd=root, env=clean_env(root.parent), timeout=60, check=True)
-    return json.loads(result.stdout)
+    return _object(result.stdout)
 
 
 def compose_config(compose_file: Path) -> dict[str, Any]:
@@ -42,7 +48,7 @@ def compose_config(compose_file: Path) -> dict[str, Any]:
                             capture_output=True, text=True, cwd=compose_file.parent,
                             env=clean_env(compose_file.parent), timeout=60)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return _object(result.stdout)
 
 
 def php_config(path: Path) -> dict[str, Any]:
@@ -50,7 +56,7 @@ def php_config(path: Path) -> dict[str, Any]:
     code = f"include {json.dumps(str(path))}; echo json_encode($CONFIG);"
     result = subprocess.run([php, "-n", "-r", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr + result.stdout
-    return json.loads(result.stdout)
+    return _object(result.stdout)
 
 
 def parse_file(path: Path, fmt: str) -> Any:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 PREFIX = "kce2e/"
 REGISTRY_VOLUME = "kce2e-registry-data"
@@ -56,7 +57,7 @@ def missing_images() -> list[str]:
 
 def free_subnet() -> ipaddress.IPv4Network:
     """A /24 that no Docker network and no route of this machine uses."""
-    used: list[ipaddress.IPv4Network] = []
+    used: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
     for line in routes.splitlines():
         word = line.split()[0] if line.split() else ""
@@ -70,7 +71,7 @@ def free_subnet() -> ipaddress.IPv4Network:
                 with contextlib.suppress(ValueError, KeyError):
                     used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
     for third in range(200, 256):
-        candidate = ipaddress.ip_network(f"10.231.{third}.0/24")
+        candidate = ipaddress.IPv4Network(f"10.231.{third}.0/24")
         if not any(candidate.overlaps(u) for u in used if u.prefixlen > 0):
             return candidate
     raise RuntimeError("no free 10.231.x.0/24 subnet for the test bed")
@@ -214,8 +215,10 @@ class Bed:
                                  shlex.quote(file), *map(shlex.quote, args)]),
                        stdin=stdin, check=check)
 
-    def secrets_json(self, slug: str, root: str = "/opt/kit-collab") -> dict:
-        return json.loads(self.sh(f"cat {root}/communes/{slug}/secrets/secrets.json").stdout)
+    def secrets_json(self, slug: str, root: str = "/opt/kit-collab") -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(
+            self.sh(f"cat {root}/communes/{slug}/secrets/secrets.json").stdout)
+        return found
 
     def containers(self, project: str) -> dict[str, dict[str, str]]:
         """Service -> {id, state, health, started} of a compose project in the server."""

@@ -231,7 +231,7 @@ RECIPES = [ROOT]  # where recipes/ is read (--recipes changes it)
 
 def synapse_version() -> str:
     spec = yaml.safe_load((RECIPES[0] / "recipes" / "matrix" / "recipe.yaml").read_text())
-    return spec["images"]["synapse"].rsplit(":", 1)[1].lstrip("v")
+    return str(spec["images"]["synapse"]).rsplit(":", 1)[1].lstrip("v")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,8 @@ class Scenario:
         return self.bed.sh(f"basename $(readlink {COMMUNE_DIR}/current)").stdout.strip()
 
     def state(self) -> dict[str, Any]:
-        return json.loads(self.bed.sh(f"cat {COMMUNE_DIR}/state.json").stdout)
+        found: dict[str, Any] = json.loads(self.bed.sh(f"cat {COMMUNE_DIR}/state.json").stdout)
+        return found
 
     def secrets(self) -> dict[str, Any]:
         return self.bed.secrets_json(SLUG)
@@ -274,7 +276,7 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(bed: Bed, e2e_workdir: Path, kit_snapshot: Path):
+def scenario(bed: Bed, e2e_workdir: Path, kit_snapshot: Path) -> Iterator[Scenario]:
     records = {f"{prefix}{DOMAIN}": bed.server_ip for prefix in NAMES}
     with dnsstub.running(records) as dns:
         sc = Scenario(bed, e2e_workdir, e2e_workdir / "commune.yaml", dns, kit_snapshot)
@@ -282,7 +284,7 @@ def scenario(bed: Bed, e2e_workdir: Path, kit_snapshot: Path):
         yield sc
 
 
-def _phase(name: str):
+def _phase(name: str) -> Any:
     """Time a phase and print it, whatever its outcome."""
 
     class Timer:
@@ -361,8 +363,8 @@ def test_1_first_install(scenario: Scenario) -> None:
         for agent in AGENTS:
             rooms = sc.agent_can_chat(agent)
             assert set(agent["services_municipaux"]) <= rooms, (agent["identifiant"], rooms)
-            assert not sc.xmpp_login(agent["identifiant"],
-                                     sc.secrets()["comptes"][agent["identifiant"]])
+            uid = str(agent["identifiant"])
+            assert not sc.xmpp_login(uid, sc.secrets()["comptes"][uid])
         print("[kce2e] Matrix: mdupont and jmartin logged in through Caddy (HTTPS, internal "
               "CA), each in their service's room; Jitsi: both logged in to Prosody")
         groups = sc.occ("group:list", "--output=json")
@@ -440,7 +442,7 @@ def test_3b_new_agent_is_applied(scenario: Scenario) -> None:
         sc.release = sc.current()
         restarted = sorted(k for k, v in sc.snapshot().items() if before.get(k) != v)
         print(f"[kce2e] containers recreated or restarted by the change: {restarted or 'none'}")
-        uid = NEW_AGENT["identifiant"]
+        uid = str(NEW_AGENT["identifiant"])
         password = sc.secrets()["comptes"][uid]
         assert NEW_SERVICE["id"] in sc.agent_can_chat(NEW_AGENT)
         assert not sc.xmpp_login(uid, password)

@@ -166,7 +166,7 @@ def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
     port_map = ports.template_view(port_blocks)
     shared = {"hosts": hosts, "secrets": {r.name: dict(secrets.get(r.name, {})) for r in active},
               "ports": port_map, "active": [r.name for r in active], "slug": slug,
-              "proxy_network": constants.PROXY_NETWORK, "server_root": profile.serveur.racine}
+              "proxy_network": constants.proxy_project(), "server_root": profile.serveur.racine}
     out = _Rendered()
     for recipe in active:
         _render_recipe(recipe, data, shared, out)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import shlex
 
+from kit_collab.constants import proxy_project
+
 q = shlex.quote
-PROXY_PROJECT = "kit-collab-proxy"
 
 
 def commune_dir(root: str, slug: str) -> str:
@@ -31,7 +32,7 @@ def compose(root: str, slug: str, *args: str) -> str:
 
 def proxy_compose(root: str, *args: str) -> str:
     """A `docker compose` command on the server's shared proxy. ``args`` are shell words."""
-    return " ".join(["docker", "compose", "-p", PROXY_PROJECT, "-f",
+    return " ".join(["docker", "compose", "-p", q(proxy_project()), "-f",
                      q(f"{root}/proxy/compose.yaml"), *args])
 
 

@@ -28,8 +28,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+Reply = tuple[int, str, bytes]  # status, content type, body
+Answer = Callable[[str], Reply | None]
 
 NEXTCLOUD_DATA = Path("/var/www/html/data")
 NEXTCLOUD_MARK = NEXTCLOUD_DATA / "kce2e-installed.json"
@@ -40,7 +44,7 @@ def log(kind: str, text: str) -> None:
     print(f"kce2e substitut {kind}: {text}", file=sys.stderr, flush=True)
 
 
-def serve(kind: str, port: int, answer) -> None:
+def serve(kind: str, port: int, answer: Answer) -> None:
     """HTTP on ``port``; ``answer(path)`` -> (status, content type, body) or None (404)."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -114,7 +118,7 @@ def nextcloud_install() -> None:
 def nextcloud() -> None:
     threading.Thread(target=nextcloud_install, daemon=True).start()
 
-    def answer(path: str):
+    def answer(path: str) -> Reply | None:
         if path == "/status.php":
             status = {"installed": NEXTCLOUD_MARK.exists(), "maintenance": False,
                       "needsDbUpgrade": False, "version": "34.0.2.0",
@@ -135,7 +139,7 @@ def nextcloud() -> None:
 def element() -> None:
     config = Path("/app/config.json")
 
-    def answer(path: str):
+    def answer(path: str) -> Reply | None:
         if path == "/config.json" and config.exists():
             return 200, "application/json", config.read_bytes()
         if path in ("/", "/index.html"):
@@ -155,7 +159,7 @@ DISCOVERY = ('<?xml version="1.0" encoding="utf-8"?>\n'
 def collabora() -> None:
     host = env("server_name", "localhost")
 
-    def answer(path: str):
+    def answer(path: str) -> Reply | None:
         if path == "/hosting/discovery":
             return 200, "text/xml", DISCOVERY.format(host=host).encode()
         if path == "/":
@@ -183,7 +187,7 @@ def jitsi_web() -> None:
               f"muc: 'muc.{domain}' }};\n"
               f"config.websocket = 'wss://{host}/xmpp-websocket';\n")
 
-    def answer(path: str):
+    def answer(path: str) -> Reply | None:
         if path in ("/", "/index.html"):
             return 200, "text/html", index.encode()
         if path == "/config.js":
@@ -257,7 +261,7 @@ def jitsi_component(kind: str, port: int, user: str, password_var: str) -> None:
         media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         media.bind(("0.0.0.0", int(env("JVB_PORT", "10000"))))  # noqa: S104 (in a container)
 
-    def answer(path: str):
+    def answer(path: str) -> Reply | None:
         if path == "/about/health":
             if state["error"]:
                 return 500, "application/json", json.dumps({"error": state["error"]}).encode()

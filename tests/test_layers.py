@@ -25,7 +25,7 @@ ORDER = ("profile", "recipes", "bundle", "plan", "apply", "check", "handover", "
          "fleet", "cli")
 RANK = {**dict.fromkeys(LEAVES, 0), **{name: i + 1 for i, name in enumerate(ORDER)},
         "__main__": len(ORDER) + 1}  # the entry point, after the CLI
-PURE = ("profile", "recipes", "bundle", "plan", "apply.scripts", "check.rules")
+PURE = ("profile", "recipes", "bundle", "plan", "apply.scripts", "check.rules", "check.findings")
 IMPURE_LIBRARIES = ("paramiko", "httpx", "dns", "rich", "typer")
 RANDOM_LIBRARIES = ("secrets", "random")
 RANDOM_HOME = "bundle.secrets"

@@ -7,7 +7,6 @@ runner). Here: the two round trips, and what install calls.
 
 from __future__ import annotations
 
-import secrets as secrets_mod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from kit_collab.apply.scripts.accounts_read import DISABLED_FILE, parse_read, pr
 from kit_collab.apply.scripts.sections import MARK
 from kit_collab.apply.scripts.synapse import MATRIX_ERRORS
 from kit_collab.apply.scripts.target import SERVICE_OF, Target
+from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.i18n import tr
 from kit_collab.plan import accounts
 from kit_collab.plan.accounts import Action, Existing
@@ -41,7 +41,7 @@ def services_of(names: Iterable[str]) -> tuple[str, ...]:
 
 def _draw() -> str:
     """A random password nobody keeps (disabled Jitsi accounts), hidden from every output."""
-    password = secrets_mod.token_urlsafe(24)
+    password = SYSTEM("mot-de-passe-jetable", 32, "alnum")
     remember([password])
     return password
 

@@ -17,7 +17,7 @@ import pytest
 from kit_collab.apply import provision
 from kit_collab.apply.transport import CommandResult
 from kit_collab.plan import accounts
-from kit_collab.plan.accounts import Action, Existing, Folder, Room, ServiceState, User
+from kit_collab.plan.accounts import AccountAction, Existing, Folder, Room, ServiceState, User
 from kit_collab.profile.model import Profile
 
 from .conftest import base_profile
@@ -51,7 +51,7 @@ FRESH = Existing(
     matrix=ServiceState(), jitsi=ServiceState())
 
 
-def _kinds(actions: list[Action]) -> list[tuple[str, str, str]]:
+def _kinds(actions: list[AccountAction]) -> list[tuple[str, str, str]]:
     return [(a.service, a.kind, a.target) for a in actions]
 
 
@@ -59,7 +59,7 @@ def _kinds(actions: list[Action]) -> list[tuple[str, str, str]]:
 # A small model of the three services: applying actions to an Existing
 
 
-def simulate(existing: Existing, actions: list[Action]) -> Existing:
+def simulate(existing: Existing, actions: list[AccountAction]) -> Existing:
     """What the services would report once ``actions`` ran (as the real commands do)."""
     states = {s: existing.of(s) for s in accounts.SERVICES}
     for action in actions:
@@ -69,7 +69,7 @@ def simulate(existing: Existing, actions: list[Action]) -> Existing:
     return Existing(**states)
 
 
-def _user_step(state: ServiceState, action: Action) -> ServiceState:
+def _user_step(state: ServiceState, action: AccountAction) -> ServiceState:
     users = {u.id: u for u in state.users}
     uid, kind = action.target, action.kind
     if kind == "create-user":
@@ -94,7 +94,7 @@ def _user_step(state: ServiceState, action: Action) -> ServiceState:
     return replace(state, users=tuple(users.values()))
 
 
-def _step(state: ServiceState, action: Action) -> ServiceState:
+def _step(state: ServiceState, action: AccountAction) -> ServiceState:
     kind = action.kind
     if kind == "create-group":
         return replace(state, groups=(*state.groups, action.target))
@@ -307,8 +307,8 @@ def test_quotas_compared_as_nextcloud_reads_them() -> None:
 # Command builders: exact argument lists and request specs
 
 
-def _action(service: str, kind: str, target: str, **data: Any) -> Action:
-    return Action(service, kind, target, "", tuple(sorted(data.items())))
+def _action(service: str, kind: str, target: str, **data: Any) -> AccountAction:
+    return AccountAction(service, kind, target, "", tuple(sorted(data.items())))
 
 
 def test_occ_argv_exact() -> None:
@@ -342,7 +342,7 @@ def test_occ_argv_exact() -> None:
               "delete")],
     }
     for (kind, target, data), expected in cases.items():
-        argvs = [c.argv for c in accounts.occ_commands(Action("nextcloud", kind, target, "",
+        argvs = [c.argv for c in accounts.occ_commands(AccountAction("nextcloud", kind, target, "",
                                                               data))]
         assert argvs == [("php", "occ", *e) for e in expected], kind
     folder = accounts.occ_commands(_action("nextcloud", "create-folder", "A", group="a"))
@@ -366,7 +366,8 @@ def test_synapse_request_specs() -> None:
         ("enable", "jagent", (("deactivated", False),)): ("PUT", {"locked": False}),
     }
     for (kind, target, data), (method, body) in specs.items():
-        (request,) = accounts.synapse_requests(Action("matrix", kind, target, "", data), DOMAIN)
+        action = AccountAction("matrix", kind, target, "", data)
+        (request,) = accounts.synapse_requests(action, DOMAIN)
         assert (request.method, request.body, request.password_of) == (method, body, None)
         assert request.path == "/_synapse/admin/v2/users/%40jagent%3Asaint-essai.fr"
     (react,) = accounts.synapse_requests(_action("matrix", "enable", "jagent",

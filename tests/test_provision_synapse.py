@@ -50,7 +50,7 @@ def _secrets(server: Synapse, data: dict[str, Any]) -> dict[str, dict[str, str]]
     return secrets_for(profile_of(data), server.secrets)
 
 
-def _apply(server: Synapse, data: dict[str, Any], actions: list[accounts.Action], *,
+def _apply(server: Synapse, data: dict[str, Any], actions: list[accounts.AccountAction], *,
            confirm: bool) -> provision.Outcome:
     with LocalTransport() as transport:
         return provision.apply(transport, _target(server), profile_of(data), actions,

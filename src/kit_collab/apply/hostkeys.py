@@ -29,7 +29,7 @@ import paramiko
 from kit_collab.errors import ConnectError
 from kit_collab.i18n import tr
 
-Confirm = Callable[[str, str, str], bool]
+ConfirmHostKey = Callable[[str, str, str], bool]
 PREFIX = "SHA256:"
 
 
@@ -192,7 +192,7 @@ class HostKeyVerifier:
         port: int,
         *,
         pins: Iterable[str] = (),
-        confirm: Confirm | None = None,
+        confirm: ConfirmHostKey | None = None,
         own_file: Path | None = None,
         user_file: Path | None = None,
     ) -> None:

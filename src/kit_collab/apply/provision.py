@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit_collab.apply.scripts import accounts_apply, accounts_read
-from kit_collab.apply.scripts.accounts_apply import Draw, Result, initial_password, parse_apply
+from kit_collab.apply.scripts.accounts_apply import (
+    ActionResult,
+    PasswordDraw,
+    initial_password,
+    parse_apply,
+)
 from kit_collab.apply.scripts.accounts_read import DISABLED_FILE, parse_read, prosody_host_dir
 from kit_collab.apply.scripts.sections import MARK
 from kit_collab.apply.scripts.synapse import MATRIX_ERRORS
@@ -20,11 +25,11 @@ from kit_collab.apply.scripts.target import SERVICE_OF, Target
 from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.i18n import tr
 from kit_collab.plan import accounts
-from kit_collab.plan.accounts import Action, Existing
+from kit_collab.plan.accounts import AccountAction, Existing
 from kit_collab.profile.model import Profile
 from kit_collab.redact import remember
 
-__all__ = ["DISABLED_FILE", "MARK", "MATRIX_ERRORS", "SERVICE_OF", "Outcome", "Result",
+__all__ = ["DISABLED_FILE", "MARK", "MATRIX_ERRORS", "SERVICE_OF", "ActionResult", "Outcome",
            "Survey", "Target", "apply", "apply_script", "parse_apply", "parse_read",
            "prosody_host_dir", "provision", "services_of", "survey", "target_for"]
 
@@ -46,8 +51,8 @@ def _draw() -> str:
     return password
 
 
-def apply_script(target: Target, actions: Sequence[Action], domain: str,
-                 secrets: dict[str, dict[str, str]], draw: Draw = _draw
+def apply_script(target: Target, actions: Sequence[AccountAction], domain: str,
+                 secrets: dict[str, dict[str, str]], draw: PasswordDraw = _draw
                  ) -> tuple[str, list[int]]:
     """accounts_apply.apply_script, its random passwords drawn here."""
     return accounts_apply.apply_script(target, actions, domain, secrets, draw)
@@ -56,7 +61,7 @@ def apply_script(target: Target, actions: Sequence[Action], domain: str,
 @dataclass
 class Survey:
     existing: Existing
-    actions: list[Action]
+    actions: list[AccountAction]
     lock: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -83,21 +88,21 @@ def survey(transport: Any, target: Target, profile: Profile, services: Sequence[
 
 @dataclass
 class Outcome:
-    results: list[Result]
-    skipped: list[Action]  # removals not confirmed, creations without a password
+    results: list[ActionResult]
+    skipped: list[AccountAction]  # removals not confirmed, creations without a password
     warnings: list[str]
 
     @property
-    def failed(self) -> list[Result]:
+    def failed(self) -> list[ActionResult]:
         return [r for r in self.results if not r.ok]
 
 
-def _needs_password(action: Action) -> bool:
+def _needs_password(action: AccountAction) -> bool:
     return action.kind == "create-user" or (action.kind == "enable" and (
         action.service == "jitsi" or bool(action.get("deactivated"))))
 
 
-def apply(transport: Any, target: Target, profile: Profile, actions: Sequence[Action],
+def apply(transport: Any, target: Target, profile: Profile, actions: Sequence[AccountAction],
           secrets: dict[str, dict[str, str]], *, confirm_disable: bool) -> Outcome:
     """Apply the actions in one round trip. Removals (disable, remove-from-group) only with
     ``confirm_disable``; an account whose initial password is unknown is not created."""

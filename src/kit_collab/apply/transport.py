@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 import paramiko
 
 from kit_collab.apply.connect_errors import connect_error, key_file
-from kit_collab.apply.hostkeys import Confirm, HostKeyVerifier, preferred_key_types
+from kit_collab.apply.hostkeys import ConfirmHostKey, HostKeyVerifier, preferred_key_types
 from kit_collab.apply.scripts.sudo import command_line, sudo_refusal
 from kit_collab.apply.streams import (
     CHUNK,
@@ -293,7 +293,7 @@ def _local_user() -> str:
 
 
 def connect(serveur: Serveur, *, accept_host_key: str | None = None,
-            confirm: Confirm | None = None, known_hosts_file: Path | None = None,
+            confirm: ConfirmHostKey | None = None, known_hosts_file: Path | None = None,
             timeout: float = 10) -> Transport:
     """A transport to the profile's server: local, or SSH with its host key verified.
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from kit_collab.cli.options import FleetArgs
 from kit_collab.fleet import runner
-from kit_collab.fleet.inventory import Entry
+from kit_collab.fleet.inventory import InventoryEntry
 from kit_collab.i18n import tr
 
 
@@ -18,7 +18,7 @@ class LiveView:
     """A live table of each commune's current step (printed once at the end when the output
     is not a terminal)."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[InventoryEntry]) -> None:
         self.steps = {e.slug: tr("en attente", "waiting") for e in entries}
         self.lock = threading.Lock()
         self.live: Any = None
@@ -42,15 +42,15 @@ class LiveView:
                 self.live.update(self.table())
 
 
-def document(command: str, log_dir: Path | None, results: list[runner.Result],
+def document(command: str, log_dir: Path | None, results: list[runner.CommuneResult],
              **extra: Any) -> dict[str, Any]:
     """The JSON output of every command over profiles: one entry per commune."""
     return {"commande": command, **extra, "journaux": str(log_dir) if log_dir else None,
             "communes": [r.as_dict() for r in results]}
 
 
-def run(command: str, entries: list[Entry], action: runner.Action, fleet: FleetArgs,
-        log_dir: Path | None, *, opener: Callable[[Entry], Any]) -> int:
+def run(command: str, entries: list[InventoryEntry], action: runner.CommuneJob, fleet: FleetArgs,
+        log_dir: Path | None, *, opener: Callable[[InventoryEntry], Any]) -> int:
     """Run ``action`` over ``entries``; print the result table or the JSON document."""
     from rich.live import Live
 
@@ -75,7 +75,7 @@ def run(command: str, entries: list[Entry], action: runner.Action, fleet: FleetA
     return runner.exit_code(results)
 
 
-def final_table(results: list[runner.Result], folder: Path | None) -> None:
+def final_table(results: list[runner.CommuneResult], folder: Path | None) -> None:
     from rich.table import Table
 
     from kit_collab.cli.output import esc, out

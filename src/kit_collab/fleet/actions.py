@@ -8,8 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from kit_collab.check.findings import ERROR
-from kit_collab.fleet.inventory import Entry
-from kit_collab.fleet.runner import Action, CommuneLog
+from kit_collab.fleet.inventory import InventoryEntry
+from kit_collab.fleet.runner import CommuneJob, CommuneLog
 from kit_collab.i18n import tr
 from kit_collab.operations import accounts as accounts_op
 from kit_collab.operations import diagnose as diagnose_op
@@ -22,16 +22,16 @@ from kit_collab.recipes.load import RecipeSet
 Connect = Callable[[], Any]
 
 
-def plan_action(recipes: RecipeSet) -> Action:
-    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+def plan_action(recipes: RecipeSet) -> CommuneJob:
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         return plan_op.plan(connect(), entry.profile, recipes, log)
     return act
 
 
-def install_action(recipes: RecipeSet, options: install_op.InstallOptions) -> Action:
+def install_action(recipes: RecipeSet, options: install_op.InstallOptions) -> CommuneJob:
     """``options.sheets_dir`` is the folder of every commune's sheets: each one's in its own
     ``fiches-<commune>`` sub-folder."""
-    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         own = options
         if options.sheets_dir is not None:
             own = replace(options, sheets_dir=options.sheets_dir / f"fiches-{entry.slug}")
@@ -45,15 +45,15 @@ def install_action(recipes: RecipeSet, options: install_op.InstallOptions) -> Ac
     return act
 
 
-def status_action(recipes: RecipeSet) -> Action:
-    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+def status_action(recipes: RecipeSet) -> CommuneJob:
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         return status_op.status(connect(), entry.profile, recipes, log)
     return act
 
 
-def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> Action:
+def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> CommuneJob:
     """With ``options.server`` False, the server is never connected to."""
-    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         transport = connect() if options.server else None
         log.step(tr("Diagnostic", "Diagnosis"))
         result = diagnose_op.diagnose(entry.profile, recipes, options, transport=transport,
@@ -68,7 +68,7 @@ def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> Ac
 
 
 def users_action(recipes: RecipeSet, options: accounts_op.AccountsOptions,
-                 confirm: accounts_op.Confirm | None = None) -> Action:
-    def act(entry: Entry, log: CommuneLog, connect: Connect) -> OperationResult:
+                 confirm: accounts_op.ConfirmRemovals | None = None) -> CommuneJob:
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         return accounts_op.accounts(connect(), entry.profile, recipes, options, log, confirm)
     return act

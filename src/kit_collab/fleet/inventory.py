@@ -20,7 +20,7 @@ from kit_collab.profile.model import Profile
 
 
 @dataclass(frozen=True)
-class Entry:
+class InventoryEntry:
     path: Path
     profile: Profile
     doc: yamlsafe.Document
@@ -62,10 +62,10 @@ def _files(paths: list[Path]) -> list[Path]:
     return profiles
 
 
-def entry(path: Path) -> Entry:
+def entry(path: Path) -> InventoryEntry:
     """One commune profile (over its folder's defaults), validated alone."""
     doc = load_document(path)
-    return Entry(path=path, profile=validate_document(doc), doc=doc)
+    return InventoryEntry(path=path, profile=validate_document(doc), doc=doc)
 
 
 @dataclass
@@ -85,7 +85,7 @@ def check_files(paths: list[Path]) -> list[FileCheck]:
     """Every commune of the given folders/files validated alone, then together (names,
     technical names, shared proxies): one verdict per file, no exception for problems."""
     checks: list[FileCheck] = []
-    entries: list[Entry] = []
+    entries: list[InventoryEntry] = []
     for path in _files(paths):
         try:
             found = entry(path)
@@ -105,10 +105,10 @@ def check_files(paths: list[Path]) -> list[FileCheck]:
     return checks
 
 
-def load(paths: list[Path]) -> list[Entry]:
+def load(paths: list[Path]) -> list[InventoryEntry]:
     """Every commune of the given folders/files, each over its folder's ``defauts.yaml``,
     validated one by one and then together."""
-    entries: list[Entry] = []
+    entries: list[InventoryEntry] = []
     problems: list[Problem] = []
     for path in _files(paths):
         try:
@@ -150,8 +150,8 @@ def hostnames(profile: Profile) -> list[tuple[str, tuple[str | int, ...]]]:
     return out
 
 
-def _claim_problem(kind: str, value: str, first: tuple[Entry, tuple[str | int, ...]],
-                   second: tuple[Entry, tuple[str | int, ...]]) -> Problem:
+def _claim_problem(kind: str, value: str, first: tuple[InventoryEntry, tuple[str | int, ...]],
+                   second: tuple[InventoryEntry, tuple[str | int, ...]]) -> Problem:
     (a, pa), (b, pb) = first, second
     la, _ = a.where(pa)
     lb, cb = b.where(pb)
@@ -162,10 +162,10 @@ def _claim_problem(kind: str, value: str, first: tuple[Entry, tuple[str | int, .
         hint=tr("chaque commune a ses propres noms", "each commune has its own names"))
 
 
-def cross_checks(entries: list[Entry]) -> list[Problem]:
+def cross_checks(entries: list[InventoryEntry]) -> list[Problem]:
     problems: list[Problem] = []
-    names: dict[str, tuple[Entry, tuple[str | int, ...]]] = {}
-    slugs: dict[str, tuple[Entry, tuple[str | int, ...]]] = {}
+    names: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
+    slugs: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
     for entry in entries:
         slug_path: tuple[str | int, ...] = ("commune", "slug") if entry.profile.commune.slug \
             else ("commune", "domaine")
@@ -195,11 +195,11 @@ def proxy_files(profile: Profile) -> dict[str, bytes]:
     return {f.path: f.content for f in bundle.files if f.path.startswith("proxy/")}
 
 
-def _shared_server_checks(entries: list[Entry]) -> list[Problem]:
+def _shared_server_checks(entries: list[InventoryEntry]) -> list[Problem]:
     """Communes on one server share its proxy: they must render the same proxy files
     (certificates, ACME e-mail, server root), else each install would rewrite the others'."""
     problems: list[Problem] = []
-    per_server: dict[tuple[str, int, str], list[Entry]] = {}
+    per_server: dict[tuple[str, int, str], list[InventoryEntry]] = {}
     for one in entries:
         per_server.setdefault(one.server, []).append(one)
     for group in per_server.values():
@@ -211,7 +211,7 @@ def _shared_server_checks(entries: list[Entry]) -> list[Problem]:
     return problems
 
 
-def _proxy_problem(entry: Entry, other: Entry) -> Problem:
+def _proxy_problem(entry: InventoryEntry, other: InventoryEntry) -> Problem:
     line, col = entry.where(("serveur",))
     return Problem("serveur", tr(
         f"le proxy partagé du serveur {entry.profile.serveur.hote} serait configuré "
@@ -224,7 +224,7 @@ def _proxy_problem(entry: Entry, other: Entry) -> Problem:
                 "serveur.racine in defauts.yaml"))
 
 
-def select(entries: list[Entry], only: list[str], skip: list[str]) -> list[Entry]:
+def select(entries: list[InventoryEntry], only: list[str], skip: list[str]) -> list[InventoryEntry]:
     """--seulement / --sauf, by technical name or file stem; an unknown name is an error."""
     known = {e.slug for e in entries} | {e.path.stem for e in entries}
     unknown = [n for n in [*only, *skip] if n not in known]

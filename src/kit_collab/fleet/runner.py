@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from kit_collab.errors import KitCollabError
-from kit_collab.fleet.inventory import Entry
+from kit_collab.fleet.inventory import InventoryEntry
 from kit_collab.i18n import tr
 from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult
 from kit_collab.redact import redact
 
-__all__ = ["FAILED", "NOTHING", "OK", "Action", "CommuneLog", "Connections", "Result",
+__all__ = ["FAILED", "NOTHING", "OK", "CommuneJob", "CommuneLog", "CommuneResult", "Connections",
            "exit_code", "run"]
 
 
 @dataclass
-class Result:
+class CommuneResult:
     slug: str
     file: str
     server: str
@@ -85,13 +85,13 @@ class CommuneLog:
 class Connections:
     """One transport per server, opened on first use and shared by its communes."""
 
-    opener: Callable[[Entry], Any]
+    opener: Callable[[InventoryEntry], Any]
     _open: dict[tuple[str, int, str], Any] = field(default_factory=dict)
     _failed: dict[tuple[str, int, str], KitCollabError] = field(default_factory=dict)
     _locks: dict[tuple[str, int, str], threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, entry: Entry) -> Any:
+    def get(self, entry: InventoryEntry) -> Any:
         with self._guard:
             lock = self._locks.setdefault(entry.server, threading.Lock())
         with lock:
@@ -115,17 +115,18 @@ class Connections:
 
 # (commune, its log, connect) -> the operation's result; connect() opens or reuses the
 # server's connection.
-Action = Callable[[Entry, CommuneLog, Callable[[], Any]], OperationResult]
+CommuneJob = Callable[[InventoryEntry, CommuneLog, Callable[[], Any]], OperationResult]
 
 
-def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
+def run(entries: list[InventoryEntry], action: CommuneJob, *,
+        opener: Callable[[InventoryEntry], Any],
         workers: int, log_dir: Path | None, on_step: Callable[[str, str], None]
-        ) -> list[Result]:
+        ) -> list[CommuneResult]:
     """Run ``action`` for every commune, at most ``workers`` at once. ``log_dir`` None: no
     log files (a single profile)."""
     connections = Connections(opener)
 
-    def one(entry: Entry) -> Result:
+    def one(entry: InventoryEntry) -> CommuneResult:
         start = time.monotonic()
         path = None if log_dir is None else log_dir / f"{entry.slug}.log"
         log = CommuneLog(path, lambda text: on_step(entry.slug, text))
@@ -138,11 +139,11 @@ def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
         try:
             result = _result(entry, action(entry, log, connect))
         except KitCollabError as exc:
-            result = Result(entry.slug, str(entry.path), server, FAILED,
+            result = CommuneResult(entry.slug, str(entry.path), server, FAILED,
                             message=redact(exc.message), exit_code=exc.exit_code)
             log.step(tr(f"Échec : {exc.message}", f"Failed: {exc.message}"))
         except Exception as exc:  # a bug must not stop the other communes
-            result = Result(entry.slug, str(entry.path), server, FAILED,
+            result = CommuneResult(entry.slug, str(entry.path), server, FAILED,
                             message=redact(f"{type(exc).__name__}: {exc}"), exit_code=1)
             log.step(tr(f"Erreur inattendue : {exc}", f"Unexpected error: {exc}"))
         finally:
@@ -159,12 +160,12 @@ def run(entries: list[Entry], action: Action, *, opener: Callable[[Entry], Any],
         connections.close()
 
 
-def _result(entry: Entry, result: OperationResult) -> Result:
-    return Result(entry.slug, str(entry.path), "", result.state, result.summary, 0.0,
+def _result(entry: InventoryEntry, result: OperationResult) -> CommuneResult:
+    return CommuneResult(entry.slug, str(entry.path), "", result.state, result.summary, 0.0,
                   result.message, result.code, result.data)
 
 
-def exit_code(results: list[Result]) -> int:
+def exit_code(results: list[CommuneResult]) -> int:
     """0 when no commune failed, else the highest code of the failed ones."""
     failed = [r.exit_code for r in results if r.status == FAILED]
     return max(failed) if failed else 0

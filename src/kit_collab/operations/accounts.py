@@ -16,7 +16,7 @@ from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
 # (survey, removals) -> confirmed? Asked only when removals are planned and not pre-confirmed.
-Confirm = Callable[[Any, list[Any]], bool]
+ConfirmRemovals = Callable[[Any, list[Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def report(profile: Profile, services: tuple[str, ...], found: Any,
 
 
 def accounts(transport: Any, profile: Profile, recipes: RecipeSet, options: AccountsOptions,
-             reporter: Reporter, confirm: Confirm | None = None) -> Accounts:
+             reporter: Reporter, confirm: ConfirmRemovals | None = None) -> Accounts:
     """Survey the accounts (two round trips); with ``options.apply`` apply the planned
     actions (one more)."""
     from kit_collab.apply import deploy, provision

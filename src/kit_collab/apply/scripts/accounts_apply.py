@@ -19,10 +19,10 @@ from kit_collab.apply.scripts.sections import MARK, parse_sections, section
 from kit_collab.apply.scripts.synapse import matrix_doc, payload, runner
 from kit_collab.apply.scripts.target import Target
 from kit_collab.plan import accounts
-from kit_collab.plan.accounts import Action
+from kit_collab.plan.accounts import AccountAction
 from kit_collab.redact import redact
 
-Draw = Callable[[], str]  # a new random password nobody keeps (the caller's random source)
+PasswordDraw = Callable[[], str]  # a new random password nobody keeps (the caller's random source)
 
 
 def initial_password(secrets: dict[str, dict[str, str]], uid: str) -> str | None:
@@ -30,7 +30,7 @@ def initial_password(secrets: dict[str, dict[str, str]], uid: str) -> str | None
 
 
 def command_line(target: Target, service: str, command: accounts.Command,
-                 secrets: dict[str, dict[str, str]], draw: Draw) -> str:
+                 secrets: dict[str, dict[str, str]], draw: PasswordDraw) -> str:
     """One command of an action, its password (if any) given on its standard input (twice)
     or in its own environment."""
     argv = ['"$kc_id"' if a == accounts.FOLDER_ID else q(a) for a in command.argv]
@@ -48,7 +48,7 @@ def command_line(target: Target, service: str, command: accounts.Command,
     return line + " </dev/null"
 
 
-def _jitsi_record(target: Target, action: Action) -> str:
+def _jitsi_record(target: Target, action: AccountAction) -> str:
     """Keep the commune's record of the Jitsi accounts kit-collab disabled up to date."""
     record = q(f"{target.commune_dir}/{DISABLED_FILE}")
     who = q(action.target)
@@ -58,8 +58,8 @@ def _jitsi_record(target: Target, action: Action) -> str:
     return f'if [ "$ok" = 1 ]; then mkdir -p {q(target.commune_dir)} && {update} || ok=0; fi'
 
 
-def action_block(target: Target, index: int, action: Action,
-                 secrets: dict[str, dict[str, str]], draw: Draw) -> str:
+def action_block(target: Target, index: int, action: AccountAction,
+                 secrets: dict[str, dict[str, str]], draw: PasswordDraw) -> str:
     """The commands of one Nextcloud or Jitsi action, each run while the previous ones
     worked, then its status line."""
     commands = (accounts.occ_commands(action) if action.service == "nextcloud"
@@ -78,7 +78,7 @@ def action_block(target: Target, index: int, action: Action,
     return "\n".join(lines)
 
 
-def _synapse_specs(actions: Sequence[Action], domain: str,
+def _synapse_specs(actions: Sequence[AccountAction], domain: str,
                    secrets: dict[str, dict[str, str]]) -> tuple[list[dict[str, Any]], list[int]]:
     """The runner's batch of requests for the Matrix actions, and the action of each."""
     owners: list[int] = []
@@ -95,8 +95,8 @@ def _synapse_specs(actions: Sequence[Action], domain: str,
     return specs, owners
 
 
-def apply_script(target: Target, actions: Sequence[Action], domain: str,
-                 secrets: dict[str, dict[str, str]], draw: Draw) -> tuple[str, list[int]]:
+def apply_script(target: Target, actions: Sequence[AccountAction], domain: str,
+                 secrets: dict[str, dict[str, str]], draw: PasswordDraw) -> tuple[str, list[int]]:
     """The script applying ``actions`` (and, for Matrix, the index of the action each
     request of the runner's batch belongs to). ``draw`` gives the random passwords that
     disable Jitsi accounts."""
@@ -115,13 +115,13 @@ def apply_script(target: Target, actions: Sequence[Action], domain: str,
 
 
 @dataclass
-class Result:
-    action: Action
+class ActionResult:
+    action: AccountAction
     ok: bool
     log: str = ""
 
 
-def parse_apply(text: str, actions: Sequence[Action], owners: Sequence[int]) -> list[Result]:
+def parse_apply(text: str, actions: Sequence[AccountAction], owners: Sequence[int]) -> list[ActionResult]:
     status: dict[int, bool] = {}
     logs: dict[int, list[str]] = {}
     last = -1
@@ -140,5 +140,5 @@ def parse_apply(text: str, actions: Sequence[Action], owners: Sequence[int]) -> 
             status[owner] = status.get(owner, True) and bool(item.get("ok"))
             if not item.get("ok"):
                 logs.setdefault(owner, []).append(str(item.get("error") or error))
-    return [Result(a, status.get(i, False), redact("\n".join(logs.get(i, []))))
+    return [ActionResult(a, status.get(i, False), redact("\n".join(logs.get(i, []))))
             for i, a in enumerate(actions)]

@@ -26,7 +26,7 @@ def run(targets: list[Path], fleet: FleetArgs) -> int:
         result = simulate(entry.path)
         if not fleet.as_json:
             show_bundle(result.data)
-        results.append(runner.Result(entry.slug, str(entry.path), result.data["serveur"],
+        results.append(runner.CommuneResult(entry.slug, str(entry.path), result.data["serveur"],
                                      result.state, result.summary, 0.0, "", result.code,
                                      result.data))
     if fleet.as_json:

@@ -4,7 +4,7 @@ Pure: no network, no clock, no randomness. ``plan`` compares what the profile as
 what each service reports (``Existing``) and returns the actions that close the gap, as
 frozen dataclasses; existing state that matches gives no action, so a second run plans
 nothing. An account that the profile no longer lists is *disabled*, never deleted, and only
-once somebody confirms (``Action.removal``). The command builders turn one action into
+once somebody confirms (``AccountAction.removal``). The command builders turn one action into
 exact argument lists (Nextcloud ``occ``, Prosody ``prosodyctl``) or HTTP request specs
 (Synapse admin and client APIs); the side effects live in apply/provision.py.
 
@@ -27,7 +27,7 @@ from kit_collab.plan.accounts.common import (
     PROTECTED,
     REMOVALS,
     SERVICES,
-    Action,
+    AccountAction,
     Command,
     Existing,
     Folder,
@@ -49,15 +49,16 @@ from kit_collab.profile.model import Profile
 
 __all__ = ["ADMIN_GROUP", "FOLDER_ID", "FOLDER_MASK", "FOLDER_RIGHTS", "GENERAL_ROOM",
            "JITSI_DOMAIN", "MATRIX_BOT", "NEXTCLOUD_ADMIN", "PROSODY_CONFIG", "PROTECTED",
-           "REMOVALS", "SERVICES", "Action", "Command", "Existing", "Folder", "Request", "Room",
+           "REMOVALS", "SERVICES", "AccountAction", "Command", "Existing", "Folder", "Request",
+           "Room",
            "Row", "ServiceState", "User", "agent_groups", "agent_quota", "digest",
            "folder_name", "occ_commands", "plan", "prosody_commands", "quota_key",
            "rooms_wanted", "synapse_requests", "table", "user_id"]
 
 
-def plan(profile: Profile, existing: Existing) -> list[Action]:
+def plan(profile: Profile, existing: Existing) -> list[AccountAction]:
     """Every action that brings the services to the profile, in the order they must run."""
-    actions: list[Action] = []
+    actions: list[AccountAction] = []
     if existing.nextcloud is not None and existing.nextcloud.error is None:
         actions += plan_nextcloud(profile, existing.nextcloud)
     if existing.matrix is not None and existing.matrix.error is None:

@@ -100,7 +100,7 @@ class Existing:
 
 
 @dataclass(frozen=True)
-class Action:
+class AccountAction:
     """One change on one service. ``data`` carries what the command builders need."""
 
     service: str
@@ -124,8 +124,8 @@ class Action:
                 "detail": self.detail, "retrait": self.removal}
 
 
-def act(service: str, kind: str, target: str, detail: str = "", **data: Any) -> Action:
-    return Action(service, kind, target, detail, tuple(sorted(data.items())))
+def act(service: str, kind: str, target: str, detail: str = "", **data: Any) -> AccountAction:
+    return AccountAction(service, kind, target, detail, tuple(sorted(data.items())))
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def quota_key(value: str | None) -> str:
     return "none" if text in ("none", "unlimited", "illimité") else text
 
 
-def disable_others(service: str, profile: Profile, users: Iterable[User]) -> list[Action]:
+def disable_others(service: str, profile: Profile, users: Iterable[User]) -> list[AccountAction]:
     wanted = {u.identifiant for u in profile.utilisateurs}
     return [act(service, "disable", u.id, tr(
         "absent du profil : compte désactivé (jamais supprimé)",
@@ -195,7 +195,7 @@ def disable_others(service: str, profile: Profile, users: Iterable[User]) -> lis
         for u in users if u.id not in wanted and u.id not in PROTECTED[service] and u.enabled]
 
 
-def identity(service: str, agent: Utilisateur, current: User) -> list[Action]:
+def identity(service: str, agent: Utilisateur, current: User) -> list[AccountAction]:
     actions = []
     if current.name != agent.nom:
         actions.append(act(service, "set-name", agent.identifiant,

@@ -7,7 +7,7 @@ from kit_collab.i18n import tr
 from kit_collab.plan.accounts.common import (
     JITSI_DOMAIN,
     PROSODY_CONFIG,
-    Action,
+    AccountAction,
     Command,
     ServiceState,
     act,
@@ -16,7 +16,7 @@ from kit_collab.plan.accounts.common import (
 from kit_collab.profile.model import Profile
 
 
-def plan_jitsi(profile: Profile, state: ServiceState) -> list[Action]:
+def plan_jitsi(profile: Profile, state: ServiceState) -> list[AccountAction]:
     actions = []
     for agent in profile.utilisateurs:
         current = state.user(agent.identifiant)
@@ -29,7 +29,7 @@ def plan_jitsi(profile: Profile, state: ServiceState) -> list[Action]:
     return actions + disable_others("jitsi", profile, state.users)
 
 
-def prosody_commands(action: Action, config: str = PROSODY_CONFIG) -> list[Command]:
+def prosody_commands(action: AccountAction, config: str = PROSODY_CONFIG) -> list[Command]:
     """``register USER meet.jitsi`` without a password argument: prosodyctl then reads it on
     its standard input (twice), so it never shows in a process list. Disabling sets a random
     password nobody keeps (Prosody 0.12 has no disabled state; 13 has one, but only through

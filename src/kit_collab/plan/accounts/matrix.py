@@ -10,7 +10,7 @@ from typing import Any
 
 from kit_collab.i18n import tr
 from kit_collab.plan.accounts.common import (
-    Action,
+    AccountAction,
     ServiceState,
     act,
     disable_others,
@@ -20,13 +20,13 @@ from kit_collab.plan.accounts.common import (
 from kit_collab.profile.model import Profile
 
 
-def plan_matrix(profile: Profile, state: ServiceState) -> list[Action]:
+def plan_matrix(profile: Profile, state: ServiceState) -> list[AccountAction]:
     return (_matrix_users(profile, state) + _matrix_rooms(profile, state)
             + disable_others("matrix", profile, state.users))
 
 
-def _matrix_users(profile: Profile, state: ServiceState) -> list[Action]:
-    actions: list[Action] = []
+def _matrix_users(profile: Profile, state: ServiceState) -> list[AccountAction]:
+    actions: list[AccountAction] = []
     for agent in profile.utilisateurs:
         admin = agent.role == "administrateur"
         current = state.user(agent.identifiant)
@@ -47,10 +47,10 @@ def _matrix_users(profile: Profile, state: ServiceState) -> list[Action]:
     return actions
 
 
-def _matrix_rooms(profile: Profile, state: ServiceState) -> list[Action]:
+def _matrix_rooms(profile: Profile, state: ServiceState) -> list[AccountAction]:
     """Each room, then its missing members (forced to join by the admin API: agents find
     their rooms without accepting invitations), then its administrators at level 100."""
-    actions: list[Action] = []
+    actions: list[AccountAction] = []
     admins = tuple(u.identifiant for u in profile.utilisateurs if u.role == "administrateur")
     for alias, name, members in rooms_wanted(profile):
         room = next((r for r in state.rooms if r.alias == alias), None)
@@ -91,7 +91,7 @@ def _q(text: str) -> str:
     return urllib.parse.quote(text, safe="")
 
 
-def synapse_requests(action: Action, domain: str) -> list[Request]:
+def synapse_requests(action: AccountAction, domain: str) -> list[Request]:
     """The Synapse requests of one Matrix action: admin API for accounts and memberships,
     client API (as the service account) for creating and naming rooms."""
     uid, kind = action.target, action.kind
@@ -125,7 +125,7 @@ def synapse_requests(action: Action, domain: str) -> list[Request]:
     raise ValueError(f"matrix: unknown action {kind}")
 
 
-def _room_body(action: Action) -> dict[str, Any]:
+def _room_body(action: AccountAction) -> dict[str, Any]:
     """A private, encrypted room with its alias, created by the service account. Members and
     administrators come afterwards, one action each: power levels are granted through the
     admin API, which knows where each room version keeps its creators."""

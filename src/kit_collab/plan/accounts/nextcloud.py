@@ -13,7 +13,7 @@ from kit_collab.plan.accounts.common import (
     FOLDER_ID,
     FOLDER_MASK,
     FOLDER_RIGHTS,
-    Action,
+    AccountAction,
     Command,
     Folder,
     ServiceState,
@@ -29,8 +29,8 @@ from kit_collab.plan.accounts.common import (
 from kit_collab.profile.model import Profile, Utilisateur
 
 
-def plan_nextcloud(profile: Profile, state: ServiceState) -> list[Action]:
-    actions: list[Action] = []
+def plan_nextcloud(profile: Profile, state: ServiceState) -> list[AccountAction]:
+    actions: list[AccountAction] = []
     known = set(state.groups) | {g for u in state.users for g in u.groups}
     for svc in profile.services_municipaux:
         if svc.id not in known:
@@ -47,7 +47,7 @@ def plan_nextcloud(profile: Profile, state: ServiceState) -> list[Action]:
 
 
 def _nextcloud_user(profile: Profile, agent: Utilisateur, current: User | None,
-                    managed: set[str]) -> list[Action]:
+                    managed: set[str]) -> list[AccountAction]:
     uid, groups, quota = agent.identifiant, agent_groups(profile, agent), agent_quota(
         profile, agent)
     if current is None:
@@ -70,7 +70,7 @@ def _nextcloud_user(profile: Profile, agent: Utilisateur, current: User | None,
     return actions
 
 
-def _folders(profile: Profile, folders: tuple[Folder, ...]) -> list[Action]:
+def _folders(profile: Profile, folders: tuple[Folder, ...]) -> list[AccountAction]:
     actions = []
     for svc in profile.services_municipaux:
         name = folder_name(svc.nom)
@@ -95,7 +95,7 @@ def _occ(*args: str, **kw: Any) -> Command:
     return Command(("php", "occ", *args), **kw)
 
 
-def occ_commands(action: Action) -> list[Command]:
+def occ_commands(action: AccountAction) -> list[Command]:
     """The occ commands of one Nextcloud action, as exact argument lists. A free text (a
     name, a folder) that reaches a positional argument comes after ``--``: a name starting
     with "-" is never read as an option."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kit_collab.plan.accounts.common import PROTECTED, SERVICES, Action, Existing
+from kit_collab.plan.accounts.common import PROTECTED, SERVICES, AccountAction, Existing
 from kit_collab.profile.model import Profile
 
 
@@ -21,7 +21,7 @@ class Row:
                                           for svc, st, kinds in self.cells}}
 
 
-def table(profile: Profile, existing: Existing, actions: list[Action]) -> list[Row]:
+def table(profile: Profile, existing: Existing, actions: list[AccountAction]) -> list[Row]:
     """Per account (the profile's, then the others the services hold), per service: its
     state (present, absent, desactive, erreur, non-installe) and the planned action kinds."""
     ids = [u.identifiant for u in profile.utilisateurs]

@@ -10,6 +10,8 @@ import yaml
 from kit_collab.errors import InputError, ProfileError
 from kit_collab.fleet import inventory
 
+ROOT = Path(__file__).resolve().parent.parent
+
 DEFAULTS = {
     "serveur": {"hote": "192.0.2.10", "hebergeur": "ovhcloud", "pays": "FR",
                 "certificats": {"email_acme": "dsi@interco.fr"}},
@@ -164,3 +166,21 @@ def test_broken_defaults_reported_once(tmp_path: Path) -> None:
         inventory.load([tmp_path])
     problems = info.value.problems
     assert len(problems) == 1 and problems[0].file == str(tmp_path / "defauts.yaml")
+
+
+def test_hostnames_compared_across_communes_are_the_ones_the_proxy_serves() -> None:
+    """The inventory's duplicate check reads the names from the recipes (no service named in
+    the engine): for the full example they are exactly the addresses of the proxy's sites."""
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import digest_draw
+    from kit_collab.profile.load import load_profile
+    from kit_collab.recipes.load import load_recipes
+
+    profile = load_profile(ROOT / "examples" / "petite-commune.yaml")
+    recipes = load_recipes()
+    bundle = make_bundle(profile, recipes, draw=digest_draw("test")).bundle
+    served = {address for site in bundle.sites for address in site.addresses}
+    names = {name for name, _path in inventory.hostnames(profile, recipes)}
+    assert names == served
+    assert ("cloud." + profile.commune.domaine, ("services", "nextcloud", "sous_domaine")) in \
+        inventory.hostnames(profile, recipes)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit_collab.bundle.active import active_recipes, profile_data, recipe_lookup
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
 from kit_collab.profile import yamlsafe
 from kit_collab.profile.load import DEFAULTS_FILE, load_document, validate_document
 from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import RecipeSet
 
 
 @dataclass(frozen=True)
@@ -126,27 +128,18 @@ def load(paths: list[Path]) -> list[InventoryEntry]:
     return entries
 
 
-def hostnames(profile: Profile) -> list[tuple[str, tuple[str | int, ...]]]:
-    """(fully qualified name, profile path of the field that defines it)."""
+def hostnames(profile: Profile, recipes: RecipeSet) -> list[tuple[str, tuple[str | int, ...]]]:
+    """(fully qualified name, profile path of the field that defines it), as the active
+    recipes declare them: no service is named here."""
     domain = profile.commune.domaine
-    svc = profile.services
+    data = profile_data(profile)
     out: list[tuple[str, tuple[str | int, ...]]] = []
-    if svc.nextcloud.actif:
-        out.append((f"{svc.nextcloud.sous_domaine}.{domain}", ("services", "nextcloud",
-                                                                "sous_domaine")))
-        if svc.nextcloud.collabora:
-            out.append((f"{svc.nextcloud.sous_domaine_collabora}.{domain}",
-                        ("services", "nextcloud", "sous_domaine_collabora")))
-    if svc.matrix.actif:
-        out.append((f"{svc.matrix.sous_domaine}.{domain}", ("services", "matrix",
-                                                             "sous_domaine")))
-        out.append((f"{svc.matrix.element_sous_domaine}.{domain}",
-                    ("services", "matrix", "element_sous_domaine")))
-        out.append((domain, ("commune", "domaine")))  # .well-known/matrix delegation
-    if svc.jitsi.actif:
-        out.append((f"{svc.jitsi.sous_domaine}.{domain}", ("services", "jitsi", "sous_domaine")))
-    if svc.matrix.actif or svc.jitsi.actif:
-        out.append((f"{svc.turn.sous_domaine}.{domain}", ("services", "turn", "sous_domaine")))
+    for recipe in active_recipes(profile, recipes):
+        for path in recipe.spec.hostnames.values():
+            label = recipe_lookup(recipe, data, path)
+            out.append((f"{label}.{domain}", tuple(path.split("."))))
+        if recipe.spec.bare_domain:
+            out.append((domain, ("commune", "domaine")))
     return out
 
 
@@ -162,7 +155,11 @@ def _claim_problem(kind: str, value: str, first: tuple[InventoryEntry, tuple[str
         hint=tr("chaque commune a ses propres noms", "each commune has its own names"))
 
 
-def cross_checks(entries: list[InventoryEntry]) -> list[Problem]:
+def cross_checks(entries: list[InventoryEntry],
+                 recipes: RecipeSet | None = None) -> list[Problem]:
+    from kit_collab.recipes.load import load_recipes
+
+    recipes = recipes or load_recipes()
     problems: list[Problem] = []
     names: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
     slugs: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
@@ -173,7 +170,7 @@ def cross_checks(entries: list[InventoryEntry]) -> list[Problem]:
             problems.append(_claim_problem(tr("nom technique", "technical name"), entry.slug,
                                            slugs[entry.slug], (entry, slug_path)))
         slugs.setdefault(entry.slug, (entry, slug_path))
-        for name, field_path in hostnames(entry.profile):
+        for name, field_path in hostnames(entry.profile, recipes):
             # A recipe's default sub-domain is not in the file: point at the domain's line.
             path = field_path if field_path in entry.doc.marks else ("commune", "domaine")
             if name in names and names[name][0] is not entry:

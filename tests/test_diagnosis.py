@@ -469,10 +469,17 @@ def test_contains_and_connection_error(bundle: render.Bundle) -> None:
 
 def test_turn_findings() -> None:
     ok, bad = dg.turn_findings([
-        dg.StunProbe("turn.x.fr", "203.0.113.10:3478", "udp", True),
-        dg.StunProbe("turn.x.fr", "203.0.113.10:3478", "tcp", False, "(connexion refusée)")])
+        dg.StunProbe("turn.x.fr", "203.0.113.10:3478", "udp", True, recipe="coturn"),
+        dg.StunProbe("turn.x.fr", "203.0.113.10:3478", "tcp", False, "(connexion refusée)",
+                     recipe="coturn")])
     assert ok.level == "ok" and bad.level == "erreur"
     assert bad.service == "coturn" and "port 3478 (UDP et TCP)" in bad.fix
+
+
+def test_stun_probes_come_from_the_recipes(bundle: render.Bundle) -> None:
+    """The TURN probe is declared by the coturn recipe (``stun:``), not named by the engine."""
+    assert [(t.recipe, t.host) for t in bundle.stun] == [("coturn", bundle.hosts["coturn"]["turn"])]
+    assert bundle.stun[0].port == bundle.ports["coturn"]["listening"]
 
 
 def test_english_on_request(bundle: render.Bundle) -> None:

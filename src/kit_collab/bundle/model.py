@@ -104,6 +104,15 @@ class Site:
 
 
 @dataclass(frozen=True)
+class StunTarget:
+    """A STUN port a recipe declares (``stun:`` in recipe.yaml), resolved for this commune."""
+
+    recipe: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Bundle:
     slug: str
     release: str  # derived from the content: the same bundle has the same id
@@ -118,6 +127,7 @@ class Bundle:
     proxy_services: tuple[Service, ...] = ()  # the shared proxy's (its own compose project)
     sites: tuple[Site, ...] = ()
     port_blocks: dict[str, dict[str, PortBlock]] = field(default_factory=dict)
+    stun: tuple[StunTarget, ...] = ()
 
     @property
     def release_dir(self) -> str:

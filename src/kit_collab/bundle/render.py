@@ -19,7 +19,16 @@ from kit_collab import constants, escape
 from kit_collab.bundle import ports, structure, validate
 from kit_collab.bundle.active import hostnames, profile_data, recipe_true
 from kit_collab.bundle.jinja import environment, render_string, render_template
-from kit_collab.bundle.model import Bundle, BundleFile, Check, PortBlock, Secrets, Service, Task
+from kit_collab.bundle.model import (
+    Bundle,
+    BundleFile,
+    Check,
+    PortBlock,
+    Secrets,
+    Service,
+    StunTarget,
+    Task,
+)
 from kit_collab.errors import RenderError
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
@@ -181,7 +190,17 @@ def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
                    "disk_gb": sum(r.spec.resources.disk_gb for r in active),
                    "cpu": sum(r.spec.resources.cpu for r in active)},
         services=tuple(out.services), proxy_services=tuple(out.proxy_services), sites=sites,
-        port_blocks=port_blocks)
+        port_blocks=port_blocks, stun=_stun(active, hosts, port_map))
+
+
+def _stun(active: list[Recipe], hosts: dict[str, dict[str, str]],
+          port_map: dict[str, dict[str, int]]) -> tuple[StunTarget, ...]:
+    try:
+        return tuple(StunTarget(r.name, hosts[r.name][s.host], port_map[r.name][s.port])
+                     for r in active for s in r.spec.stun)
+    except KeyError as exc:
+        raise RenderError(tr(f"sonde STUN : nom ou port inconnu {exc}",
+                             f"STUN probe: unknown name or port {exc}")) from None
 
 
 def _place(profile: Profile, active: list[Recipe], out: _Rendered,

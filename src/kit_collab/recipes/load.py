@@ -78,6 +78,12 @@ class HealthCheck(_Data):
     when: str | None = None
 
 
+class StunSpec(_Data):
+    """A STUN port the diagnosis probes (UDP and TCP): not HTTP, so not a health check."""
+    host: str  # a key of this recipe's ``hostnames``
+    port: str  # a name of this recipe's ``ports``
+
+
 class TaskSpec(_Data):
     """An idempotent command run in a service container after deploy."""
 
@@ -109,6 +115,7 @@ class RecipeSpec(_Data):
     services: list[str]
     proxy_site: str | None = None  # dest of a rendered file holding this recipe's Caddy sites
     health: list[HealthCheck] = Field(default_factory=list)
+    stun: list[StunSpec] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
 
 

@@ -16,7 +16,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kit_collab import constants
-from kit_collab.bundle.render import Bundle, Check
+from kit_collab.bundle.model import Bundle, Check, StunTarget
 from kit_collab.check import rules as dg
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
@@ -283,26 +283,25 @@ def probe_stun(host: str, ip: str, port: int, protocol: str,
 
 def _turn_jobs(bundle: Bundle, resolve: dg.Resolve, deadline: Deadline
                ) -> list[Callable[[], dg.StunProbe]]:
-    """The coturn recipe's interface: hosts.coturn.turn and ports.coturn.listening."""
-    host = bundle.hosts.get("coturn", {}).get("turn")
-    port = bundle.ports.get("coturn", {}).get("listening")
-    if not host or not port:
-        return []
-    target = dg.endpoint_for(resolve, host)
+    """One UDP and one TCP STUN probe for each STUN port the recipes declare (``stun:``)."""
+    return [_stun_job(t, protocol, resolve, deadline)
+            for t in bundle.stun for protocol in ("udp", "tcp")]
 
-    def job(protocol: str) -> Callable[[], dg.StunProbe]:
-        def run() -> dg.StunProbe:
-            def attempt(timeout: float) -> dg.StunProbe:
-                try:
-                    ip = target.ip if target else socket.getaddrinfo(host, port)[0][4][0]
-                except OSError as exc:
-                    return dg.StunProbe(host, f"{host}:{port}", protocol, False,
-                                        f"({_reason(exc)})")
-                return probe_stun(host, str(ip), int(port), protocol, min(timeout, 3))
-            return retry(attempt, lambda p: p.answered, deadline)
-        return run
 
-    return [job("udp"), job("tcp")]
+def _stun_job(t: StunTarget, protocol: str, resolve: dg.Resolve,
+              deadline: Deadline) -> Callable[[], dg.StunProbe]:
+    target = dg.endpoint_for(resolve, t.host)
+
+    def attempt(timeout: float) -> dg.StunProbe:
+        try:
+            ip = target.ip if target else socket.getaddrinfo(t.host, t.port)[0][4][0]
+        except OSError as exc:
+            return dg.StunProbe(t.host, f"{t.host}:{t.port}", protocol, False,
+                                f"({_reason(exc)})", recipe=t.recipe)
+        probe = probe_stun(t.host, str(ip), t.port, protocol, min(timeout, 3))
+        return replace(probe, recipe=t.recipe)
+
+    return lambda: retry(attempt, lambda p: p.answered, deadline)
 
 
 # ---------------------------------------------------------------------------------------------

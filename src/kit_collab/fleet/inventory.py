@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kit_collab.bundle.active import active_recipes, profile_data, recipe_lookup
 from kit_collab.errors import InputError, Problem, ProfileError
 from kit_collab.i18n import tr
 from kit_collab.profile import yamlsafe
 from kit_collab.profile.load import DEFAULTS_FILE, load_document, validate_document
 from kit_collab.profile.model import Profile
-from kit_collab.recipes.load import RecipeSet
+
+if TYPE_CHECKING:
+    from kit_collab.recipes.load import RecipeSet
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ def load(paths: list[Path]) -> list[InventoryEntry]:
 def hostnames(profile: Profile, recipes: RecipeSet) -> list[tuple[str, tuple[str | int, ...]]]:
     """(fully qualified name, profile path of the field that defines it), as the active
     recipes declare them: no service is named here."""
+    from kit_collab.bundle.active import active_recipes, profile_data, recipe_lookup
+
     domain = profile.commune.domaine
     data = profile_data(profile)
     out: list[tuple[str, tuple[str | int, ...]]] = []
@@ -157,10 +161,12 @@ def _claim_problem(kind: str, value: str, first: tuple[InventoryEntry, tuple[str
 
 def cross_checks(entries: list[InventoryEntry],
                  recipes: RecipeSet | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    if len(entries) < 2:  # one commune claims nothing another one holds
+        return problems
     from kit_collab.recipes.load import load_recipes
 
     recipes = recipes or load_recipes()
-    problems: list[Problem] = []
     names: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
     slugs: dict[str, tuple[InventoryEntry, tuple[str | int, ...]]] = {}
     for entry in entries:

@@ -80,19 +80,25 @@ CASES: dict[str, Callable[[], str]] = {
         ROOT, SLUG, HOSTILE, "", staged=True, ports=[10000, 10001, 3478]),
     "lock-unlock": lambda: lock.unlock(ROOT, SLUG),
     "release-upload": lambda: release.upload(ROOT, SLUG, "r-2", "r-1",
-                                             ["nextcloud/old.conf", "a b"]),
-    "release-upload-first": lambda: release.upload(ROOT, SLUG, "r-1", "", []),
-    "release-upload-hostile-id": lambda: release.upload(ROOT, SLUG, HOSTILE, HOSTILE, []),
+                                             ["nextcloud/old.conf", "a b"], "ab" * 32, 12),
+    "release-upload-first": lambda: release.upload(ROOT, SLUG, "r-1", "", [], "ab" * 32, 3),
+    "release-upload-hostile-id": lambda: release.upload(ROOT, SLUG, HOSTILE, HOSTILE, [],
+                                                        "ab" * 32, 1),
     "release-pull": lambda: release.pull(ROOT, SLUG, "r-2"),
-    "release-switch": lambda: release.switch_and_up(ROOT, SLUG, "r-2", ["nextcloud"], 300),
+    "release-switch": lambda: release.switch_and_up(
+        ROOT, SLUG, "r-2", ["nextcloud"], 300, before=state.write_lines({"release": "r-1"}),
+        after="echo after\n"),
     "release-switch-nothing-to-recreate": lambda: release.switch_and_up(ROOT, SLUG, "r-2", [],
                                                                         300),
     "release-back-first-install": lambda: release.switch_back(ROOT, SLUG, "", 300),
-    "release-back-some": lambda: release.switch_back(ROOT, SLUG, "r-1", 300,
-                                                     restart=["matrix-synapse"]),
+    "release-back-some": lambda: release.switch_back(
+        ROOT, SLUG, "r-1", 300, restart=["matrix-synapse"], before="echo before\n",
+        after=state.write_lines({"release": "r-1", "note": HOSTILE})),
     "release-back-all": lambda: release.switch_back(ROOT, SLUG, "r-1", 300),
     "state-finish": lambda: state.finish(ROOT, SLUG, {"release": "r-2", "note": HOSTILE},
-                                         "2026-01-01T00:00:00Z moi install r-2 ok", 3),
+                                         "2026-01-01T00:00:00Z moi install r-2 ok",
+                                         ["r-2", "r-1", "", HOSTILE]),
+    "state-record": lambda: state.record(ROOT, SLUG, {"release": "r-1", "note": HOSTILE}),
     "state-audit": lambda: state.audit_only("/srv/kc", "ligne d'audit"),
     "compose-ps": lambda: compose.ps(ROOT, SLUG) + "\n",
     "compose-logs": lambda: compose.logs(ROOT, SLUG, ["nextcloud", "matrix-synapse"]) + "\n",
@@ -214,7 +220,7 @@ def test_compose_ps_in_both_shapes() -> None:
 
 
 def test_a_hostile_release_id_stays_one_word() -> None:
-    script = release.upload(ROOT, SLUG, HOSTILE, "", [])
+    script = release.upload(ROOT, SLUG, HOSTILE, "", [], "ab" * 32, 1)
     assert f"REL={sudo.q(HOSTILE)};" in script and HOSTILE not in script.replace(
         sudo.q(HOSTILE), "")
 

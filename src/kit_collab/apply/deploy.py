@@ -7,10 +7,13 @@ only sequences them: facts -> plan -> upload -> lock -> switch+up -> tasks -> st
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +39,7 @@ from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import changes as plan_mod
 from kit_collab.plan import facts as facts_mod
-from kit_collab.plan.state import State
+from kit_collab.plan.state import FAILED, OK, Pending, State, remembered
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 from kit_collab.redact import remember
@@ -73,19 +76,44 @@ def desired(profile: Profile, recipes: RecipeSet,
 
 def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
+    """The plan; an unfinished operation (interrupted, or whose tasks or provisioning did
+    not succeed) is resumed: never "nothing to do" until it is committed."""
     bundle, secrets, created = desired(profile, recipes, facts)
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre)
+    unfinished = facts.state.unfinished(facts.current)
+    if unfinished:
+        plan = replace(plan, resume=unfinished, tasks=bundle.tasks)
     return plan, bundle, secrets
 
 
-def _state(plan: plan_mod.Plan, bundle: render.Bundle, previous: str) -> dict[str, Any]:
+def back_to(facts: facts_mod.Facts, release: str) -> str:
+    """The release to go back to when installing ``release`` fails: the last committed one
+    (state.json is written only at the commit point), or its predecessor when it is that one
+    being resumed; "" when there is none on the server."""
+    committed = facts.state.release or facts.current
+    back = committed if committed != release else facts.state.previous
+    return back if back in facts.releases else ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _state(plan: plan_mod.Plan, bundle: render.Bundle, facts: facts_mod.Facts,
+           steps_done: dict[str, str]) -> State:
     return State(
-        commune=bundle.slug, release=bundle.release, previous=previous,
+        commune=bundle.slug, release=bundle.release, previous=back_to(facts, bundle.release),
         recipes=dict(bundle.recipes), files=plan.files, ports=bundle.port_blocks,
         hosts=bundle.hosts, bootstrap=plan_mod.BOOTSTRAP_VERSION, needs=bundle.resources,
-        deployed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    ).as_json()
+        deployed_at=_now(), steps=steps_done,
+        history=remembered(bundle.release, facts.state.history))
+
+
+def _keep(state: State, facts: facts_mod.Facts) -> list[str]:
+    """Releases pruning keeps (besides `current`): this one, its previous, the one current
+    before this install, and the newest deployed ones up to KEEP_RELEASES."""
+    return [state.release, state.previous, facts.current, *state.history[:KEEP_RELEASES]]
 
 
 def _open_ports(profile: Profile, bundle: render.Bundle,
@@ -114,6 +142,11 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     rep = reporter or SilentReporter()
     rep.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
     facts = read_facts(transport, profile)
+    if facts.lock and abandoned_here(facts.lock):
+        rep.step(tr(f"Verrou abandonné par un kit-collab arrêté sur ce poste : {facts.lock}",
+                    f"Lock left by a kit-collab stopped on this machine: {facts.lock}"))
+        force_unlock(transport, profile, why="abandonne")
+        facts = read_facts(transport, profile)
     deadline = time.monotonic() + lock_wait
     while facts.lock and time.monotonic() < deadline:
         time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
@@ -138,6 +171,12 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
                       hint=tr("relancez la commande", "run the command again"))
 
 
+def _pending(facts: facts_mod.Facts, release: str, phase: str) -> str:
+    """The lines recording, in state.json, an operation towards ``release`` not committed."""
+    pending = Pending(release, back_to(facts, release), phase, _now())
+    return state_script.write_lines(facts.state.with_pending(pending).as_json())
+
+
 def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mod.Facts,
            plan: plan_mod.Plan, bundle: render.Bundle, secrets: render.Secrets,
            rep: Reporter, wait_seconds: int, preflight: Preflight | None) -> Outcome:
@@ -148,6 +187,8 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         if note:
             run(transport, state_script.audit_only(root, audit_line(
                 "install", profile, bundle.release, note)))
+    if plan.resume:
+        rep.step(tr(f"Reprise : {plan.resume}", f"Resuming: {plan.resume}"))
     if plan.upload:
         steps.upload(transport, profile, plan, bundle, rep)
     _lock(transport, profile, plan, bundle, secrets, lock_info("install", bundle.release))
@@ -156,17 +197,25 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
             steps.bootstrap(transport, profile, _open_ports(profile, bundle, recipes), rep)
         steps.pull(transport, profile, bundle, rep)
         rep.step(tr("Démarrage des services", "Starting services"))
-        up = run(transport, release_script.switch_and_up(root, slug, bundle.release,
-                                                         plan.restart, wait_seconds),
-                 timeout=wait_seconds * 3 + 600)
+        up = run(transport, release_script.switch_and_up(
+            root, slug, bundle.release, plan.restart, wait_seconds,
+            before=_pending(facts, bundle.release, "bascule"),
+            after=_pending(facts, bundle.release, "taches")), timeout=wait_seconds * 3 + 600)
         if up.code != 0:
-            steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep)
-        warnings = steps.run_tasks(transport, profile, plan, secrets, rep)
-        warnings += steps.provision(transport, profile, bundle, secrets, rep)
+            back = back_to(facts, bundle.release)
+            settled = state_script.write_lines(facts.state.with_pending(None).as_json())
+            steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep,
+                            (back, _pending(facts, bundle.release, "retour"), settled))
+        warnings, tasks_ok = steps.run_tasks(transport, profile, plan, secrets, rep)
+        more, accounts_ok = steps.provision(transport, profile, bundle, secrets, rep)
+        warnings += more
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
+        state = _state(plan, bundle, facts, {"taches": OK if tasks_ok else FAILED,
+                                             "comptes": OK if accounts_ok else FAILED})
         check(run(transport, state_script.finish(
-            root, slug, _state(plan, bundle, plan.previous),
-            audit_line("install", profile, bundle.release, "ok"), KEEP_RELEASES)),
+            root, slug, state.as_json(),
+            audit_line("install", profile, bundle.release, "ok" if tasks_ok and accounts_ok
+                       else "etapes-en-echec"), _keep(state, facts))),
             tr("l'enregistrement de l'état", "recording the state"))
     except BaseException:
         run(transport, lock_script.unlock(root, slug))
@@ -200,28 +249,45 @@ def _lock(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.
 
 
 def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> str:
-    """Switch back to the previous release on demand. Returns the release now running."""
+    """Switch back to the previous release on demand and wait for its health. Returns the
+    release now running; raises (exit 1) when it does not come back healthy."""
     root, slug = profile.serveur.racine, profile.commune.code
     facts = read_facts(transport, profile)
     if facts.lock:
         raise locked_error(facts.lock, profile)
-    previous = facts.state.previous
-    if not previous or previous not in facts.releases:
+    previous = back_to(facts, facts.current)
+    if not previous or not facts.current:
         raise DeployError(tr("aucune version précédente à remettre en place",
                              "no previous release to go back to"))
     lock_result(run(transport, lock_script.take_lock(
         root, slug, lock_info("rollback", previous), facts.current)), profile)
     try:
-        check(run(transport, release_script.switch_back(root, slug, previous, wait_seconds),
-                  timeout=wait_seconds * 2 + 300), tr("le retour arrière", "the rollback"))
-        state = facts.state.rolled_back(facts.current).as_json()
-        check(run(transport, state_script.finish(root, slug, state, audit_line(
-            "rollback", profile, previous, "ok"), KEEP_RELEASES)),
+        pending = Pending(previous, facts.current, "retour", _now())
+        result = run(transport, release_script.switch_back(
+            root, slug, previous, wait_seconds,
+            before=state_script.write_lines(facts.state.with_pending(pending).as_json())),
+            timeout=wait_seconds * 2 + 300)
+        if result.code != 0:
+            run(transport, state_script.audit_only(root, audit_line(
+                "rollback", profile, previous, "en-panne")))
+            raise steps.not_back(previous, steps.failure_logs(
+                transport, profile, frozenset(), result)[1])
+        state = _rolled_back(facts, previous)
+        check(run(transport, state_script.finish(root, slug, state.as_json(), audit_line(
+            "rollback", profile, previous, "ok"), _keep(state, facts))),
             tr("l'enregistrement de l'état", "recording the state"))
     except BaseException:
         run(transport, lock_script.unlock(root, slug))
         raise
     return previous
+
+
+def _rolled_back(facts: facts_mod.Facts, previous: str) -> State:
+    """The state once ``previous`` runs again: the committed state as it was when the
+    current release was never committed, else the current one's state turned around."""
+    if facts.state.release == previous:
+        return facts.state.with_pending(None)
+    return facts.state.rolled_back(facts.current)
 
 
 def remove(transport: Any, profile: Profile) -> str:
@@ -242,9 +308,28 @@ def remove(transport: Any, profile: Profile) -> str:
     return f"{root}/retirees/{slug}-{stamp}"
 
 
-def force_unlock(transport: Any, profile: Profile) -> str:
+def force_unlock(transport: Any, profile: Profile, why: str = "force") -> str:
     facts = read_facts(transport, profile)
     run(transport, lock_script.unlock(profile.serveur.racine, profile.commune.code))
     run(transport, state_script.audit_only(profile.serveur.racine, audit_line(
-        "unlock", profile, facts.current, "force")))
+        "unlock", profile, facts.current, why)))
     return facts.lock
+
+
+def abandoned_here(info: str) -> bool:
+    """Whether the lock was taken by a kit-collab of this user on this machine whose process
+    is gone (killed, crashed): it is safe to take over. Any doubt keeps the lock."""
+    words = info.split()
+    if len(words) < 2 or words[0] != f"{getpass.getuser()}@{socket.gethostname()}" \
+            or not words[1].startswith("pid="):
+        return False
+    pid = words[1].removeprefix("pid=")
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

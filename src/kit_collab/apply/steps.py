@@ -3,6 +3,7 @@ roll back on failure. deploy.py sequences them."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from kit_collab.apply.lock import audit_line
@@ -23,21 +24,32 @@ from kit_collab.redact import redact
 
 def upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
            rep: Reporter) -> None:
-    """Send the changed files of the new release as one tar stream (no lock needed)."""
+    """Send the changed files of the new release as one tar stream (no lock needed), the
+    manifest of all its files last: the server commits the release only when they match."""
     partial = f"{bundle.release_dir}.partial"
     prefix = bundle.release_dir + "/"
     wanted = set(plan.added) | set(plan.changed)
-    stream = release_script.tar_of(
-        (f"{partial}/{f.path.removeprefix(prefix)}", f.content, f.mode, f.owner)
-        for f in bundle.files if f.path.removeprefix(prefix) in wanted)
+    listing = release_script.manifest(plan.files)
+    stream = release_script.tar_of([
+        *((f"{partial}/{f.path.removeprefix(prefix)}", f.content, f.mode, f.owner)
+          for f in bundle.files if f.path.removeprefix(prefix) in wanted),
+        (release_script.manifest_name(bundle.release_dir), listing, 0o600, None)])
     rep.step(tr(f"Envoi de la version {bundle.release} ({len(wanted)} fichiers, "
                 f"{len(stream) // 1024} Kio)",
                 f"Uploading release {bundle.release} ({len(wanted)} files, "
                 f"{len(stream) // 1024} KiB)"))
     script = release_script.upload(profile.serveur.racine, bundle.slug, bundle.release,
-                                   plan.previous, plan.removed)
+                                   plan.previous, plan.removed,
+                                   hashlib.sha256(listing).hexdigest(), len(plan.files))
     result = run(transport, script, stdin=stream,
                  progress=lambda n: rep.progress(n, len(stream)), timeout=600)
+    if result.code == release_script.UPLOAD_INCOMPLETE_EXIT:
+        raise DeployError(tr(f"l'envoi de la version {bundle.release} est incomplet (connexion "
+                             "coupée ?) : elle n'a pas été mise en place",
+                             f"the upload of release {bundle.release} is incomplete (connection "
+                             "cut?): it was not put in place"),
+                          hint=tr("relancez « kit-collab install » : elle sera renvoyée",
+                                  "run 'kit-collab install' again: it will be sent again"))
     check(result, tr("l'envoi de la version", "the upload"))
 
 
@@ -77,33 +89,61 @@ def bootstrap(transport: Any, profile: Profile, open_ports: list[tuple[str, str]
     check(result, tr("la préparation du serveur", "preparing the server"))
 
 
-def roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
-              recipes: RecipeSet, up: Any, wait_seconds: int, rep: Reporter) -> None:
-    """The new release's services did not become healthy: switch back, and raise with the
-    failing services' last log lines."""
+def failure_logs(transport: Any, profile: Profile, oneshot: set[str] | frozenset[str],
+                 result: Any) -> tuple[list[str], str]:
+    """The services that are not healthy now, and their last log lines after the failed
+    script's own last lines (all services' lines when none could be named)."""
     root, slug = profile.serveur.racine, profile.commune.code
     ps = run(transport, compose_script.ps(root, slug)).stdout.decode("utf-8", "replace")
-    failing = compose_script.failing_services(ps, plan_mod.oneshot_services(bundle))
-    # The failing services' own last lines (all services' when none could be named).
+    failing = compose_script.failing_services(ps, oneshot)
     logs = run(transport, compose_script.logs(root, slug, failing))
-    why = redact((up.stdout + up.stderr).decode("utf-8", "replace")).strip().splitlines()
+    why = redact((result.stdout + result.stderr).decode("utf-8", "replace")).strip().splitlines()
     text = redact(logs.stdout.decode("utf-8", "replace")).splitlines()
-    tail = "\n".join([*why[-6:], *text[-20:]])
+    return failing, "\n".join([*why[-6:], *text[-20:]])
+
+
+def not_back(release: str, tail: str) -> DeployError:
+    """The previous release did not come back healthy: said plainly, never "remise en place"."""
+    return DeployError(
+        tr(f"la version précédente ({release or 'aucune'}) n'est PAS revenue en état de "
+           f"marche ; les services sont arrêtés ou en panne. Derniers journaux :\n{tail}",
+           f"the previous release ({release or 'none'}) did NOT come back healthy; the "
+           f"services are stopped or failing. Last logs:\n{tail}"),
+        hint=tr("lisez les journaux (kit-collab logs), corrigez, puis relancez « kit-collab "
+                "install » ; « kit-collab status » dit où en est la commune",
+                "read the logs (kit-collab logs), fix, then run 'kit-collab install' again; "
+                "'kit-collab status' says where the commune stands"))
+
+
+def roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render.Bundle,
+              recipes: RecipeSet, up: Any, wait_seconds: int, rep: Reporter,
+              back: tuple[str, str, str]) -> None:
+    """The new release's services did not become healthy: switch back to ``back`` (the
+    release, the lines recording the attempt, those recording its success), wait for its
+    health, and raise with the failing services' last log lines."""
+    root, slug = profile.serveur.racine, profile.commune.code
+    previous, before, after = back
+    oneshot = plan_mod.oneshot_services(bundle)
+    failing, tail = failure_logs(transport, profile, oneshot, up)
     failing = failing or ["?"]
-    rep.step(tr(f"Échec : retour à la version précédente ({plan.previous or 'aucune'})",
-                f"Failure: back to the previous release ({plan.previous or 'none'})"))
+    rep.step(tr(f"Échec : retour à la version précédente ({previous or 'aucune'})",
+                f"Failure: back to the previous release ({previous or 'none'})"))
     # Only the services the failed release recreated are recreated again.
-    run(transport, release_script.switch_back(root, slug, plan.previous, wait_seconds,
-                                              restart=recreated(plan, recipes)),
-        timeout=wait_seconds * 2 + 300)
+    result = run(transport, release_script.switch_back(
+        root, slug, previous, wait_seconds, restart=recreated(plan, recipes), before=before,
+        after=after), timeout=wait_seconds * 2 + 300)
+    outcome = "echec-retour-arriere" if result.code == 0 else "echec-retour-arriere-en-panne"
     run(transport, state_script.audit_only(root, audit_line("install", profile, plan.release,
-                                                            "echec-retour-arriere")))
+                                                            outcome)))
+    if result.code != 0:
+        _failing, back_tail = failure_logs(transport, profile, oneshot, result)
+        raise not_back(previous, back_tail)
     raise DeployError(
         tr(f"les services {', '.join(failing)} ne sont pas devenus opérationnels ; la version "
-           f"précédente ({plan.previous or 'aucune'}) a été remise en place. Derniers "
+           f"précédente ({previous or 'aucune'}) a été remise en place. Derniers "
            f"journaux :\n{tail}",
            f"services {', '.join(failing)} did not become healthy; the previous release "
-           f"({plan.previous or 'none'}) is back in place. Last logs:\n{tail}"),
+           f"({previous or 'none'}) is back in place. Last logs:\n{tail}"),
         hint=tr("corrigez la cause puis relancez « kit-collab install »",
                 "fix the cause, then run 'kit-collab install' again"))
 
@@ -120,17 +160,17 @@ def recreated(plan: plan_mod.Plan, recipes: RecipeSet) -> list[str]:
 
 
 def provision(transport: Any, profile: Profile, bundle: render.Bundle,
-              secrets: render.Secrets, rep: Reporter) -> list[str]:
+              secrets: render.Secrets, rep: Reporter) -> tuple[list[str], bool]:
     """The agents' accounts and shared spaces, after the tasks; never a reason to roll back.
     Removals wait for `kit-collab users PROFIL --apply --yes`."""
     from kit_collab.apply import provision as provision_mod
 
     try:
         return provision_mod.provision(transport, profile, bundle, secrets,
-                                       confirm_disable=False, reporter=rep)
+                                       confirm_disable=False, reporter=rep), True
     except DeployError as exc:  # a timeout included; a lost connection still raises
         return [tr(f"comptes des agents non provisionnés : {exc.message}",
-                   f"agents' accounts not provisioned: {exc.message}")]
+                   f"agents' accounts not provisioned: {exc.message}")], False
 
 
 def _task_env(tasks: tuple[render.Task, ...], secrets: render.Secrets) -> tuple[
@@ -151,23 +191,27 @@ def _task_env(tasks: tuple[render.Task, ...], secrets: render.Secrets) -> tuple[
 
 
 def run_tasks(transport: Any, profile: Profile, plan: plan_mod.Plan,
-              secrets: render.Secrets, rep: Reporter) -> list[str]:
+              secrets: render.Secrets, rep: Reporter) -> tuple[list[str], bool]:
+    """Run the release's tasks; the warnings, and whether every task that ran succeeded."""
     if not plan.tasks:
-        return []
+        return [], True
     runnable, skipped = _task_env(plan.tasks, secrets)
     warnings = [tr(f"tâche « {t.description} » ({t.recipe}) non lancée : un secret qu'elle "
                    "utilise n'existe pas", f"task '{t.description}' ({t.recipe}) not run: a "
                    "secret it uses does not exist") for t in skipped]
     if not runnable:
-        return warnings
+        return warnings, True
     rep.step(tr(f"Tâches après installation ({len(runnable)})",
                 f"Post-install tasks ({len(runnable)})"))
     script = tasks_script.tasks_script(profile.serveur.racine, profile.commune.code, runnable)
     # The script may carry secret values: it travels on stdin, never on a command line.
     result = run(transport, "sh -s", stdin=script.encode(), timeout=1800)
-    for index in tasks_script.failed_tasks(redact(result.stdout.decode("utf-8", "replace"))):
+    failed = tasks_script.failed_tasks(redact(result.stdout.decode("utf-8", "replace")))
+    for index in failed:
         if index < len(runnable):
             task = runnable[index][0]
-            warnings.append(tr(f"tâche « {task.description} » ({task.recipe}) en échec",
-                               f"task '{task.description}' ({task.recipe}) failed"))
-    return warnings
+            warnings.append(tr(f"tâche « {task.description} » ({task.recipe}) en échec ; "
+                               "elle sera relancée à la prochaine installation",
+                               f"task '{task.description}' ({task.recipe}) failed; it will "
+                               "run again at the next install"))
+    return warnings, result.code == 0 and not failed

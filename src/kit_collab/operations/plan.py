@@ -31,5 +31,5 @@ def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporte
         return Planned(constants.EXIT_OK, NOTHING, tr("à jour", "up to date"), "",
                        result.as_dict(), plan=result)
     return Planned(constants.EXIT_OK, OK, tr(f"{len(changes)} changement(s)",
-                                             f"{len(changes)} change(s)"), "",
+                                             f"{len(changes)} change(s)"), result.resume,
                    result.as_dict(), plan=result)

@@ -31,16 +31,26 @@ def status(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Repor
         containers = deploy.parse_ps(ps.stdout.decode("utf-8", "replace"))
     for c in containers:
         reporter.step(f"{c['service']} {c['etat']} {c['sante']}".strip())
+    unfinished = facts.state.unfinished(facts.current)
+    if unfinished:
+        reporter.step(tr(f"Opération non terminée : {unfinished}",
+                         f"Unfinished operation: {unfinished}"))
+    pending = facts.state.pending
     data = {"commune": profile.commune.code, "release": facts.current or None,
+            "operation_en_cours": pending.as_json() if pending else None,
+            "non_termine": unfinished or None,
             "recettes": facts.state.recipes,
             "deploye_le": facts.state.deployed_at or None, "verrou": facts.lock or None,
             "conteneurs": containers}
     if not facts.current:
-        return Status(constants.EXIT_FAILURE, FAILED, "", tr(
+        return Status(constants.EXIT_FAILURE, FAILED, "", unfinished or tr(
             "aucune version installée", "nothing installed"), data)
     oneshot = plan_mod.oneshot_services(deploy.desired(profile, recipes, facts)[0])
     bad = [c["service"] for c in containers if not deploy.is_healthy(c, oneshot)]
-    if bad:
-        return Status(constants.EXIT_FAILURE, FAILED, facts.current, tr(
-            f"en panne : {', '.join(bad)}", f"down: {', '.join(bad)}"), data)
+    if bad or unfinished:
+        down = tr(f"en panne : {', '.join(bad)}", f"down: {', '.join(bad)}") if bad else ""
+        then = tr("relancez « kit-collab install » pour terminer",
+                  "run 'kit-collab install' again to finish")
+        return Status(constants.EXIT_FAILURE, FAILED, facts.current, " ; ".join(
+            m for m in (down, f"{unfinished} — {then}" if unfinished else "") if m), data)
     return Status(constants.EXIT_OK, OK, facts.current, "", data)

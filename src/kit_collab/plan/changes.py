@@ -37,11 +37,12 @@ class Plan:
     tasks: tuple[Task, ...] = ()
     store_secrets: bool = False  # secrets were generated: write them to the server
     files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
+    resume: str = ""  # why the last operation is not committed (set by apply.deploy)
 
     @property
     def noop(self) -> bool:
         return not (self.bootstrap or self.release != self.previous or self.proxy_changed
-                    or self.store_secrets)
+                    or self.store_secrets or self.upload or self.resume)
 
     def changes(self) -> list[Change]:
         out: list[Change] = []
@@ -49,6 +50,8 @@ class Plan:
             out.append(Change("bootstrap", tr("serveur", "server"), tr(
                 "Docker, compose, pare-feu, mises à jour de sécurité automatiques",
                 "Docker, compose, firewall, automatic security updates")))
+        if self.resume:
+            out.append(Change("reprise", self.release, self.resume))
         out += [Change("ajout", p) for p in self.added]
         out += [Change("modification", p) for p in self.changed]
         out += [Change("suppression", p) for p in self.removed]
@@ -122,12 +125,16 @@ def build(bundle: Bundle, facts: Facts, new_secrets: bool = False,
                                  if facts.proxy_files.get(p) != h))
     bootstrap = needs_bootstrap(facts, mirror)
     release_changed = bundle.release != facts.current
+    # The running release's files differ from the bundle's (a cut upload, a hand edit):
+    # it is not up to date, it is sent again.
+    damaged = not release_changed and bool(added or changed or removed)
     # Files mounted into containers do not change the compose configuration: the services
     # of recipes whose files changed are recreated explicitly. A first install starts all.
     restart = _services_of(changed + removed, bundle) if facts.current else []
     return Plan(
         slug=bundle.slug, release=bundle.release, previous=facts.current,
-        bootstrap=bootstrap, upload=release_changed and bundle.release not in facts.releases,
+        bootstrap=bootstrap,
+        upload=damaged or (release_changed and bundle.release not in facts.releases),
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
         proxy_changed=proxy_changed, restart=tuple(restart),
         tasks=bundle.tasks if release_changed else (), store_secrets=new_secrets,

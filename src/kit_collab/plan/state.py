@@ -19,7 +19,25 @@ from kit_collab.i18n import tr
 
 VERSION = 1
 _KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
-         "hotes", "bootstrap", "besoins", "deploye_le"}
+         "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique"}
+OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
+STEPS = ("taches", "comptes")  # the steps after `up` that must succeed for a release
+HISTORY = 5  # releases remembered as once deployed (pruning keeps them first)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An install or rollback under way: written before `current` is switched, cleared at
+    the commit. Found on the next run, it means the last operation did not finish."""
+
+    release: str  # the release being switched to
+    previous: str  # the release current before the operation (the rollback target)
+    phase: str  # bascule | taches | comptes | retour (what was running)
+    started: str  # UTC, ISO 8601
+
+    def as_json(self) -> dict[str, str]:
+        return {"release": self.release, "precedente": self.previous, "phase": self.phase,
+                "debut": self.started}
 
 
 @dataclass(frozen=True)
@@ -35,10 +53,34 @@ class State:
     bootstrap: str = ""
     needs: dict[str, float] = field(default_factory=dict)  # ram_mb, disk_gb, cpu
     deployed_at: str = ""  # UTC, ISO 8601
+    pending: Pending | None = None  # an operation that has not reached its commit point
+    steps: dict[str, str] = field(default_factory=dict)  # release's taches/comptes -> ok|echec
+    history: tuple[str, ...] = ()  # releases once deployed, newest first
 
     @property
     def empty(self) -> bool:
         return not self.release
+
+    def unfinished(self, current: str) -> str:
+        """Why the commune is not in a committed state ("" when it is): an operation left
+        pending, `current` not the recorded release, or a step that did not succeed."""
+        if self.pending is not None:
+            return tr(f"opération interrompue vers {self.pending.release} (étape "
+                      f"{self.pending.phase}, depuis {self.pending.started})",
+                      f"operation towards {self.pending.release} interrupted (step "
+                      f"{self.pending.phase}, since {self.pending.started})")
+        if current and self.release and current != self.release:
+            return tr(f"la version active ({current}) n'est pas celle enregistrée "
+                      f"({self.release})", f"the active release ({current}) is not the "
+                      f"recorded one ({self.release})")
+        failed = [s for s in STEPS if self.steps.get(s, OK) != OK]
+        if current and failed:
+            return tr(f"étape(s) en échec pour {self.release} : {', '.join(failed)}",
+                      f"failed step(s) for {self.release}: {', '.join(failed)}")
+        return ""
+
+    def with_pending(self, pending: Pending | None) -> State:
+        return replace(self, pending=pending)
 
     def recorded_ports(self, slug: str) -> dict[tuple[str, str, str], int]:
         """The allocations to keep, keyed as ``bundle.ports.allocate`` takes them."""
@@ -54,7 +96,8 @@ class State:
 
     def rolled_back(self, current: str) -> State:
         """The state after going back from ``current`` to the previous release."""
-        return replace(self, release=self.previous, previous=current)
+        return replace(self, release=self.previous, previous=current, pending=None,
+                       steps={}, history=remembered(self.previous, self.history))
 
     def as_json(self) -> dict[str, Any]:
         """The document written to state.json (same keys as ever, plus ``version``)."""
@@ -62,7 +105,14 @@ class State:
                 "precedente": self.previous, "recettes": dict(self.recipes),
                 "fichiers": dict(self.files), "ports": template_view(self.ports),
                 "hotes": {k: dict(v) for k, v in self.hosts.items()}, "bootstrap": self.bootstrap,
-                "besoins": dict(self.needs), "deploye_le": self.deployed_at}
+                "besoins": dict(self.needs), "deploye_le": self.deployed_at,
+                "operation": self.pending.as_json() if self.pending else None,
+                "etapes": dict(self.steps), "historique": list(self.history)}
+
+
+def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
+    """``history`` with ``release`` first (once), at most HISTORY long."""
+    return tuple([release, *[r for r in history if r != release]][:HISTORY])
 
 
 class StateError(DeployError):
@@ -102,6 +152,24 @@ def _text(data: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _pending(value: Any, where: str) -> Pending | None:
+    if value is None:
+        return None
+    data = _mapping(value, "operation", where)
+    return Pending(release=_text(data, "release", where),
+                   previous=_text(data, "precedente", where),
+                   phase=_text(data, "phase", where), started=_text(data, "debut", where))
+
+
+def _history(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _invalid(where, tr("« historique » doit être une liste de textes",
+                                 "'historique' must be a list of texts"))
+    return tuple(value)
+
+
 def from_json(data: Any, where: str = "state.json") -> State:
     """A State from the parsed document (``{}`` or None: nothing deployed yet)."""
     if data is None or data == {}:
@@ -130,4 +198,8 @@ def from_json(data: Any, where: str = "state.json") -> State:
                for k, v in _mapping(data.get("hotes"), "hotes", where).items()},
         bootstrap=str(data.get("bootstrap") or ""),
         needs={str(k): v for k, v in needs.items()},
-        deployed_at=_text(data, "deploye_le", where))
+        deployed_at=_text(data, "deploye_le", where),
+        pending=_pending(data.get("operation"), where),
+        steps={str(k): str(v) for k, v in _mapping(data.get("etapes"), "etapes",
+                                                   where).items()},
+        history=_history(data.get("historique"), where))

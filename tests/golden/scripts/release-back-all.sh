@@ -1,5 +1,6 @@
-set -u
+set -eu
 C=/opt/kit-collab/communes/saint-essai-fr
+[ -d "$C/releases/"r-1 ]
 ln -sfn releases/r-1 "$C/current.new" && mv -T "$C/current.new" "$C/current"
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --remove-orphans --force-recreate --wait --wait-timeout 300
 exec 9>/opt/kit-collab/.proxy.lock

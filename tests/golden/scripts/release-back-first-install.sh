@@ -1,4 +1,4 @@
-set -u
+set -eu
 C=/opt/kit-collab/communes/saint-essai-fr
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml down --remove-orphans || true
 rm -f "$C/current" "$C/ports.claim"

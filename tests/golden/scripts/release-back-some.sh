@@ -1,5 +1,7 @@
-set -u
+set -eu
 C=/opt/kit-collab/communes/saint-essai-fr
+echo before
+[ -d "$C/releases/"r-1 ]
 ln -sfn releases/r-1 "$C/current.new" && mv -T "$C/current.new" "$C/current"
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --remove-orphans --wait --wait-timeout 300
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --no-deps --force-recreate --wait --wait-timeout 300 matrix-synapse
@@ -7,4 +9,11 @@ exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
 docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml exec -T caddy caddy reload --config /opt/kit-collab/proxy/Caddyfile --adapter caddyfile || true
 flock -u 9
+(umask 077 && printf '%s\n' '{
+  "note": "x'"'"'; rm -rf / #$(id)`id`",
+  "release": "r-1"
+}' > "$C/state.json.new")
+sync "$C/state.json.new" 2>/dev/null || sync
+if [ -f "$C/state.json" ]; then cp -p "$C/state.json" "$C/state.json.prev"; fi
+mv "$C/state.json.new" "$C/state.json"
 echo rolled-back

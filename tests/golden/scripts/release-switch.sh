@@ -1,5 +1,11 @@
 set -eu
 C=/opt/kit-collab/communes/saint-essai-fr
+(umask 077 && printf '%s\n' '{
+  "release": "r-1"
+}' > "$C/state.json.new")
+sync "$C/state.json.new" 2>/dev/null || sync
+if [ -f "$C/state.json" ]; then cp -p "$C/state.json" "$C/state.json.prev"; fi
+mv "$C/state.json.new" "$C/state.json"
 ln -sfn releases/r-2 "$C/current.new" && mv -T "$C/current.new" "$C/current"
 exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
@@ -11,4 +17,5 @@ exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
 docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml exec -T caddy caddy reload --config /opt/kit-collab/proxy/Caddyfile --adapter caddyfile
 flock -u 9
+echo after
 echo up

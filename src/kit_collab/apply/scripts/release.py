@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from kit_collab.apply.scripts.common import (
     commune_dir,
@@ -33,22 +33,47 @@ def tar_of(entries: Iterable[Entry]) -> bytes:
     return buffer.getvalue()
 
 
-def upload(root: str, slug: str, release: str, base: str, removed: Iterable[str]) -> str:
+UPLOAD_INCOMPLETE_EXIT = 7  # the upload did not bring every file of the release intact
+
+
+def manifest(files: Mapping[str, str]) -> bytes:
+    """The release's expected files (release-relative path -> sha256), as ``sha256sum -c``
+    reads them."""
+    return "".join(f"{h}  ./{p}\n" for p, h in sorted(files.items())).encode()
+
+
+def manifest_name(release_dir: str) -> str:
+    """The manifest's name in the upload stream: sorted after every file of the release, it
+    is the stream's last member, so a stream cut anywhere before its end lacks it."""
+    return f"{release_dir}.sha256"
+
+
+def upload(root: str, slug: str, release: str, base: str, removed: Iterable[str],
+           manifest_sha256: str, count: int) -> str:
     """Build the new release from ``base`` (the running one) plus the tar stream on stdin
-    (only the changed files). Needs no lock: releases are content-addressed and immutable,
-    and the release is complete only once renamed from ``.partial`` — a cut connection
-    leaves the running release untouched and the next run starts the partial one again."""
+    (only the changed files, then the manifest of every file). Needs no lock: releases are
+    content-addressed and immutable, and the release is complete only once its files match
+    the manifest (whose own hash this script carries) and it is renamed from ``.partial``:
+    GNU tar exits 0 when its input ends between two members, the manifest check does not."""
     rm = " ".join(q(p) for p in removed)
     return f"""set -eu
 umask 022
 C={q(commune_dir(root, slug))}; R={q(root)}; REL={q(release)}; BASE={q(base)}
-NEW="$C/releases/$REL.partial"
+NEW="$C/releases/$REL.partial"; M="$C/releases/$REL.sha256"
 mkdir -p "$C/releases"
-rm -rf "$NEW"; mkdir -p "$NEW"
+rm -rf "$NEW" "$M"; mkdir -p "$NEW"
 if [ -n "$BASE" ] && [ -d "$C/releases/$BASE" ]; then cp -a "$C/releases/$BASE/." "$NEW/"; fi
 cd "$NEW"; {"rm -f -- " + rm + "; " if rm else ""}cd "$R"
 tar -x -f - -C "$R"
-rm -rf "$C/releases/$REL"; mv "$NEW" "$C/releases/$REL"
+incomplete() {{ echo "upload-incomplete $1"; rm -f "$M"; exit {UPLOAD_INCOMPLETE_EXIT}; }}
+[ -f "$M" ] || incomplete manifest
+[ "$(sha256sum < "$M" | cut -c1-64)" = {q(manifest_sha256)} ] || incomplete manifest
+(cd "$NEW" && sha256sum -c --quiet --strict "$M" >/dev/null 2>&1) || incomplete files
+[ "$(cd "$NEW" && find . -type f | wc -l)" -eq {int(count)} ] || incomplete count
+rm -f "$M"
+OLD="$C/releases/.$REL.old"; rm -rf "$OLD"
+if [ -d "$C/releases/$REL" ]; then mv "$C/releases/$REL" "$OLD"; fi
+mv "$NEW" "$C/releases/$REL"; rm -rf "$OLD"
 echo uploaded
 """
 
@@ -76,37 +101,41 @@ def _point_current(release: str) -> str:
 
 
 def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
-                  wait_seconds: int) -> str:
+                  wait_seconds: int, before: str = "", after: str = "") -> str:
     """Point `current` at the release atomically, start the proxy and the commune's services,
     wait for their health checks, then reload Caddy so that it serves the commune's sites
-    (a reload that fails, e.g. on a broken site, fails the deploy: it is rolled back)."""
+    (a reload that fails, e.g. on a broken site, fails the deploy: it is rolled back).
+    ``before`` runs first (the pending operation recorded), ``after`` once all is up."""
     wait = ("--wait", "--wait-timeout", str(int(wait_seconds)))
     names = [q(s) for s in restart]
     force = (compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait, *names)
              if names else "true")
     return f"""set -eu
 C={q(commune_dir(root, slug))}
-{_point_current(release)}
+{before}{_point_current(release)}
 {proxy_locked(root, proxy_compose(root, "up", "-d", "--remove-orphans"))}
 {compose(root, slug, "up", "-d", "--remove-orphans", *wait)}
 {force}
 {proxy_locked(root, reload_proxy(root))}
-echo up
+{after}echo up
 """
 
 
 def switch_back(root: str, slug: str, previous: str, wait_seconds: int,
-                restart: Iterable[str] | None = None) -> str:
+                restart: Iterable[str] | None = None, before: str = "",
+                after: str = "") -> str:
     """Roll back: `current` to the previous release (or nothing on a first install), bring its
-    services up, recreating only ``restart`` (the services whose mounted files the failed
-    release changed; every service when None), and reload the proxy."""
+    services up and wait for their health, recreating only ``restart`` (the services whose
+    mounted files the failed release changed; every service when None), and reload the
+    proxy. Any failure stops the script with its code: the caller says the previous release
+    did not come back. ``before`` runs first, ``after`` only once the services are healthy."""
     reload = proxy_locked(root, reload_proxy(root) + " || true")
-    head = f"set -u\nC={q(commune_dir(root, slug))}\n"
+    head = f"set -eu\nC={q(commune_dir(root, slug))}\n{before}"
     if not previous:
         return f"""{head}{compose(root, slug, "down", "--remove-orphans")} || true
 rm -f "$C/current" "$C/ports.claim"
 {reload}
-echo rolled-back
+{after}echo rolled-back
 """
     wait = ("--wait", "--wait-timeout", str(int(wait_seconds)))
     if restart is None:
@@ -116,8 +145,9 @@ echo rolled-back
         up = compose(root, slug, "up", "-d", "--remove-orphans", *wait) + (
             "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait,
                             *names) if names else "")
-    return f"""{head}{_point_current(previous)}
+    return f"""{head}[ -d "$C/releases/"{q(previous)} ]
+{_point_current(previous)}
 {up}
 {reload}
-echo rolled-back
+{after}echo rolled-back
 """

@@ -1,5 +1,6 @@
 """``kit-collab rollback``: put the previous release back in place."""
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,8 @@ def run(profile_path: Path, *, yes: bool, accept_host_key: str | None) -> int:
         raise InputError(tr("retour arrière non interactif : ajoutez --yes pour confirmer",
                             "non-interactive rollback: add --yes to confirm"))
     with session.open_transport(profile, accept_host_key) as transport:
-        release = deploy.rollback(transport, profile)
+        release = deploy.rollback(transport, profile,
+                                  wait_seconds=int(os.environ.get("KIT_COLLAB_WAIT", "300")))
     out.print(tr(f"[green]✓[/] Version {release} remise en place.",
                  f"[green]✓[/] Release {release} is back in place."))
     return constants.EXIT_OK

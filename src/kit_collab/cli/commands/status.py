@@ -50,6 +50,11 @@ def show(data: dict[str, Any]) -> None:
                      f"Release {data['release']}, deployed on {data['deploye_le']}"))
         recipes = ", ".join(f"{k} {v}" for k, v in sorted(data["recettes"].items()))
         out.print(tr(f"Recettes : {esc(recipes)}", f"Recipes: {esc(recipes)}"))
+    if data.get("non_termine"):
+        out.print(tr(f"[red]Opération non terminée :[/] {esc(data['non_termine'])} — "
+                     "relancez « kit-collab install » pour terminer",
+                     f"[red]Unfinished operation:[/] {esc(data['non_termine'])} — "
+                     "run 'kit-collab install' again to finish"))
     if data["verrou"]:
         out.print(tr(f"[yellow]Verrou :[/] {esc(data['verrou'])}",
                      f"[yellow]Lock:[/] {esc(data['verrou'])}"))

@@ -36,6 +36,7 @@ from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import changes as plan_mod
 from kit_collab.plan import facts as facts_mod
+from kit_collab.plan import secrets_guard
 from kit_collab.plan.state import State
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -57,7 +58,7 @@ class Outcome:
 
 
 def desired(profile: Profile, recipes: RecipeSet,
-            facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, bool]:
+            facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, tuple[str, ...]]:
     """The bundle for this server: its secrets (the server's first), its recorded ports."""
     recorded = facts.state.recorded_ports(profile.commune.code)
     ours = set(recorded.values())
@@ -68,12 +69,15 @@ def desired(profile: Profile, recipes: RecipeSet,
     made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
                        recorded_ports=recorded, reserved_ports=reserved)
     remember(v for bucket in made.secrets.values() for v in bucket.values())
-    return made.bundle, made.secrets, bool(made.created)
+    return made.bundle, made.secrets, made.created
 
 
 def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
+    secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
     bundle, secrets, created = desired(profile, recipes, facts)
+    secrets_guard.check_created(profile.serveur.racine, profile.commune.code, facts, bundle,
+                                created)
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre)
     return plan, bundle, secrets
@@ -123,7 +127,7 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips,
-                       secrets=secrets)
+                       warnings=list(facts.warnings), secrets=secrets)
     for _attempt in range(3):
         try:
             return _apply(transport, profile, recipes, facts, plan, bundle, secrets, rep,
@@ -161,7 +165,7 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
                  timeout=wait_seconds * 3 + 600)
         if up.code != 0:
             steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep)
-        warnings = steps.run_tasks(transport, profile, plan, secrets, rep)
+        warnings = [*facts.warnings, *steps.run_tasks(transport, profile, plan, secrets, rep)]
         warnings += steps.provision(transport, profile, bundle, secrets, rep)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         check(run(transport, state_script.finish(
@@ -243,7 +247,12 @@ def remove(transport: Any, profile: Profile) -> str:
 
 
 def force_unlock(transport: Any, profile: Profile) -> str:
-    facts = read_facts(transport, profile)
+    """Free the lock, even when the server's files cannot be read (a full disk, a damaged
+    state.json): the lock is a folder, removed without reading anything."""
+    try:
+        facts = read_facts(transport, profile)
+    except DeployError:
+        facts = facts_mod.Facts(current="?", lock=tr("inconnu", "unknown"))
     run(transport, lock_script.unlock(profile.serveur.racine, profile.commune.code))
     run(transport, state_script.audit_only(profile.serveur.racine, audit_line(
         "unlock", profile, facts.current, "force")))

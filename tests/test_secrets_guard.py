@@ -78,6 +78,12 @@ def test_missing_secrets_of_an_existing_commune_stop_before_anything(status: str
     secrets_guard.check_file(ROOT, SLUG, Facts(secrets_file=status))
 
 
+def test_upload_never_deployed_does_not_block_a_first_install() -> None:
+    """Two first installs on one server: the one that lost a port to the other uploaded a
+    release, then reads the server again; that upload holds no stored secret."""
+    secrets_guard.check_file(ROOT, SLUG, Facts(secrets_file="absent", releases=("r-1",)))
+
+
 def test_volumes_alone_show_the_commune_exists() -> None:
     facts = _parsed("absent", extra=f"volume={SLUG}_donnees")
     assert facts.volumes == (f"{SLUG}_donnees",)

@@ -39,8 +39,10 @@ def shape_problem(data: Any) -> str:
 def _exists(facts: Facts) -> list[str]:
     """What shows that the commune was installed on this server (French, for the message)."""
     found = []
-    if facts.releases or facts.current:
-        found.append(tr("des versions", "releases"))
+    # Releases uploaded but never switched to (an install stopped before its lock) hold no
+    # stored secret: only a `current` shows a deployed commune.
+    if facts.current:
+        found.append(tr("une version en place", "a deployed release"))
     if not facts.state.empty:
         found.append("state.json")
     if facts.volumes:

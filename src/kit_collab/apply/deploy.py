@@ -39,6 +39,7 @@ from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import changes as plan_mod
 from kit_collab.plan import facts as facts_mod
+from kit_collab.plan import secrets_guard
 from kit_collab.plan.state import FAILED, OK, Pending, State, remembered
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -60,7 +61,7 @@ class Outcome:
 
 
 def desired(profile: Profile, recipes: RecipeSet,
-            facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, bool]:
+            facts: facts_mod.Facts) -> tuple[render.Bundle, render.Secrets, tuple[str, ...]]:
     """The bundle for this server: its secrets (the server's first), its recorded ports."""
     recorded = facts.state.recorded_ports(profile.commune.code)
     ours = set(recorded.values())
@@ -71,14 +72,17 @@ def desired(profile: Profile, recipes: RecipeSet,
     made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
                        recorded_ports=recorded, reserved_ports=reserved)
     remember(v for bucket in made.secrets.values() for v in bucket.values())
-    return made.bundle, made.secrets, bool(made.created)
+    return made.bundle, made.secrets, made.created
 
 
 def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
     """The plan; an unfinished operation (interrupted, or whose tasks or provisioning did
     not succeed) is resumed: never "nothing to do" until it is committed."""
+    secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
     bundle, secrets, created = desired(profile, recipes, facts)
+    secrets_guard.check_created(profile.serveur.racine, profile.commune.code, facts, bundle,
+                                created)
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre)
     unfinished = facts.state.unfinished(facts.current)
@@ -156,7 +160,7 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips,
-                       secrets=secrets)
+                       warnings=list(facts.warnings), secrets=secrets)
     for _attempt in range(3):
         try:
             return _apply(transport, profile, recipes, facts, plan, bundle, secrets, rep,
@@ -206,7 +210,8 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
             settled = state_script.write_lines(facts.state.with_pending(None).as_json())
             steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep,
                             (back, _pending(facts, bundle.release, "retour"), settled))
-        warnings, tasks_ok = steps.run_tasks(transport, profile, plan, secrets, rep)
+        done, tasks_ok = steps.run_tasks(transport, profile, plan, secrets, rep)
+        warnings = [*facts.warnings, *done]
         more, accounts_ok = steps.provision(transport, profile, bundle, secrets, rep)
         warnings += more
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
@@ -309,7 +314,12 @@ def remove(transport: Any, profile: Profile) -> str:
 
 
 def force_unlock(transport: Any, profile: Profile, why: str = "force") -> str:
-    facts = read_facts(transport, profile)
+    """Free the lock, even when the server's files cannot be read (a full disk, a damaged
+    state.json): the lock is a folder, removed without reading anything."""
+    try:
+        facts = read_facts(transport, profile)
+    except DeployError:
+        facts = facts_mod.Facts(current="?", lock=tr("inconnu", "unknown"))
     run(transport, lock_script.unlock(profile.serveur.racine, profile.commune.code))
     run(transport, state_script.audit_only(profile.serveur.racine, audit_line(
         "unlock", profile, facts.current, why)))

@@ -32,7 +32,7 @@ from kit_collab.bundle.model import (
 from kit_collab.errors import RenderError
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
-from kit_collab.recipes.load import Recipe
+from kit_collab.recipes.load import Recipe, dest_problem
 
 # The bundle's types, for the callers that name them through this module.
 __all__ = ["Bundle", "BundleFile", "Check", "Secrets", "Task", "accounts_digest", "render_bundle"]
@@ -138,6 +138,10 @@ def _render_recipe(recipe: Recipe, data: dict[str, Any], shared: dict[str, Any],
     for spec in recipe.spec.files:
         if not recipe_true(recipe, data, spec.when):
             continue
+        unsafe = dest_problem(spec.dest)
+        if unsafe:
+            raise RenderError(tr(f"recette {recipe.name} : dest {unsafe}",
+                                 f"recipe {recipe.name}: dest {unsafe}"))
         text = render_template(env, recipe, spec.template, ctx)
         parsed = validate.parse(recipe, spec.template, spec.format, text)
         if recipe.spec.proxy_site == spec.dest:

@@ -22,7 +22,7 @@ from kit_collab.bundle.secrets import ACCOUNTS, digest_draw
 from kit_collab.errors import InputError, KitCollabError, Problem
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
-from kit_collab.recipes.load import VERSION_RE, Recipe, RecipeSet
+from kit_collab.recipes.load import VERSION_RE, Recipe, RecipeSet, dest_problem
 
 ERROR = "erreur"
 WARNING = "avertissement"
@@ -293,6 +293,10 @@ def _check_task_secrets(recipe: Recipe, ctx: LintContext) -> list[str]:
     return sorted(set(out))
 
 
+def _check_dest_paths(recipe: Recipe, _: LintContext) -> list[str]:
+    return [why for why in (dest_problem(spec.dest) for spec in recipe.spec.files) if why]
+
+
 RULES: tuple[Rule, ...] = (
     Rule("KC001", ERROR, ("version au format <kit>+<amont>", "version is <kit>+<upstream>"),
          ("écrivez par ex. 1.0.0+34.0.2", "write e.g. 1.0.0+34.0.2"), _check_version),
@@ -342,6 +346,10 @@ RULES: tuple[Rule, ...] = (
          ("écrivez <recette>.<secret> d'un secret déclaré, ou comptes.<identifiant> pour le "
           "mot de passe initial d'un agent", "write <recipe>.<secret> of a declared secret, "
           "or comptes.<identifiant> for an agent's initial password"), _check_task_secrets),
+    Rule("KC015", ERROR, ("chaque dest reste dans le dossier de la recette",
+                          "each dest stays inside the recipe's folder"),
+         ("écrivez un chemin relatif sans « .. », ex. config/app.yaml",
+          "write a relative path without '..', e.g. config/app.yaml"), _check_dest_paths),
 )
 
 

@@ -61,6 +61,7 @@ def accounts(transport: Any, profile: Profile, recipes: RecipeSet, options: Acco
     actions (one more)."""
     from kit_collab.apply import deploy, provision
     from kit_collab.bundle.active import active_recipes
+    from kit_collab.plan import secrets_guard
 
     active = [r.name for r in active_recipes(profile, recipes)]
     reporter.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
@@ -71,6 +72,7 @@ def accounts(transport: Any, profile: Profile, recipes: RecipeSet, options: Acco
                              "installed on its server"),
                           hint=tr("lancez d'abord « kit-collab install »",
                                   "run 'kit-collab install' first"))
+    secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
     deployed = set(facts.state.recipes or active)
     services = provision.services_of(n for n in active if n in deployed)
     target = provision.target_for(profile)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Plan:
     restart: tuple[str, ...] = ()  # services whose mounted files changed
     tasks: tuple[Task, ...] = ()
     store_secrets: bool = False  # secrets were generated: write them to the server
+    new_secrets: tuple[str, ...] = ()  # their names ("recipe.secret"), never their values
     files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
     resume: str = ""  # why the last operation is not committed (set by apply.deploy)
 
@@ -58,6 +60,9 @@ class Plan:
         out += [Change("proxy", f"proxy/{p}") for p in self.proxy_changed]
         out += [Change("redemarrage", s) for s in self.restart]
         out += [Change("tache", f"{t.recipe}:{t.name}", t.description) for t in self.tasks]
+        if self.new_secrets:
+            out.append(Change("secrets", tr("secrets à créer : ", "secrets to create: ")
+                              + ", ".join(self.new_secrets)))
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
             or bool(mirror and mirror not in mirrors))
 
 
-def build(bundle: Bundle, facts: Facts, new_secrets: bool = False,
+def build(bundle: Bundle, facts: Facts, new_secrets: Sequence[str] | bool = (),
           mirror: str | None = None) -> Plan:
     """What to do to bring the server to ``bundle``."""
     wanted = release_files(bundle)
@@ -137,6 +142,7 @@ def build(bundle: Bundle, facts: Facts, new_secrets: bool = False,
         upload=damaged or (release_changed and bundle.release not in facts.releases),
         added=tuple(added), changed=tuple(changed), removed=tuple(removed),
         proxy_changed=proxy_changed, restart=tuple(restart),
-        tasks=bundle.tasks if release_changed else (), store_secrets=new_secrets,
+        tasks=bundle.tasks if release_changed else (), store_secrets=bool(new_secrets),
+        new_secrets=tuple(new_secrets) if not isinstance(new_secrets, bool) else (),
         files=wanted,
     )

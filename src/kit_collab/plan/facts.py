@@ -22,6 +22,10 @@ class Facts:
     releases: tuple[str, ...] = ()
     state: State = field(default_factory=State)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    secrets_file: str = ""  # absent | empty | unreadable | present (secrets/secrets.json)
+    secrets_problem: str = ""  # why the secrets file cannot be used (French), "" when fine
+    volumes: tuple[str, ...] = ()  # this commune's Docker volumes (<slug>_*)
+    warnings: tuple[str, ...] = ()  # e.g. another commune's unreadable state.json
     lock: str = ""  # the lock's details, empty when free
     proxy_files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     ports_in_use: frozenset[tuple[str, int]] = frozenset()  # (tcp|udp, port)

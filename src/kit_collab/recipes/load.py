@@ -31,6 +31,17 @@ class Text(_Data):
     en: str
 
 
+def dest_problem(dest: str) -> str:
+    """Why a recipe file's ``dest`` could land outside its recipe's folder ("" when safe):
+    an absolute path, or a ``..`` (or ``.``) segment."""
+    if dest.startswith(("/", "\\")):
+        return tr(f"« {dest} » est un chemin absolu", f"'{dest}' is an absolute path")
+    if any(part in ("..", ".", "") for part in dest.replace("\\", "/").split("/")):
+        return tr(f"« {dest} » sort du dossier de la recette (« .. » ou « . »)",
+                  f"'{dest}' leaves the recipe's folder ('..' or '.')")
+    return ""
+
+
 class FileSpec(_Data):
     template: str
     dest: str = Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")

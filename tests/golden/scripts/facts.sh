@@ -13,8 +13,13 @@ echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"
 rel=""; for r in "$C"/releases/*; do [ -d "$r" ] || continue; case "${r##*/}" in *.partial) ;; *) rel="$rel${r##*/} " ;; esac; done
 echo "releases=$rel"
 echo "state=$(b64 "$C/state.json")"
-echo "secrets=$(b64 "$C/secrets/secrets.json")"
+sf="$C/secrets/secrets.json"
+if [ ! -e "$sf" ]; then st=absent; elif [ ! -r "$sf" ] || [ ! -f "$sf" ]; then st=unreadable; elif [ ! -s "$sf" ]; then st=empty; else st=present; fi
+echo "secrets_file=$st"
+echo "secrets=$(b64 "$sf")"
 echo "lock=$(b64 "$C/.lock/info")"
+if [ -d "$C/.lock" ]; then echo "lock_dir=1"; fi
+(docker volume ls -q 2>/dev/null || true) | while read -r v; do case "$v" in "${S}_"*) echo "volume=$v" ;; esac; done
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
 for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = "$S" ] || echo "claim=$n $(tr '\n' ' ' < "$f")"; done
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done

@@ -11,8 +11,14 @@ from typing import Any
 from kit_collab.apply.scripts.common import commune_dir, q
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
+from kit_collab.plan import secrets_guard
 from kit_collab.plan.facts import Facts
 from kit_collab.plan.state import State, from_json
+
+
+def no_details() -> str:
+    """The lock's description when its folder exists without its details file."""
+    return tr("verrou sans détails", "lock without details")
 
 
 def script(root: str, slug: str) -> str:
@@ -32,8 +38,13 @@ echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"
 rel=""; for r in "$C"/releases/*; do [ -d "$r" ] || continue; case "${{r##*/}}" in *.partial) ;; *) rel="$rel${{r##*/}} " ;; esac; done
 echo "releases=$rel"
 echo "state=$(b64 "$C/state.json")"
-echo "secrets=$(b64 "$C/secrets/secrets.json")"
+sf="$C/secrets/secrets.json"
+if [ ! -e "$sf" ]; then st=absent; elif [ ! -r "$sf" ] || [ ! -f "$sf" ]; then st=unreadable; elif [ ! -s "$sf" ]; then st=empty; else st=present; fi
+echo "secrets_file=$st"
+echo "secrets=$(b64 "$sf")"
 echo "lock=$(b64 "$C/.lock/info")"
+if [ -d "$C/.lock" ]; then echo "lock_dir=1"; fi
+(docker volume ls -q 2>/dev/null || true) | while read -r v; do case "$v" in "${{S}}_"*) echo "volume=$v" ;; esac; done
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
 for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = "$S" ] || echo "claim=$n $(tr '\\n' ' ' < "$f")"; done
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
@@ -58,6 +69,20 @@ def _b64json(value: str, what: str) -> Any:
                                   "check it by hand; kit-collab does not overwrite it")) from None
 
 
+def _secrets(status: str, encoded: str) -> tuple[dict[str, dict[str, str]], str]:
+    """The commune's secrets and, when they cannot be used, why (French, no value in it)."""
+    if status == "unreadable":
+        return {}, tr("illisible", "unreadable")
+    if not encoded:
+        return {}, ""
+    try:
+        data = json.loads(base64.b64decode(encoded))
+    except (binascii.Error, ValueError):
+        return {}, tr("tronqué ou abîmé (ce n'est pas du JSON)", "truncated or damaged (not JSON)")
+    why = secrets_guard.shape_problem(data)
+    return ({}, why) if why else (data, "")
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -75,6 +100,19 @@ class _Lines:
     others: dict[str, State] = field(default_factory=dict)
     claims: dict[str, frozenset[int]] = field(default_factory=dict)
     ports: set[tuple[str, int]] = field(default_factory=set)
+    volumes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def _other(self, name: str, encoded: str) -> None:
+        """Another commune's state: unreadable, it is a warning for this one, never a stop
+        (its ports stay held through its ports.claim)."""
+        where = f"communes/{name}/state.json"
+        try:
+            self.others[name] = from_json(_b64json(encoded, where), where)
+        except DeployError as exc:
+            self.warnings.append(tr(
+                f"état de la commune {name} illisible ({exc.message}) : ignoré pour celle-ci",
+                f"state of commune {name} unreadable ({exc.message}): ignored for this one"))
 
     def add(self, key: str, value: str) -> None:
         name, _, rest = value.partition(" ")
@@ -83,8 +121,9 @@ class _Lines:
         elif key == "claim" and rest:
             self.claims[name] = frozenset(int(n) for n in rest.split() if n.isdigit())
         elif key == "other" and rest:
-            where = f"communes/{name}/state.json"
-            self.others[name] = from_json(_b64json(rest.strip(), where), where)
+            self._other(name, rest.strip())
+        elif key == "volume" and name:
+            self.volumes.append(name)
         elif key == "file" and rest:
             self.files[rest] = name  # "file=<sha256> <path>"
         elif key == "port":
@@ -105,7 +144,10 @@ def parse(output: str) -> Facts:
     if values.get("end") != "ok":
         raise DeployError(tr("lecture de l'état du serveur interrompue",
                              "reading the server's state was cut short"))
-    lock = base64.b64decode(values.get("lock", "") or b"").decode("utf-8", "replace")
+    lock = base64.b64decode(values.get("lock", "") or b"").decode("utf-8", "replace").strip()
+    if not lock and values.get("lock_dir"):
+        lock = no_details()
+    secrets, problem = _secrets(values.get("secrets_file", ""), values.get("secrets", ""))
     return Facts(
         os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
         arch=values.get("arch", ""),
@@ -115,8 +157,8 @@ def parse(output: str) -> Facts:
         current=values.get("current", ""),
         releases=tuple(sorted(values.get("releases", "").split())),
         state=from_json(_b64json(values.get("state", ""), "state.json")),
-        secrets=_b64json(values.get("secrets", ""), "secrets.json"),
-        lock=lock.strip(), proxy_files=proxy, ports_in_use=frozenset(ports),
+        secrets=secrets, secrets_file=values.get("secrets_file", ""), secrets_problem=problem,
+        volumes=tuple(sorted(lines.volumes)), warnings=tuple(lines.warnings), lock=lock, proxy_files=proxy, ports_in_use=frozenset(ports),
         server_time=_float(values.get("time", "")),
         release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),

@@ -12,6 +12,7 @@ LOCKED_EXIT = 4  # the lock is held by someone else: its details follow on stdou
 CHANGED_EXIT = 5  # the server changed between reading its facts and taking the lock
 PORTS_EXIT = 6  # another commune of the server claimed one of our ports meanwhile
 STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the lock details' "depuis=" field
+NO_DETAILS = "verrou sans détails"  # what a lock folder without its details file answers
 
 
 def lock_lines(lock_info: str, expected_current: str | None) -> str:
@@ -22,9 +23,33 @@ def lock_lines(lock_info: str, expected_current: str | None) -> str:
 if [ "$cur" != {q(expected_current)} ]; then echo "current=$cur"; rm -rf "$C/.lock"; exit {CHANGED_EXIT}; fi
 """
     return f"""mkdir -p "$C"
-if ! mkdir "$C/.lock" 2>/dev/null; then cat "$C/.lock/info" 2>/dev/null; exit {LOCKED_EXIT}; fi
-printf '%s\\n' {q(lock_info)} > "$C/.lock/info"
+if ! mkdir "$C/.lock" 2>/dev/null; then
+  if [ -s "$C/.lock/info" ]; then cat "$C/.lock/info"; else echo {q(NO_DETAILS)}; fi
+  exit {LOCKED_EXIT}
+fi
+if ! {{ printf '%s\\n' {q(lock_info)} > "$C/.lock/info.nouveau" \\
+       && sync "$C/.lock/info.nouveau" && mv -f "$C/.lock/info.nouveau" "$C/.lock/info"; }}; then
+  rm -rf "$C/.lock"; exit 1
+fi
 {check}"""
+
+
+def stage_files(root: str) -> str:
+    """Write the files of the tar on stdin atomically: unpacked beside the server's files
+    (same file system), synced to disk, the previous secrets.json kept as
+    ``secrets.json.precedent``, then renamed into place. A full disk leaves every file as it
+    was; the lock is then released and the script exits 1."""
+    return f"""T=$(mktemp -d {q(root + "/.recu.XXXXXX")}) || {{ rm -rf "$C/.lock"; exit 1; }}
+if ! tar -x -f - -C "$T" || ! (cd "$T" && find . -type f -exec sync {{}} +); then
+  rm -rf "$T" "$C/.lock"; echo "staging=failed"; exit 1
+fi
+(cd "$T" && find . -type f) | while read -r f; do
+  f=${{f#./}}; d={q(root)}/$f; mkdir -p "$(dirname "$d")"
+  case "$f" in */secrets.json) if [ -s "$d" ]; then ln -f "$d" "$d.precedent"; fi ;; esac
+  mv -f "$T/$f" "$d"
+done
+rm -rf "$T"
+"""
 
 
 def claim_ports(root: str, ports: Iterable[int]) -> str:
@@ -53,7 +78,7 @@ def take_lock(root: str, slug: str, lock_info: str, expected_current: str,
     tar on stdin (secrets, proxy files) when ``staged``."""
     extract = proxy_locked(root, f"""umask 077
 mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
-tar -x -f - -C {q(root)}""") + "\n" if staged else ""
+{stage_files(root)}""") + "\n" if staged else ""
     return f"""set -eu
 C={q(commune_dir(root, slug))}
 {lock_lines(lock_info, expected_current)}{claim_ports(root, ports)}{extract}echo locked

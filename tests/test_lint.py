@@ -72,7 +72,7 @@ def test_rule_catches_breakage(data_root: Path, code: str, file: str, old: str,
     findings = lint.lint(load_recipes(data_root))
     assert code in {f.code for f in findings}, findings
     finding = next(f for f in findings if f.code == code)
-    assert finding.recipe == "nextcloud" and finding.message and finding.how_to_fix
+    assert finding.service == "nextcloud" and finding.message and finding.fix
 
 
 def test_lint_cli_exit_codes_and_json(cli, data_root: Path, monkeypatch) -> None:

@@ -53,7 +53,7 @@ def occ_tasks(bundle: render.Bundle) -> dict[str, render.Task]:
 
 
 def test_lint_finds_nothing_in_collabora(kit_recipes: RecipeSet) -> None:
-    findings = [f for f in lint.lint(kit_recipes) if f.recipe == "collabora"]
+    findings = [f for f in lint.lint(kit_recipes) if f.service == "collabora"]
     assert findings == [], [f.as_dict() for f in findings]
 
 
@@ -61,7 +61,7 @@ def test_cli_recipes_lint_passes_for_collabora(kit_recipes: RecipeSet, cli) -> N
     if coturn_source(kit_recipes) != "real":
         pytest.skip("the shipped coturn recipe does not exist yet: the CLI cannot see the stub")
     report = json.loads(cli("recipes", "lint", "--json").out)
-    assert [f for f in report["constats"] if f["recette"] == "collabora"] == []
+    assert [f for f in report["constats"] if f["service"] == "collabora"] == []
     assert "collabora" in report["recettes"]
 
 

@@ -182,7 +182,7 @@ def published(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_lint_finds_nothing_in_jitsi(kit_recipes: RecipeSet) -> None:
-    findings = [f for f in lint.lint(kit_recipes) if f.recipe in ("jitsi", "collabora")]
+    findings = [f for f in lint.lint(kit_recipes) if f.service in ("jitsi", "collabora")]
     assert findings == [], [f.as_dict() for f in findings]
 
 
@@ -199,7 +199,7 @@ def test_cli_recipes_lint_passes_for_jitsi(kit_recipes: RecipeSet, cli) -> None:
 
     result = cli("recipes", "lint", "--json")
     report = json.loads(result.out)
-    mine = [f for f in report["constats"] if f["recette"] in ("jitsi", "collabora")]
+    mine = [f for f in report["constats"] if f["service"] in ("jitsi", "collabora")]
     assert mine == []
     assert "jitsi" in report["recettes"]
 

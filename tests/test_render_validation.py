@@ -57,7 +57,7 @@ def test_recipes_lint_of_a_template_rendering_invalid_yaml_is_exit_2_with_json(
     code, report = _lint(cli, data_root)
     assert code == 2
     found = _render_finding(report)
-    assert found["recette"] == "nextcloud" and found["fichier"] == COMPOSE
+    assert found["service"] == "nextcloud" and found["fichier"] == COMPOSE
     assert isinstance(found["ligne"], int) and line <= found["ligne"] <= line + 1
     assert "YAML invalide" in found["message"]
 

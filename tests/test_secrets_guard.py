@@ -151,7 +151,7 @@ def test_dest_with_dotdot_is_a_lint_error_and_render_exits_2(tmp_path: Path, cli
 
     root = _escaping_recipes(tmp_path)
     found = [f for f in recipe_lint.lint(load_recipes(root)) if f.code == "KC015"]
-    assert found and found[0].recipe == "demo" and found[0].level == recipe_lint.ERROR
+    assert found and found[0].service == "demo" and found[0].level == recipe_lint.ERROR
     env = {"KIT_COLLAB_RECIPES": str(root)}
     linted = cli("recipes", "lint", env=env)
     assert linted.code != 0 and "KC015" in linted.text

@@ -19,13 +19,11 @@ from kit_collab.bundle.jinja import CONTEXT_NAMES, environment
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.model import Bundle
 from kit_collab.bundle.secrets import ACCOUNTS, digest_draw
+from kit_collab.check.findings import ERROR, Finding, Level
 from kit_collab.errors import InputError, KitCollabError, Problem
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import VERSION_RE, Recipe, RecipeSet, dest_problem
-
-ERROR = "erreur"
-WARNING = "avertissement"
 
 # A profile with every service on and every kind of value, to render each template once.
 SAMPLE_PROFILE: dict[str, Any] = {
@@ -38,22 +36,6 @@ SAMPLE_PROFILE: dict[str, Any] = {
     "utilisateurs": [{"identifiant": "agent", "nom": "Agent Essai", "email": "agent@essai.example",
                       "role": "administrateur", "services_municipaux": ["accueil"]}],
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    level: str
-    recipe: str
-    message: str
-    how_to_fix: str
-    file: str | None = None  # recipes/<name>/templates/<template>, when the rule knows it
-    line: int | None = None
-
-    def as_dict(self) -> dict[str, str | int | None]:
-        return {"code": self.code, "niveau": self.level, "recette": self.recipe,
-                "message": self.message, "correction": self.how_to_fix,
-                "fichier": self.file, "ligne": self.line}
 
 
 @dataclass(frozen=True)
@@ -74,16 +56,16 @@ class LintContext:
     sample_problems: tuple[Problem, ...] = ()
 
 
-Check = Callable[[Recipe, LintContext], list[str] | list[Located]]
+RuleCheck = Callable[[Recipe, LintContext], list[str] | list[Located]]
 
 
 @dataclass(frozen=True)
 class Rule:
     code: str
-    level: str
+    level: Level
     description: tuple[str, str]  # (fr, en)
     how_to_fix: tuple[str, str]
-    check: Check
+    check: RuleCheck
 
 
 def _parse(recipe: Recipe, name: str) -> nodes.Template:
@@ -376,9 +358,9 @@ def lint(recipes: RecipeSet) -> list[Finding]:
     findings = []
     for recipe in recipes:
         for rule in RULES:
-            fix = rule.how_to_fix[1] if tr("fr", "en") == "en" else rule.how_to_fix[0]
             for found in rule.check(recipe, ctx):
                 note = found if isinstance(found, Located) else Located(found, None, None)
-                findings.append(Finding(rule.code, rule.level, recipe.name, note.message, fix,
-                                        note.file, note.line))
+                findings.append(Finding(rule.level, recipe.name, tr(*rule.description),
+                                        note.message, tr(*rule.how_to_fix), code=rule.code,
+                                        file=note.file, line=note.line))
     return findings

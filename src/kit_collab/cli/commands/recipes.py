@@ -54,7 +54,8 @@ def run_list(*, as_json: bool) -> int:
 
 
 def run_lint(*, as_json: bool) -> int:
-    from kit_collab.check.recipe_lint import ERROR, lint
+    from kit_collab.check.findings import ERROR
+    from kit_collab.check.recipe_lint import lint
     from kit_collab.cli.output import err, esc, out, print_json
     from kit_collab.recipes.load import load_recipes
 
@@ -67,8 +68,8 @@ def run_lint(*, as_json: bool) -> int:
     else:
         for f in findings:
             color = "red" if f.level == ERROR else "yellow"
-            err.print(f"[{color}]{f.code} {f.level}[/] {esc(f.recipe)} : {esc(f.message)} "
-                      f"→ {esc(f.how_to_fix)}")
+            err.print(f"[{color}]{f.code} {f.level}[/] {esc(f.service)} : {esc(f.message)} "
+                      f"→ {esc(f.fix)}")
         if not findings:
             out.print(tr(f"[green]✓[/] {len(recipes.recipes)} recettes vérifiées, aucun problème",
                          f"[green]✓[/] {len(recipes.recipes)} recipes checked, no problem"))

@@ -3,8 +3,9 @@ C=/opt/kit-collab/communes/saint-essai-fr
 echo before
 [ -d "$C/releases/"r-1 ]
 ln -sfn releases/r-1 "$C/current.new" && mv -T "$C/current.new" "$C/current"
-docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --remove-orphans --wait --wait-timeout 300
-docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --no-deps --force-recreate --wait --wait-timeout 300 matrix-synapse
+docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --remove-orphans
+docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --no-deps --force-recreate matrix-synapse
+docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --wait --wait-timeout 300
 exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
 docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml exec -T caddy caddy reload --config /opt/kit-collab/proxy/Caddyfile --adapter caddyfile || true

@@ -141,10 +141,13 @@ rm -f "$C/current" "$C/ports.claim"
     if restart is None:
         up = compose(root, slug, "up", "-d", "--remove-orphans", "--force-recreate", *wait)
     else:
+        # The services the failed release recreated still run its files (a bind mount
+        # resolves `current` when the container is created): recreate them first, then wait
+        # for every service of the previous release to be healthy.
         names = [q(s) for s in restart]
-        up = compose(root, slug, "up", "-d", "--remove-orphans", *wait) + (
-            "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *wait,
-                            *names) if names else "")
+        up = compose(root, slug, "up", "-d", "--remove-orphans") + (
+            "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *names)
+            if names else "") + "\n" + compose(root, slug, "up", "-d", *wait)
     return f"""{head}[ -d "$C/releases/"{q(previous)} ]
 {_point_current(previous)}
 {up}

@@ -36,7 +36,7 @@ from .conftest import RUN_HOST, RUN_ID
 RUN = RUN_ID
 REGISTRY = f"kctest.invalid/{RUN}"
 BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.36.1"
-CADDY_IMAGE = f"{REGISTRY}/caddy:2.10.2"
+CADDY_IMAGE = f"{REGISTRY}/caddy:2.11.4"
 PROXY_PROJECT = f"kctest-{RUN}-proxy"
 PROXY_NETWORK = PROXY_PROJECT
 PROXY_ENV = "KIT_COLLAB_PROXY_PROJECT"
@@ -58,7 +58,7 @@ def demo_data_root(tmp: Path) -> Path:
     demo = root / "recipes" / "demo"
     shutil.copytree(repo / "recipes" / "proxy", proxy)
     shutil.copytree(repo / "tests" / "data" / "recipes" / "demo", demo)
-    _rewrite(proxy / "recipe.yaml", {"caddy: caddy:2.10.2": f"caddy: {CADDY_IMAGE}"})
+    _rewrite(proxy / "recipe.yaml", {"caddy: caddy:2.11.4": f"caddy: {CADDY_IMAGE}"})
     _rewrite(proxy / "templates" / "compose.yaml.j2",
              {f'- "{p}:': f'- "{HOST}:{p}:' for p in ("80", "443")})
     _rewrite(demo / "recipe.yaml", {"kctest/busybox:1.36.1": BUSYBOX_IMAGE})

@@ -39,8 +39,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 BREAKAGES = [
     ("KC001", "recipes/nextcloud/recipe.yaml", "version: 1.0.0+34.0.2", 'version: "34.0.2"'),
-    ("KC002", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.5", "redis: redis:latest"),
-    ("KC002", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.5", "redis: redis"),
+    ("KC002", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.9", "redis: redis:latest"),
+    ("KC002", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.9", "redis: redis"),
     ("KC004", "recipes/nextcloud/recipe.yaml", "template: postgres.env.j2",
      "template: absent.env.j2"),
     ("KC004", "recipes/nextcloud/templates/postgres.env.j2", 'POSTGRES_DB="nextcloud"',
@@ -61,6 +61,8 @@ BREAKAGES = [
     ("KC012", "recipes/nextcloud/recipe.yaml",
      "services: [nextcloud, nextcloud-cron, nextcloud-db, nextcloud-redis]",
      "services: [nextcloud, nextcloud-cron, nextcloud-db]"),
+    ("KC016", "recipes/nextcloud/recipe.yaml", "  redis: 2026-05-01\n", ""),
+    ("KC018", "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.9", "redis: redis:7.4.5"),
 ]
 
 
@@ -80,7 +82,7 @@ def test_lint_cli_exit_codes_and_json(cli, data_root: Path, monkeypatch) -> None
 
     ok = cli("recipes", "lint", "--json")
     assert ok.code == 0 and json.loads(ok.out)["erreurs"] == 0
-    _edit(data_root / "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.5", "redis: redis")
+    _edit(data_root / "recipes/nextcloud/recipe.yaml", "redis: redis:7.4.9", "redis: redis")
     monkeypatch.setattr("kit_collab.recipes.load.data_root", lambda: data_root)
     bad = cli("recipes", "lint", "--json")
     assert bad.code == 2

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import jinja2
@@ -19,7 +20,8 @@ from kit_collab.bundle.jinja import CONTEXT_NAMES, environment
 from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.model import Bundle
 from kit_collab.bundle.secrets import ACCOUNTS, digest_draw
-from kit_collab.check.findings import ERROR, Finding, Level
+from kit_collab.check import pin_lint
+from kit_collab.check.findings import ERROR, WARNING, Finding, Level
 from kit_collab.errors import InputError, KitCollabError, Problem
 from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
@@ -54,6 +56,7 @@ class LintContext:
     sample: Bundle | None
     sample_error: str | None
     sample_problems: tuple[Problem, ...] = ()
+    today: date = field(default_factory=date.today)
 
 
 RuleCheck = Callable[[Recipe, LintContext], list[str] | list[Located]]
@@ -332,6 +335,24 @@ RULES: tuple[Rule, ...] = (
                           "each dest stays inside the recipe's folder"),
          ("écrivez un chemin relatif sans « .. », ex. config/app.yaml",
           "write a relative path without '..', e.g. config/app.yaml"), _check_dest_paths),
+    Rule("KC016", ERROR, ("chaque image épinglée a sa date de publication amont",
+                          "each pinned image has its upstream release date"),
+         ("ajoutez released: {clé: AAAA-MM-JJ} lue dans les notes de version amont",
+          "add released: {key: YYYY-MM-DD} read in the upstream release notes"),
+         lambda r, _c: pin_lint.undated(r)),
+    Rule("KC017", WARNING, ("épinglage récent (moins de 120 jours)", "recent pin (under 120 "
+                            "days)"),
+         ("relisez les notes de version amont ; passez au dernier correctif et mettez à jour "
+          "released:", "read the upstream release notes again; move to the latest patch and "
+          "update released:"), lambda r, c: pin_lint.stale(r, c.today)),
+    Rule("KC018", ERROR, ("aucune image exposée à un avis critique déjà corrigé en amont",
+                          "no image exposed to a critical advisory fixed upstream"),
+         ("épinglez la version corrigée (ou plus récente)", "pin the fixed version (or newer)"),
+         lambda r, _c: pin_lint.critical(r)),
+    Rule("KC019", WARNING, ("aucune image exposée à un avis de sécurité déjà corrigé en amont",
+                            "no image exposed to a security advisory fixed upstream"),
+         ("épinglez la version corrigée (ou plus récente)", "pin the fixed version (or newer)"),
+         lambda r, _c: pin_lint.lesser(r)),
 )
 
 
@@ -352,9 +373,11 @@ def context_names() -> frozenset[str]:
     return frozenset({*data, *CONTEXT_NAMES})
 
 
-def lint(recipes: RecipeSet) -> list[Finding]:
+def lint(recipes: RecipeSet, today: date | None = None) -> list[Finding]:
+    """Every rule on every recipe; ``today`` dates the pins' age (the machine's date)."""
     sample, error, problems = _sample(recipes)
-    ctx = LintContext(recipes, context_names(), sample, error, problems)
+    ctx = LintContext(recipes, context_names(), sample, error, problems,
+                      today or date.today())
     findings = []
     for recipe in recipes:
         for rule in RULES:
@@ -363,4 +386,5 @@ def lint(recipes: RecipeSet) -> list[Finding]:
                 findings.append(Finding(rule.level, recipe.name, tr(*rule.description),
                                         note.message, tr(*rule.how_to_fix), code=rule.code,
                                         file=note.file, line=note.line))
-    return findings
+    # Errors first, warnings (old pins) after: what blocks is read first.
+    return sorted(findings, key=lambda f: f.level != ERROR)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +109,17 @@ class TaskSpec(_Data):
     env: dict[str, str] = Field(default_factory=dict)  # values: templates, e.g. secret refs
 
 
+class Advisory(_Data):
+    """A published security advisory about one of the recipe's images, and the upstream
+    version that fixes it: lint refuses a critical one whose fix is newer than the pin."""
+
+    image: str  # a key of ``images``
+    id: str  # CVE-... or the upstream's own identifier
+    severity: Literal["critical", "high", "medium", "low"]
+    fixed_in: str  # the first upstream version without it, e.g. 7.4.6
+    source: str  # where it was read (release notes, advisory page)
+
+
 class RecipeSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     version: str
@@ -116,6 +128,10 @@ class RecipeSpec(_Data):
     active_if: list[str] = Field(default_factory=list)  # any true => active; empty => always
     requires: list[str] = Field(default_factory=list)
     images: dict[str, str]
+    # The upstream release date of each pinned image (a key of ``images`` each): lint warns
+    # when a pin gets old, so that someone reads the release notes again.
+    released: dict[str, date] = Field(default_factory=dict)
+    advisories: list[Advisory] = Field(default_factory=list)
     resources: Resources
     hostnames: dict[str, str] = Field(default_factory=dict)  # key -> profile path of the label
     # The proxy site also answers on the commune's bare domain (Matrix delegation files).

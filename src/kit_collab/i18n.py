@@ -34,6 +34,35 @@ def lang_from(argv: list[str], environ: dict[str, str] | None = None) -> str:
     return env.get("KIT_COLLAB_LANG", "fr")
 
 
+def lang_first(argv: list[str]) -> list[str]:
+    """argv with ``--lang X`` moved before the subcommand, wherever it was written: the
+    language is an option of the program, not of one command."""
+    rest, found, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            found = ["--lang", argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--lang="):
+            found = ["--lang", arg.split("=", 1)[1]]
+        else:
+            rest.append(arg)
+        i += 1
+    return [*found, *rest]
+
+
 def tr(fr: str, en: str) -> str:
     """The message in the current language."""
     return en if _state["lang"] == "en" else fr
+
+
+def count(n: int, fr: tuple[str, str], en: tuple[str, str]) -> str:
+    """``n`` and its noun, singular or plural: French takes the singular for 0 and 1
+    ("0 problème", "1 problème", "2 problèmes"), English only for 1."""
+    if _state["lang"] == "en":
+        return f"{n} {en[0] if n == 1 else en[1]}"
+    return f"{n} {fr[0] if n <= 1 else fr[1]}"

@@ -23,7 +23,7 @@ from kit_collab.apply.scripts.sections import MARK
 from kit_collab.apply.scripts.synapse import MATRIX_ERRORS
 from kit_collab.apply.scripts.target import SERVICE_OF, Target
 from kit_collab.bundle.secrets import SYSTEM
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.plan import accounts
 from kit_collab.plan.accounts import AccountAction, Existing
 from kit_collab.profile.model import Profile
@@ -149,8 +149,9 @@ def provision(transport: Any, profile: Profile, bundle: Any,
     target = target_for(profile)
     found = survey(transport, target, profile, services, secrets)
     if reporter is not None:
-        reporter.step(tr(f"Comptes et espaces partagés : {len(found.actions)} action(s)",
-                         f"Accounts and shared spaces: {len(found.actions)} action(s)"))
+        actions = count(len(found.actions), ("action", "actions"), ("action", "actions"))
+        reporter.step(tr(f"Comptes et espaces partagés : {actions}",
+                         f"Accounts and shared spaces: {actions}"))
     if not found.actions:
         return found.warnings
     outcome = apply(transport, target, profile, found.actions, secrets,

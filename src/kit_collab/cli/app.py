@@ -87,9 +87,10 @@ def _log_unexpected(exc: BaseException) -> Path | None:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on argv; return the exit code."""
-    from kit_collab.i18n import lang_from
+    from kit_collab.i18n import lang_first, lang_from
 
     set_lang(lang_from(argv))
+    argv = lang_first(argv)
     app = build_app()
     try:
         app(args=argv, prog_name="kit-collab")

@@ -11,7 +11,7 @@ from typing import Any
 from kit_collab.cli.options import FleetArgs
 from kit_collab.fleet import runner
 from kit_collab.fleet.inventory import InventoryEntry
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 class LiveView:
@@ -91,5 +91,7 @@ def final_table(results: list[runner.CommuneResult], folder: Path | None) -> Non
     out.print(table)
     failed = sum(r.status == runner.FAILED for r in results)
     where = tr(f" ; journaux : {esc(folder)}", f"; logs: {esc(folder)}") if folder else ""
-    out.print(tr(f"{len(results)} commune(s), {failed} en échec{where}",
-                 f"{len(results)} commune(s), {failed} failed{where}"))
+    out.print(tr(f"{count(len(results), ('commune', 'communes'), ('commune', 'communes'))}, "
+                 f"{failed} en échec{where}",
+                 f"{count(len(results), ('commune', 'communes'), ('commune', 'communes'))}, "
+                 f"{failed} failed{where}"))

@@ -48,11 +48,12 @@ def host_key_option() -> Any:
 
 
 def profile_argument() -> Any:
-    return typer.Argument(help=tr("Profil de la commune.", "Commune profile."))
+    return typer.Argument(metavar=tr("PROFIL", "PROFILE"),
+                          help=tr("Profil de la commune.", "Commune profile."))
 
 
 def targets_argument() -> Any:
-    return typer.Argument(help=tr(
+    return typer.Argument(metavar=tr("PROFIL", "PROFILE"), help=tr(
         "Profil d'une commune ; ou plusieurs profils, ou un dossier d'inventaire (profils et "
         "defauts.yaml) pour toute une flotte.", "A commune profile; or several profiles, or "
         "an inventory folder (profiles and defauts.yaml) for a whole fleet."))

@@ -19,9 +19,8 @@ def interactive() -> bool:
 
 
 def _confirm_host_key(host: str, key_type: str, fingerprint: str) -> bool:
-    from rich.prompt import Confirm
-
     from kit_collab.cli.output import err, esc
+    from kit_collab.cli.prompts import yes_no
 
     err.print(tr(f"Clé d'hôte inconnue pour {esc(host)} : {esc(key_type)} {esc(fingerprint)}",
                  f"Unknown host key for {esc(host)}: {esc(key_type)} {esc(fingerprint)}"))
@@ -29,8 +28,8 @@ def _confirm_host_key(host: str, key_type: str, fingerprint: str) -> bool:
                  "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).",
                  "Check it with the host (server console: "
                  "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)."))
-    return bool(Confirm.ask(tr("Faire confiance à cette clé ?", "Trust this key?"),
-                            default=False, console=err))
+    return yes_no(tr("Faire confiance à cette clé ?", "Trust this key?"), default=False,
+                  console=err)
 
 
 def open_transport(profile: Any, accept_host_key: str | None) -> Any:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit_collab import constants
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.operations.report import NOTHING, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -30,6 +30,6 @@ def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporte
     if result.noop:
         return Planned(constants.EXIT_OK, NOTHING, tr("à jour", "up to date"), "",
                        result.as_dict(), plan=result)
-    return Planned(constants.EXIT_OK, OK, tr(f"{len(changes)} changement(s)",
-                                             f"{len(changes)} change(s)"), result.resume,
+    return Planned(constants.EXIT_OK, OK, count(len(changes), ("changement", "changements"),
+                                                ("change", "changes")), result.resume,
                    result.as_dict(), plan=result)

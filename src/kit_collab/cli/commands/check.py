@@ -11,7 +11,7 @@ import typer
 
 from kit_collab.cli import options
 from kit_collab.cli.options import FleetArgs
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 def register(app: typer.Typer) -> None:
@@ -109,8 +109,9 @@ def print_report(profile: Any, findings: list[Any], records: list[str] | None = 
         for line in records:
             out.print(f"  {esc(line)}")
     counts = dg.summary(findings)
-    line = tr(f"{counts[dg.OK]} ok, {counts[dg.WARNING]} avertissement(s), "
-              f"{counts[dg.ERROR]} erreur(s)",
-              f"{counts[dg.OK]} ok, {counts[dg.WARNING]} warning(s), {counts[dg.ERROR]} error(s)")
+    warned = count(counts[dg.WARNING], ("avertissement", "avertissements"),
+                   ("warning", "warnings"))
+    failed = count(counts[dg.ERROR], ("erreur", "erreurs"), ("error", "errors"))
+    line = f"{counts[dg.OK]} ok, {warned}, {failed}"
     color = "red" if counts[dg.ERROR] else "yellow" if counts[dg.WARNING] else "green"
     out.print(f"[{color}]{line}[/]")

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         "Pose quelques questions en français et écrit le profil commenté de la commune.",
         "Ask a few questions and write the commune's commented profile."))
     def init(
-        path: Annotated[Path, typer.Argument(help=tr(
+        path: Annotated[Path, typer.Argument(metavar=tr("PROFIL", "PROFILE"), help=tr(
             "Profil à écrire (jamais écrasé sans --force).",
             "Profile to write (never overwritten without --force)."))] = Path("commune.yaml"),
         nom: Annotated[str | None, _text("--nom", "Nom de la commune.",

@@ -83,10 +83,9 @@ def run(targets: list[Path], opts: Any, fleet: FleetArgs, *, yes: bool) -> int:
 
 def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     """The plan shown, then a yes asked on the terminal (False: nothing to do or no)."""
-    from rich.prompt import Confirm
-
     from kit_collab.cli.commands.plan import show_plan
     from kit_collab.cli.output import out
+    from kit_collab.cli.prompts import yes_no
     from kit_collab.operations import plan as plan_op
     from kit_collab.operations.report import QuietReporter
 
@@ -94,7 +93,7 @@ def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     show_plan(planned.plan)
     if planned.plan.noop:
         return False
-    if not Confirm.ask(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):
+    if not yes_no(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):
         out.print(tr("Abandon : rien n'a été changé.", "Cancelled: nothing changed."))
         return False
     return True

@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
         "Écrit dans un dossier tous les fichiers qui seraient déposés sur le serveur.",
         "Write to a folder every file that would land on the server."))
     def render(
-        profile: Annotated[Path, typer.Argument(help=tr("Profil de la commune.",
+        profile: Annotated[Path, typer.Argument(metavar=tr("PROFIL", "PROFILE"),
+                                                help=tr("Profil de la commune.",
                                                         "Commune profile."))],
         out: Annotated[Path, typer.Option("--out", "-o", help=tr(
             "Dossier de sortie (structure de /opt/kit-collab).",

@@ -102,17 +102,15 @@ def show(profile: Any, found: Any) -> None:
 
 
 def _confirm(profile: Any, found: Any, actions: list[Any]) -> bool:
-    from rich.prompt import Confirm
-
     from kit_collab.cli.output import esc, out
+    from kit_collab.cli.prompts import yes_no
 
     show(profile, found)
     out.print(tr("Retraits prévus (les comptes sont désactivés, jamais supprimés) :",
                  "Planned removals (accounts are disabled, never deleted):"))
     for action in actions:
         out.print(f"  - {action.service} : {esc(action.target)} — {esc(action.detail)}")
-    return bool(Confirm.ask(tr("Appliquer ces retraits ?", "Apply these removals?"),
-                            default=False))
+    return yes_no(tr("Appliquer ces retraits ?", "Apply these removals?"), default=False)
 
 
 def register(app: typer.Typer) -> None:

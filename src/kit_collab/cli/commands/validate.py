@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from kit_collab import constants
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         "installer.", "Check one or more profiles, or a whole inventory folder, installing "
         "nothing."))
     def validate(
-        profiles: Annotated[list[Path], typer.Argument(help=tr(
+        profiles: Annotated[list[Path], typer.Argument(metavar=tr("PROFIL", "PROFILE"), help=tr(
             "Profil(s) de commune (YAML), ou dossier d'inventaire (profils et defauts.yaml).",
             "Commune profile(s) (YAML), or inventory folder (profiles and defauts.yaml)."),
             show_default=False)],
@@ -61,7 +61,7 @@ def _print(check: Any) -> None:
         out.print(f"[green]✓[/] {esc(check.path)} : " + tr(
             f"profil valide ({esc(check.name)})", f"valid profile ({esc(check.name)})"))
         return
-    err.print(f"[red]✗[/] {esc(check.path)} : " + tr(
-        f"{len(check.problems)} problème(s)", f"{len(check.problems)} problem(s)"))
+    err.print(f"[red]✗[/] {esc(check.path)} : "
+              + count(len(check.problems), ("problème", "problèmes"), ("problem", "problems")))
     for problem in check.problems:
         err.print(f"  - {esc(problem_line(problem))}")

@@ -280,7 +280,26 @@ def test_wrong_key_is_an_authentication_error(sshd_server: Sshd, known: Path,
     error = caught.value
     assert error.exit_code == constants.EXIT_CONNECT
     assert error.message == f"authentification SSH refusée pour root@127.0.0.1:{sshd_server.port}"
-    assert "authorized_keys" in (error.hint or "")
+    assert "ssh-copy-id -i" in (error.hint or "") and "serveur.cle_ssh" in (error.hint or "")
+
+
+def test_no_key_at_all_is_said_in_french_with_the_commands_that_fix_it(
+        sshd_server: Sshd, known: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Symptom (issue 15, item 2): "No authentication methods available → vérifiez serveur.hote
+    # et serveur.port_ssh": English paramiko text, and a hint blaming the host and port.
+    home = tmp_path / "home-sans-cle"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    serveur = sshd_server.serveur(cle_ssh=None)
+    with pytest.raises(ConnectError) as caught:
+        connect(serveur, accept_host_key=sshd_server.fingerprint, known_hosts_file=known)
+    error = caught.value
+    assert error.exit_code == constants.EXIT_CONNECT
+    assert error.message.startswith("aucune clé SSH sur ce poste")
+    assert "No authentication" not in error.message + (error.hint or "")
+    assert "ssh-keygen -t ed25519" in (error.hint or "") and "ssh-copy-id" in (error.hint or "")
+    assert "serveur.hote" not in (error.hint or "")
 
 
 def test_missing_key_file(sshd_server: Sshd, known: Path) -> None:

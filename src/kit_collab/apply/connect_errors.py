@@ -36,15 +36,36 @@ def connect_error(exc: BaseException, serveur: Serveur, timeout: float) -> Conne
                f"SSH key {serveur.cle_ssh} is protected by a passphrase ({who})"),
             hint=tr("chargez-la dans l'agent SSH (ssh-add) puis relancez",
                     "load it into the SSH agent (ssh-add) and run again"))
+    if isinstance(exc, paramiko.SSHException) and "No authentication methods" in str(exc):
+        # paramiko found neither a key file, nor an SSH agent, nor a password to offer.
+        return ConnectError(
+            tr(f"aucune clé SSH sur ce poste pour se connecter à {who} (kit-collab se "
+               "connecte par clé, jamais par mot de passe)",
+               f"no SSH key on this machine to connect to {who} (kit-collab connects with a "
+               "key, never with a password)"),
+            hint=_key_hint(serveur))
     if isinstance(exc, paramiko.AuthenticationException):
         return ConnectError(
             tr(f"authentification SSH refusée pour {who}",
                f"SSH authentication refused for {who}"),
-            hint=tr(f"vérifiez serveur.utilisateur et serveur.cle_ssh : la clé publique doit "
-                    f"figurer dans ~{serveur.utilisateur}/.ssh/authorized_keys sur le serveur",
-                    f"check serveur.utilisateur and serveur.cle_ssh: the public key must be in "
-                    f"~{serveur.utilisateur}/.ssh/authorized_keys on the server"))
+            hint=_key_hint(serveur))
     return _network_error(exc, serveur, timeout)
+
+
+def _key_hint(serveur: Serveur) -> str:
+    """How to get a key accepted: made once on this machine, installed with the password the
+    hosting provider sent (typed at ssh-copy-id's own prompt, never in a file)."""
+    target = f"{serveur.utilisateur}@{serveur.hote}"
+    port = f" -p {serveur.port_ssh}" if serveur.port_ssh != 22 else ""
+    key = serveur.cle_ssh or "~/.ssh/id_ed25519"
+    return tr(f"créez une clé si vous n'en avez pas (ssh-keygen -t ed25519), installez-la sur "
+              f"le serveur avec le mot de passe de l'hébergeur (ssh-copy-id -i {key}.pub"
+              f"{port} {target}), puis indiquez-la dans le profil (serveur.cle_ssh: {key}) ; "
+              f"vérifiez aussi serveur.utilisateur",
+              f"create a key if you have none (ssh-keygen -t ed25519), install it on the "
+              f"server with the provider's password (ssh-copy-id -i {key}.pub{port} {target}), "
+              f"then name it in the profile (serveur.cle_ssh: {key}); check serveur.utilisateur "
+              "too")
 
 
 def _network_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:

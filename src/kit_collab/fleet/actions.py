@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from kit_collab.check.findings import ERROR
+from kit_collab.errors import ConnectError
 from kit_collab.fleet.inventory import InventoryEntry
 from kit_collab.fleet.runner import CommuneJob, CommuneLog
 from kit_collab.i18n import tr
@@ -54,10 +55,14 @@ def status_action(recipes: RecipeSet) -> CommuneJob:
 def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> CommuneJob:
     """With ``options.server`` False, the server is never connected to."""
     def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
-        transport = connect() if options.server else None
         log.step(tr("Diagnostic", "Diagnosis"))
-        result = diagnose_op.diagnose(entry.profile, recipes, options, transport=transport,
-                                      profile_path=entry.path)
+        try:
+            transport = connect() if options.server else None
+            result = diagnose_op.diagnose(entry.profile, recipes, options,
+                                          transport=transport, profile_path=entry.path)
+        except ConnectError as exc:
+            result = diagnose_op.unreachable(entry.profile, recipes, options, exc,
+                                             profile_path=entry.path)
         for f in result.findings:
             log.step(f"{f.level} {f.service} {f.check} : {f.message}"
                      + (f" → {f.fix}" if f.fix else ""))

@@ -38,8 +38,8 @@ from kit_collab.check.rules.server import (
     reachability_findings,
     system_findings,
 )
-from kit_collab.errors import DeployError
-from kit_collab.i18n import tr
+from kit_collab.errors import DeployError, KitCollabError
+from kit_collab.i18n import count, tr
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -190,10 +190,11 @@ def gate(findings: list[Finding], *, force: bool) -> str:
     """For install: stop on a preflight error unless ``force``. Returns the note to write in
     the audit log when errors were overridden ("" when there were none)."""
     errors = blocking(findings)
+    many = count(len(errors), ("erreur", "erreurs"), ("error", "errors"))
     if errors and not force:
         raise DeployError(
-            tr(f"vérification préalable : {len(errors)} erreur(s), rien n'a été changé",
-               f"preflight: {len(errors)} error(s), nothing was changed"),
+            tr(f"vérification préalable : {many}, rien n'a été changé",
+               f"preflight: {many}, nothing was changed"),
             hint=tr("corrigez-les (voir le tableau), ou passez outre avec --force (noté dans le "
                     "journal d'audit du serveur)",
                     "fix them (see the table), or override with --force (written to the "
@@ -230,13 +231,30 @@ def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
     return _diagnosis(profile, findings, records)
 
 
-def _diagnosis(profile: Profile, findings: list[Finding], records: list[str]) -> Diagnosis:
+def unreachable(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions,
+                error: KitCollabError, *, profile_path: Path | None = None) -> Diagnosis:
+    """The server cannot be reached over SSH (not yet rented, no key yet, a typo): that is
+    one finding with its fix, and the rest is checked without it: DNS, ports, the records to
+    create at the registrar. No health checks (nothing says a release is there). Exit 3."""
+    targets = parse_resolve(list(options.resolve))
+    bundle = _local_bundle(profile_path, profile, recipes)
+    findings, records = preflight_and_records(profile, bundle, None, resolve=targets,
+                                              recipes=recipes, dns_server=options.dns_server)
+    findings.insert(0, Finding(ERROR, SERVER, "ssh", tr(
+        f"connexion au serveur impossible : {error.message} ; vérifications faites sans lui",
+        f"cannot connect to the server: {error.message}; checks run without it"),
+        error.hint or ""))
+    return _diagnosis(profile, findings, records, code=error.exit_code)
+
+
+def _diagnosis(profile: Profile, findings: list[Finding], records: list[str], *,
+               code: int | None = None) -> Diagnosis:
     counts = summary(findings)
-    text = tr(f"{counts[OK]} ok, {counts[WARNING]} avert., {counts[ERROR]} "
-              "erreur(s)", f"{counts[OK]} ok, {counts[WARNING]} warn., "
-              f"{counts[ERROR]} error(s)")
+    text = (f"{counts[OK]} ok, "
+            + count(counts[WARNING], ("avert.", "avert."), ("warn.", "warn.")) + ", "
+            + count(counts[ERROR], ("erreur", "erreurs"), ("error", "errors")))
     first = next((f.message for f in findings if f.level == ERROR), "")
-    base = OperationResult.of(exit_code(findings), text, first,
+    base = OperationResult.of(exit_code(findings) if code is None else code, text, first,
                               as_dict(profile, findings, records))
     return Diagnosis(base.code, base.state, base.summary, base.message, base.data,
                      findings=findings, records=records)

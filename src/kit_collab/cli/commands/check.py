@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
 def run_targets(targets: list[Path], opts: Any, fleet: FleetArgs) -> int:
     """The diagnosis of one profile or of a fleet, with the same options for both."""
     from kit_collab.cli import session
+    from kit_collab.errors import ConnectError
     from kit_collab.fleet import actions
     from kit_collab.operations import diagnose
     from kit_collab.recipes.load import load_recipes
@@ -62,9 +63,12 @@ def run_targets(targets: list[Path], opts: Any, fleet: FleetArgs) -> int:
         if not opts.server:
             result = diagnose.diagnose(profile, recipes, opts, profile_path=path)
         else:
-            with session.open_transport(profile, fleet.accept_host_key) as transport:
-                result = diagnose.diagnose(profile, recipes, opts, transport=transport,
-                                           profile_path=path)
+            try:
+                with session.open_transport(profile, fleet.accept_host_key) as transport:
+                    result = diagnose.diagnose(profile, recipes, opts, transport=transport,
+                                               profile_path=path)
+            except ConnectError as exc:  # the server not reachable yet: checked without it
+                result = diagnose.unreachable(profile, recipes, opts, exc, profile_path=path)
         print_report(profile, result.findings, result.records)
         return result.code
 

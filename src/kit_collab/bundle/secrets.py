@@ -22,7 +22,10 @@ from kit_collab.recipes.load import Recipe
 Draw = Callable[[str, int, str], str]
 
 ACCOUNTS = "comptes"  # secrets bucket of the agents' initial passwords, one per identifiant
-READABLE = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
+# Read aloud and typed by an agent: lower case only (no c/C, s/S, w/W, z/Z), and no pair that
+# looks alike in any font (0/o, 1/l/i, 2/z, 5/s, 6/b, 9/g/q): 26 symbols, 4.7 bits each.
+READABLE = "acdefhjkmnprtuvwxy23456789"
+ACCOUNT_LENGTH = 16  # four groups of four: 75 bits
 _ALPHABETS = {"hex": "0123456789abcdef", "readable": READABLE}
 
 
@@ -46,9 +49,14 @@ def digest_draw(seed: str) -> Draw:
         if alphabet == "base64":
             return base64.b64encode(digest[:length]).decode().rstrip("=")
         value = (digest.hex() * 4)[:length]
-        return value.translate(str.maketrans("01", "ab")) if alphabet == "readable" else value
+        return value.translate(str.maketrans("01b", "a7c")) if alphabet == "readable" else value
 
     return draw
+
+
+def grouped(value: str, size: int = 4) -> str:
+    """``k7pmx3qd`` -> ``k7pm-x3qd``: groups read aloud one at a time."""
+    return "-".join(value[i:i + size] for i in range(0, len(value), size))
 
 
 def user_ids(profile: Profile) -> list[str]:
@@ -73,6 +81,6 @@ def ensure_secrets(recipes: list[Recipe], existing: Secrets | None, users: Itera
         accounts = result.setdefault(ACCOUNTS, {})
         if not accounts.get(user):
             name = f"{ACCOUNTS}.{user}"
-            accounts[user] = draw(name, 16, "readable")
+            accounts[user] = grouped(draw(name, ACCOUNT_LENGTH, "readable"))
             created.append(name)
     return result, created

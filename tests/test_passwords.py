@@ -11,7 +11,7 @@ SHAPE = re.compile(r"^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$")
 
 
 def test_no_look_alike_characters_at_all() -> None:
-    assert READABLE == READABLE.lower()
+    assert READABLE.lower() == READABLE
     for pair in ("0o", "1l", "1i", "li", "2z", "5s", "6b", "9g", "9q"):
         assert not set(pair) <= set(READABLE), pair
 

@@ -95,6 +95,13 @@ def decode(raw: bytes, source: str) -> str:
     raise AssertionError("unreachable")
 
 
+def _yaml11_word(node: yaml.Node) -> bool:
+    """A plain yes/no/on/off/y/n that YAML 1.1 turns into a boolean: kept as its text (the
+    profile's models read "oui", "yes", "on" as true where a boolean is expected)."""
+    return (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool"
+            and node.style is None and node.value.lower() not in ("true", "false"))
+
+
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -118,6 +125,8 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        if _yaml11_word(node):
+            return node.value  # `pays: NO` is Norway, not false: text, where text is wanted
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError:
@@ -156,10 +165,12 @@ def load(raw: bytes, source: str) -> Document:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        detail = exc.problem or exc.context or ""
-        _fail(source, tr(f"syntaxe YAML invalide : {detail}", f"invalid YAML syntax: {detail}"),
-              mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+        from kit_collab.profile.yaml_syntax import explain
+
+        said = explain(exc, text)
+        raise InputError(said.message, [Problem("", said.message, file=source, line=said.line,
+                                                column=said.column, hint=said.hint)],
+                         hint=said.hint) from None
     except yaml.YAMLError as exc:
         _fail(source, tr(f"YAML invalide : {exc}", f"invalid YAML: {exc}"))
     except RecursionError:

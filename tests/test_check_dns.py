@@ -94,8 +94,12 @@ def test_preflight_dns_findings_and_records_to_create(dns_server: str) -> None:
     assert dns["discussion.saint-essai.fr"].fix.startswith(
         "créez chez votre registraire : discussion.saint-essai.fr. 3600 IN A 203.0.113.10")
     assert dns["discussion.saint-essai.fr"].service == "matrix"
-    assert records == ["matrix.saint-essai.fr. 3600 IN A 203.0.113.10",
-                       "discussion.saint-essai.fr. 3600 IN A 203.0.113.10"]
+    assert [r.zone_line() for r in records] == [
+        "matrix.saint-essai.fr. 3600 IN A 203.0.113.10",
+        "discussion.saint-essai.fr. 3600 IN A 203.0.113.10"]
+    # The same in a registrar's form: type, sous-domaine, cible, TTL (issue 15, item 9).
+    assert [(r.kind, r.subdomain, r.target, r.ttl) for r in records] == [
+        ("A", "matrix", "203.0.113.10", 3600), ("A", "discussion", "203.0.113.10", 3600)]
     assert dg.exit_code(findings) == 1
     # Checking before DNS exists, with --resolve: the same problems, as warnings.
     forced, _ = diagnose.preflight_and_records(profile, bundle, None, resolver=resolver,

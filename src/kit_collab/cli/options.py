@@ -59,26 +59,35 @@ def targets_argument() -> Any:
         "an inventory folder (profiles and defauts.yaml) for a whole fleet."))
 
 
+def _names() -> str:
+    return tr("noms séparés par des virgules, ou l'option répétée",
+              "comma-separated names, or the option repeated")
+
+
+def only_option() -> Any:
+    return typer.Option("--seulement", callback=split_commas, help=tr(
+        f"Flotte : seulement ces communes ({_names()}).",
+        f"Fleet: only these communes ({_names()})."))
+
+
+def skip_option() -> Any:
+    return typer.Option("--sauf", callback=split_commas, help=tr(
+        f"Flotte : toutes les communes sauf celles-ci ({_names()}).",
+        f"Fleet: every commune but these ({_names()})."))
+
+
 def _fleet_parameters() -> list[inspect.Parameter]:
     def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                  annotation=annotation)
 
-    names = tr("noms séparés par des virgules, ou l'option répétée",
-               "comma-separated names, or the option repeated")
     return [
         param("as_json", Annotated[bool, json_option()], False),
         param("workers", Annotated[int, typer.Option("--parallele", "-j", min=1, max=64, help=tr(
             "Flotte : nombre de communes traitées en même temps.",
             "Fleet: number of communes handled at once."))], 4),
-        param("only", Annotated[list[str] | None, typer.Option(
-            "--seulement", callback=split_commas, help=tr(
-                f"Flotte : seulement ces communes ({names}).",
-                f"Fleet: only these communes ({names})."))], None),
-        param("skip", Annotated[list[str] | None, typer.Option(
-            "--sauf", callback=split_commas, help=tr(
-                f"Flotte : toutes les communes sauf celles-ci ({names}).",
-                f"Fleet: every commune but these ({names})."))], None),
+        param("only", Annotated[list[str] | None, only_option()], None),
+        param("skip", Annotated[list[str] | None, skip_option()], None),
         param("logs", Annotated[Path | None, typer.Option("--journaux", help=tr(
             "Flotte : dossier des journaux par commune (défaut : journaux/ à côté de "
             "l'inventaire).", "Fleet: folder of the per-commune logs (default: journaux/ "

@@ -62,7 +62,7 @@ class RichReporter:
             out.print(f"   {percent} %")
             self._last = percent
 
-    def findings(self, findings: Sequence[Any], records: Sequence[str]) -> None:
+    def findings(self, findings: Sequence[Any], records: Sequence[Any]) -> None:
         from kit_collab.cli.commands.check import print_report
 
         print_report(self.profile, list(findings), list(records))

@@ -66,7 +66,8 @@ def check_action(recipes: RecipeSet, options: diagnose_op.DiagnoseOptions) -> Co
         for f in result.findings:
             log.step(f"{f.level} {f.service} {f.check} : {f.message}"
                      + (f" → {f.fix}" if f.fix else ""))
-        for line in result.records:
+        for record in result.records:
+            line = record.zone_line()
             log.step(tr(f"DNS à créer : {line}", f"DNS to create: {line}"))
         return result
     return act

@@ -67,13 +67,14 @@ class CommuneLog:
     def progress(self, done: int, total: int) -> None:
         pass
 
-    def findings(self, findings: Sequence[Any], records: Sequence[str]) -> None:
+    def findings(self, findings: Sequence[Any], records: Sequence[Any]) -> None:
         """A preflight with problems: one line per problem, then the DNS records."""
         for f in findings:
             if f.level != "ok":
                 self.step(f"{f.level} {f.service} {f.check} : {f.message}"
                           + (f" → {f.fix}" if f.fix else ""))
-        for line in records:
+        for record in records:
+            line = record.zone_line()
             self.step(tr(f"DNS à créer : {line}", f"DNS to create: {line}"))
 
     def close(self) -> None:

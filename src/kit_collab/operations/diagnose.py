@@ -27,7 +27,8 @@ from kit_collab.check.findings import (
     exit_code,
     summary,
 )
-from kit_collab.check.rules.dns import dns_findings, records_to_create
+from kit_collab.check.rules.dns import dns_findings
+from kit_collab.check.rules.dns_records import Record, address_findings, missing
 from kit_collab.check.rules.hostnames import hostnames
 from kit_collab.check.rules.names import Endpoint, parse_resolve
 from kit_collab.check.rules.server import (
@@ -60,7 +61,7 @@ class DiagnoseOptions:
 @dataclass
 class Diagnosis(OperationResult):
     findings: list[Finding] = field(default_factory=list)
-    records: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
 
 def check_options(options: DiagnoseOptions) -> None:
@@ -109,13 +110,14 @@ def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: An
                           resolve: ResolveArg = (), transport: Any = None, recipes: Any = None,
                           web_ports: tuple[int, ...] = (80, 443),
                           dns_server: str | None = None, timeout: float = 5
-                          ) -> tuple[list[Finding], list[str]]:
+                          ) -> tuple[list[Finding], list[Record]]:
     """``preflight``'s findings, and the DNS records to create at the registrar (zone-file
     lines; empty when DNS is right)."""
     from kit_collab.check.probes import dns as dnscheck
     from kit_collab.recipes.load import load_recipes
 
-    findings = hosting_findings(profile.serveur)
+    findings = hosting_findings(profile.serveur) + address_findings(
+        profile.serveur.adresse_publique)
     if facts is not None:
         findings += system_findings(facts, bundle)
         needs = needed_ports(bundle, _protocols(recipes or load_recipes()), facts)
@@ -132,7 +134,8 @@ def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: An
                                 acme=profile.serveur.certificats.mode == "acme",
                                 forced=_resolve_map(resolve))
     findings += _reachability(server, web_ports, timeout, facts)
-    return findings, records_to_create(names, answers, server)
+    return findings, missing(profile.commune.code, profile.commune.domaine, names, answers,
+                             server)
 
 
 def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
@@ -202,10 +205,12 @@ def gate(findings: list[Finding], *, force: bool) -> str:
     return audit_note(findings)
 
 
-def as_dict(profile: Any, findings: list[Finding], records: list[str]) -> dict[str, Any]:
+def as_dict(profile: Any, findings: list[Finding], records: list[Record]) -> dict[str, Any]:
     return {"commune": profile.commune.code, "nom": profile.commune.nom,
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "resume": summary(findings), "enregistrements_dns": records,
+            "resume": summary(findings),
+            "enregistrements_dns": [r.zone_line() for r in records],
+            "enregistrements_dns_formulaire": [r.as_dict() for r in records],
             "constats": [f.as_dict() for f in findings]}
 
 
@@ -247,7 +252,7 @@ def unreachable(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions,
     return _diagnosis(profile, findings, records, code=error.exit_code)
 
 
-def _diagnosis(profile: Profile, findings: list[Finding], records: list[str], *,
+def _diagnosis(profile: Profile, findings: list[Finding], records: list[Record], *,
                code: int | None = None) -> Diagnosis:
     counts = summary(findings)
     text = (f"{counts[OK]} ok, "
@@ -262,7 +267,7 @@ def _diagnosis(profile: Profile, findings: list[Finding], records: list[str], *,
 
 def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoint],
                  transport: Any, options: DiagnoseOptions
-                 ) -> tuple[Any, list[Finding], list[str], str | None]:
+                 ) -> tuple[Any, list[Finding], list[Record], str | None]:
     """Facts, the bundle install would deploy, the preflight and, with Caddy's internal
     authority, its root certificate (read over SSH when no --ca-cert is given)."""
     from kit_collab.apply import deploy

@@ -24,7 +24,7 @@ class Reporter(Protocol):
 
     def progress(self, done: int, total: int) -> None: ...
 
-    def findings(self, findings: Sequence[Any], records: Sequence[str]) -> None:
+    def findings(self, findings: Sequence[Any], records: Sequence[Any]) -> None:
         """A preflight with problems, shown before install goes on or stops."""
 
 
@@ -40,7 +40,7 @@ class QuietReporter:
     def progress(self, done: int, total: int) -> None:
         pass
 
-    def findings(self, findings: Sequence[Any], records: Sequence[str]) -> None:
+    def findings(self, findings: Sequence[Any], records: Sequence[Any]) -> None:
         pass
 
 

@@ -48,3 +48,17 @@ def describe(prepared: Any) -> dict[str, Any]:
                       for c in bundle.checks],
         "besoins": dict(bundle.resources),
     }
+
+
+def server_totals(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per server of a fleet's dry run: its communes and their needs summed (RAM, disk,
+    vCPU), to see before renting whether they fit on it."""
+    totals: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        row = totals.setdefault(report["serveur"], {"serveur": report["serveur"],
+                                                    "communes": [], "ram_mb": 0,
+                                                    "disk_gb": 0.0, "cpu": 0.0})
+        row["communes"].append(report["commune"])
+        for key in ("ram_mb", "disk_gb", "cpu"):
+            row[key] += report["besoins"][key]
+    return list(totals.values())

@@ -91,7 +91,24 @@ def run(profile_path: Path, *, as_json: bool, resolve: list[str], ca_cert: Path 
 _ICONS = {"ok": "[green]✓[/]", "avertissement": "[yellow]![/]", "erreur": "[red]✗[/]"}
 
 
-def print_report(profile: Any, findings: list[Any], records: list[str] | None = None) -> None:
+def show_records(records: list[Any], title: str) -> None:
+    """Records as a registrar's form asks for them, then as zone-file lines."""
+    from rich.table import Table
+
+    from kit_collab.cli.output import esc, out
+
+    table = Table(title=f"[bold]{esc(title)}[/]")
+    for col in ("Type", tr("Sous-domaine", "Sub-domain"), tr("Cible", "Target"), "TTL"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(r.kind, esc(r.subdomain), esc(r.target), str(r.ttl))
+    out.print(table)
+    out.print(tr("Les mêmes, en lignes de fichier de zone :", "The same, as zone-file lines:"))
+    for r in records:
+        out.print(f"  {esc(r.zone_line())}")
+
+
+def print_report(profile: Any, findings: list[Any], records: list[Any] | None = None) -> None:
     """The findings as a table, the DNS records to create, a one-line summary."""
     from rich.table import Table
 
@@ -108,10 +125,8 @@ def print_report(profile: Any, findings: list[Any], records: list[str] | None = 
         table.add_row(_ICONS[f.level], esc(f.service), esc(f.check), esc(f.message), esc(f.fix))
     out.print(table)
     if records:
-        out.print(tr("[bold]Enregistrements DNS à créer chez votre registraire :[/]",
-                     "[bold]DNS records to create at your registrar:[/]"))
-        for line in records:
-            out.print(f"  {esc(line)}")
+        show_records(records, tr("Enregistrements DNS à créer chez votre registraire",
+                                 "DNS records to create at your registrar"))
     counts = dg.summary(findings)
     warned = count(counts[dg.WARNING], ("avertissement", "avertissements"),
                    ("warning", "warnings"))

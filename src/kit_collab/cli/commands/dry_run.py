@@ -6,7 +6,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.cli.options import FleetArgs
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 def run(targets: list[Path], fleet: FleetArgs) -> int:
@@ -14,7 +14,7 @@ def run(targets: list[Path], fleet: FleetArgs) -> int:
     from kit_collab.cli.fleet_view import document
     from kit_collab.cli.output import esc, out, print_json
     from kit_collab.fleet import inventory, runner
-    from kit_collab.operations.simulate import simulate
+    from kit_collab.operations.simulate import server_totals, simulate
 
     one = session.single_target(targets)
     found = [inventory.entry(targets[0])] if one else inventory.load(targets)
@@ -29,20 +29,33 @@ def run(targets: list[Path], fleet: FleetArgs) -> int:
         results.append(runner.CommuneResult(entry.slug, str(entry.path), result.data["serveur"],
                                      result.state, result.summary, 0.0, "", result.code,
                                      result.data))
+    servers = server_totals([r.report for r in results])
     if fleet.as_json:
-        print_json(document("install", None, results, simulation=True))
+        print_json(document("install", None, results, simulation=True, serveurs=servers))
     elif one:
         out.print(tr("[green]✓[/] Simulation terminée : profil valide, configuration générée. "
                      "Rien n'a été envoyé au serveur.",
                      "[green]✓[/] Dry run done: valid profile, configuration rendered. "
                      "Nothing was sent to the server."))
     else:
-        out.print(tr(f"[green]✓[/] Simulation terminée pour {len(entries)} commune(s) : "
-                     "inventaire valide, configurations générées. Rien n'a été envoyé aux "
-                     "serveurs.", f"[green]✓[/] Dry run done for {len(entries)} commune(s): "
-                     "valid inventory, configurations rendered. Nothing was sent to the "
-                     "servers."))
+        show_servers(servers)
+        many = count(len(entries), ("commune", "communes"), ("commune", "communes"))
+        out.print(tr(f"[green]✓[/] Simulation terminée pour {many} : inventaire valide, "
+                     "configurations générées. Rien n'a été envoyé aux serveurs.",
+                     f"[green]✓[/] Dry run done for {many}: valid inventory, configurations "
+                     "rendered. Nothing was sent to the servers."))
     return constants.EXIT_OK
+
+
+def show_servers(servers: list[dict[str, Any]]) -> None:
+    """The fleet's needs per server: communes, RAM, disk and vCPU summed."""
+    from kit_collab.cli.output import out
+
+    out.print(_table(tr("Besoins par serveur (hors fichiers des agents)",
+                        "Needs per server (agents' files not included)"),
+                     (tr("Serveur", "Server"), "Communes", "RAM", tr("Disque", "Disk"), "vCPU"),
+                     [(s["serveur"], ", ".join(s["communes"]), f"{s['ram_mb'] / 1024:.1f} Go",
+                       f"{s['disk_gb']:.0f} Go", f"{s['cpu']:.1f}") for s in servers]))
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Any:

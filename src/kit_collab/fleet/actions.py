@@ -16,6 +16,7 @@ from kit_collab.operations import accounts as accounts_op
 from kit_collab.operations import diagnose as diagnose_op
 from kit_collab.operations import install as install_op
 from kit_collab.operations import plan as plan_op
+from kit_collab.operations import sheets as sheets_op
 from kit_collab.operations import status as status_op
 from kit_collab.operations.report import OperationResult
 from kit_collab.recipes.load import RecipeSet
@@ -77,4 +78,14 @@ def users_action(recipes: RecipeSet, options: accounts_op.AccountsOptions,
                  confirm: accounts_op.ConfirmRemovals | None = None) -> CommuneJob:
     def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
         return accounts_op.accounts(connect(), entry.profile, recipes, options, log, confirm)
+    return act
+
+
+def sheets_action(recipes: RecipeSet, options: sheets_op.SheetsOptions) -> CommuneJob:
+    """Each commune's sheets in a ``fiches-<commune>`` folder: beside its profile, or under
+    the folder given (one sub-folder per commune)."""
+    def act(entry: InventoryEntry, log: CommuneLog, connect: Connect) -> OperationResult:
+        folder = (options.folder / f"fiches-{entry.slug}") if options.folder else None
+        return sheets_op.sheets(connect(), entry.profile, entry.path, recipes,
+                                replace(options, folder=folder), log)
     return act

@@ -96,13 +96,15 @@ def _password(secrets: Secrets, identifiant: str) -> str:
 
 
 def render_sheets(profile: Profile, hosts: dict[str, dict[str, str]],
-                  secrets: Secrets) -> dict[str, str]:
-    """File name -> HTML: one sheet per agent, all sheets in one file, the welcome guide."""
+                  secrets: Secrets, agents: list[str] | None = None) -> dict[str, str]:
+    """File name -> HTML: one sheet per agent (of ``agents`` when given), all those sheets in
+    one file, the welcome guide."""
     env = _environment()
     ctx = _context(profile, hosts)
     guide = env.get_template("guide.html.j2").render(ctx)  # rendered before any password is in
     with_passwords = [{**agent, "mot_de_passe": _password(secrets, agent["identifiant"])}
-                      for agent in ctx["agents"]]
+                      for agent in ctx["agents"]
+                      if agents is None or agent["identifiant"] in agents]
     remember(a["mot_de_passe"] for a in with_passwords)
     pages = {GUIDE: guide}
     one = env.get_template("fiche.html.j2")
@@ -153,10 +155,11 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def write_sheets(profile: Profile, hosts: dict[str, dict[str, str]], secrets: Secrets,
-                 folder: Path) -> list[Path]:
-    """Write the guide, one sheet per agent and all sheets in one file (to print at once)
-    into ``folder`` (0700; files 0600). Returns the paths written; prints nothing."""
-    pages = render_sheets(profile, hosts, secrets)
+                 folder: Path, agents: list[str] | None = None) -> list[Path]:
+    """Write the guide, one sheet per agent (of ``agents`` when given) and those sheets in one
+    file (to print at once) into ``folder`` (0700; files 0600). Returns the paths written;
+    prints nothing."""
+    pages = render_sheets(profile, hosts, secrets, agents)
     _private_folder(folder)
     written = []
     for name, text in pages.items():

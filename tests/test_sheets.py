@@ -286,3 +286,38 @@ def test_browser_runs_no_script_from_a_hostile_name(hostile: Prepared, tmp_path:
     page = Page(dom)
     assert "script" not in page.tags and "img" not in page.tags
     assert HOSTILE_AGENT in page.text and HOSTILE_COMMUNE in page.text
+
+
+# --- issue 15, item 7: the help-desk, the phone's calendars, Jitsi's own words ------------
+
+def test_help_desk_phone_on_every_sheet_and_in_the_guide(example: Prepared) -> None:
+    pages = sheets.render_sheets(example.profile, example.bundle.hosts, example.secrets)
+    for user in example.profile.utilisateurs:
+        text = Page(pages[sheets.sheet_name(user.identifiant)]).text
+        assert "04 90 12 34 56" in text and "Service informatique" in text, user.identifiant
+    assert "04 90 12 34 56" in Page(pages[sheets.GUIDE]).text
+
+
+def test_administrator_is_not_told_to_ask_herself(write_profile, tmp_path: Path) -> None:
+    data = base_profile()  # no assistance section
+    prepared = _prepare(write_profile(data), tmp_path)
+    pages = sheets.render_sheets(prepared.profile, prepared.bundle.hosts, prepared.secrets)
+    for user in prepared.profile.utilisateurs:
+        footer = Page(pages[sheets.sheet_name(user.identifiant)]).text.split("Une question")[1]
+        if user.role == "administrateur":
+            assert user.nom not in footer, user.identifiant
+            assert prepared.profile.commune.email_contact in footer
+
+
+def test_guide_explains_calendars_and_contacts_on_android_and_iphone(example: Prepared) -> None:
+    guide = Page(sheets.render_sheets(example.profile, example.bundle.hosts,
+                                      example.secrets)[sheets.GUIDE]).text
+    cloud = example.bundle.hosts["nextcloud"]["cloud"]
+    assert "DAVx⁵" in guide and f"https://{cloud}/remote.php/dav" in guide
+    assert "CalDAV" in guide and "CardDAV" in guide
+
+
+def test_jitsi_button_is_named_as_the_french_interface_names_it(example: Prepared) -> None:
+    pages = sheets.render_sheets(example.profile, example.bundle.hosts, example.secrets)
+    joined = " ".join(Page(p).text for p in pages.values())
+    assert "Je suis l'hôte" in joined and "organisateur" not in joined

@@ -78,6 +78,8 @@ def _context(profile: Profile, hosts: dict[str, dict[str, str]]) -> dict[str, An
                     "email_contact": profile.commune.email_contact},
         "services": _services(profile, hosts),
         "admins": [u.nom for u in profile.utilisateurs if u.role == "administrateur"],
+        "admin_ids": [u.identifiant for u in profile.utilisateurs if u.role == "administrateur"],
+        "assistance": profile.assistance.model_dump() if profile.assistance else None,
         "municipaux": [{"nom": s.nom, "membres": [u.nom for u in profile.utilisateurs
                                                  if s.id in u.services_municipaux]}
                        for s in profile.services_municipaux],

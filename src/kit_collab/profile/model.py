@@ -295,10 +295,24 @@ class Utilisateur(_Strict):
     quota: Quota | None = Field(None, description="Quota propre à cet agent.")
 
 
+class Assistance(_Strict):
+    """Who helps the agents: printed on every sheet and in the welcome guide."""
+
+    nom: FreeText = Field(description="Qui aide les agents (ex. : service informatique de "
+                          "l'intercommunalité, ou la secrétaire de mairie).")
+    telephone: Annotated[str, Field(pattern=r"^\+?[0-9][0-9 .()-]{5,22}$")] = Field(
+        description="Numéro à appeler (ex. : 04 90 12 34 56 ou +33 4 90 12 34 56).")
+    email: Email | None = Field(None, description="Adresse à écrire (facultatif).")
+    horaires: FreeText | None = Field(None, description="Quand appeler (ex. : du lundi au "
+                                      "vendredi, 9 h – 12 h).")
+
+
 class Profile(_Strict):
     commune: Commune
     serveur: Serveur
     services: Services = Field(default_factory=Services)
     services_municipaux: list[ServiceMunicipal] = Field(default_factory=list)
     utilisateurs: list[Utilisateur] = Field(default_factory=list)
+    assistance: Assistance | None = Field(None, description="Assistance des agents : nom, "
+                                          "téléphone, e-mail, imprimés sur chaque fiche.")
 

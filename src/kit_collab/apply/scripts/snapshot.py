@@ -73,7 +73,7 @@ def manifest(release: str, previous: str, saved: Iterable[Saved]) -> str:
 
 
 def take(root: str, slug: str, release: str, previous: str, saved: Sequence[Saved],
-         reserve_kb: int = RESERVE_KB) -> str:
+         reserve_kb: int | None = None) -> str:
     """Save the data of ``saved`` (the running release ``previous``) before switching to
     ``release``. The services writing to the copied volumes are stopped for the copy (the
     database is dumped meanwhile, consistent with them) and started again, whatever
@@ -91,7 +91,7 @@ def take(root: str, slug: str, release: str, previous: str, saved: Sequence[Save
         f"""tar -C "$(mp {q(f"{slug}_{v}")})" --numeric-owner -cf "$P/volumes/"{q(v + '.tar')} .
 """ for s in saved for v in s.volumes)
     return f"""{_head(root, slug, release)}P="$F.partial"; stopped=""
-{_space(slug, saved, reserve_kb)}cleanup() {{
+{_space(slug, saved, RESERVE_KB if reserve_kb is None else reserve_kb)}cleanup() {{
   rc=$?
   if [ "$rc" != 0 ]; then rm -rf "$P"; fi
   for c in $stopped; do docker start "$c" >/dev/null || rc=1; done

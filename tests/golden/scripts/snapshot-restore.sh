@@ -11,14 +11,15 @@ if ! docker volume inspect saint-essai-fr_nextcloud_html >/dev/null 2>&1; then
   docker volume create --label com.docker.compose.project="$S" \
     --label com.docker.compose.volume=nextcloud_html saint-essai-fr_nextcloud_html >/dev/null
 fi
-m=$(mp saint-essai-fr_nextcloud_html); find "$m" -mindepth 1 -delete
+m=$(mp saint-essai-fr_nextcloud_html); [ -d "$m" ] || { echo 'volume-missing nextcloud_html'; exit 1; }
+find "$m" -mindepth 1 -delete
 tar -C "$m" --numeric-owner -xpf "$F/volumes/"nextcloud_html.tar
 ids=$(docker ps -aq --filter volume=saint-essai-fr_nextcloud_db)
 for c in $ids; do docker rm -f "$c" >/dev/null; done
 if docker volume inspect saint-essai-fr_nextcloud_db >/dev/null 2>&1; then docker volume rm saint-essai-fr_nextcloud_db >/dev/null; fi
 back up -d --no-deps nextcloud-db </dev/null
 n=0; until back exec -T nextcloud-db pg_isready -q -h 127.0.0.1 -U nextcloud -d nextcloud </dev/null; do
-  n=$((n + 1)); [ "$n" -lt 120 ] || { echo "base-not-ready nextcloud-db"; exit 1; }
+  n=$((n + 1)); [ "$n" -lt 120 ] || { echo 'base-not-ready nextcloud-db'; exit 1; }
   sleep 1
 done
 back exec -T nextcloud-db psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U nextcloud \

@@ -135,7 +135,7 @@ for c in $ids; do docker rm -f "$c" >/dev/null; done
 if docker volume inspect {vol} >/dev/null 2>&1; then docker volume rm {vol} >/dev/null; fi
 back up -d --no-deps {svc} </dev/null
 n=0; until {ready}; do
-  n=$((n + 1)); [ "$n" -lt {PG_READY_SECONDS} ] || {{ echo "base-not-ready {s.service}"; exit 1; }}
+  n=$((n + 1)); [ "$n" -lt {PG_READY_SECONDS} ] || {{ echo {q("base-not-ready " + s.service)}; exit 1; }}
   sleep 1
 done
 back exec -T {svc} psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U {q(s.user)} \\
@@ -149,7 +149,8 @@ def _restore_volume(slug: str, volume: str) -> str:
   docker volume create --label com.docker.compose.project="$S" \\
     --label com.docker.compose.volume={q(volume)} {name} >/dev/null
 fi
-m=$(mp {name}); find "$m" -mindepth 1 -delete
+m=$(mp {name}); [ -d "$m" ] || {{ echo {q("volume-missing " + volume)}; exit 1; }}
+find "$m" -mindepth 1 -delete
 tar -C "$m" --numeric-owner -xpf "$F/volumes/"{q(volume + '.tar')}
 """
 

@@ -298,3 +298,41 @@ def test_snapshot_refused_when_the_disk_is_too_small_nothing_switched(
     assert _current(server_root) == v1 and _snapshots(server_root) == []
     assert _health("registre-app") == "healthy"  # the services stopped for a copy: none
     assert not (server_root / "communes" / SLUG / ".lock").exists()
+
+
+class LostDuringUp:
+    """Wraps a transport: the connection is lost while the switch script runs (it runs to
+    its end on the server, its answer never arrives)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    @property
+    def round_trips(self) -> int:
+        return self.inner.round_trips
+
+    def run(self, script, *, stdin=None, **kwargs):
+        result = self.inner.run(script, stdin=stdin, **kwargs)
+        if script.rstrip().endswith("echo up"):
+            raise DeployError("connexion perdue (test)")
+        return result
+
+
+def test_interrupted_install_resumed_then_failing_restores_the_first_attempts_snapshot(
+        sshd, server_root, data_root, tmp_path):
+    """The snapshot of an attempt cut after the switch is found by the next install, which
+    resumes, fails again, and restores it before switching back."""
+    profile = profile_for(sshd, server_root)
+    v1 = _install(sshd, profile, tmp_path, data_root).bundle.release
+    _sql("INSERT INTO notes VALUES ('registre des arrêtés')")
+    _app_schema(data_root, 2)
+    with _connect(sshd, profile, tmp_path) as transport, pytest.raises(DeployError):
+        deploy.install(LostDuringUp(transport), profile, load_recipes(data_root),
+                       wait_seconds=15)
+    assert _current(server_root) != v1 and _sql("SELECT version FROM schema") == "2"
+    with pytest.raises(DeployError) as info:
+        _install(sshd, profile, tmp_path, data_root, wait=15)
+    assert "avec ses données d’avant la bascule" in info.value.message, info.value.message
+    assert _current(server_root) == v1 and _health("registre-app") == "healthy"
+    assert _sql("SELECT version FROM schema") == "1"
+    assert "registre des arrêtés" in _sql("SELECT texte FROM notes")

@@ -204,3 +204,59 @@ def cleanup(projects: list[str], images: list[str]) -> None:
     for image in images:
         if re.match(rf"^{re.escape(REGISTRY)}/", image):
             docker("rmi", image, check=False)
+
+
+# --- A real PostgreSQL, for the data that matters (tests/test_snapshot.py) --------------------
+# The e2e bed's image (tests/e2e/images/postgres: Debian's PostgreSQL 15 behind the postgres
+# image's POSTGRES_* interface), built under this run's tag on its shared Debian base.
+POSTGRES_IMAGE = f"{REGISTRY}/postgres:15"
+E2E_BASE = "kce2e/rootfs-base"
+
+
+def registre_image(schema: int) -> str:
+    """The stand-in application of the ``registre`` test recipe, at one schema version."""
+    return f"{REGISTRY}/registre:{schema}"
+
+
+def _e2e_base() -> None:
+    """The e2e bed's Debian base (built once, cached by content, by its own builder)."""
+    if docker("image", "inspect", E2E_BASE, check=False).returncode == 0:
+        return
+    if shutil.which("mmdebstrap") is None:
+        pytest.skip("mmdebstrap is needed to build the PostgreSQL image (.ci/run installs it)")
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run([os.environ.get("PYTHON", "python3"), str(repo / "tests" / "e2e" /
+                                                             "build_images.py"),
+                    "--only", "rootfs-base"], check=True, timeout=1200)
+
+
+def build_postgres_images(schemas: tuple[int, ...]) -> list[str]:
+    """POSTGRES_IMAGE and one ``registre`` image per schema version (the same PostgreSQL
+    client, REGISTRE_SCHEMA set); returns their tags (removed with ``cleanup``)."""
+    _e2e_base()
+    repo = Path(__file__).resolve().parent.parent
+    docker("build", "-q", "--no-cache", "--label", f"kit-collab-test-run={RUN}", "-t",
+           POSTGRES_IMAGE, str(repo / "tests" / "e2e" / "images" / "postgres"), timeout=600)
+    tags = [POSTGRES_IMAGE]
+    for schema in schemas:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "Dockerfile").write_text(
+                f"FROM {POSTGRES_IMAGE}\nENV REGISTRE_SCHEMA={int(schema)}\n")
+            docker("build", "-q", "--label", f"kit-collab-test-run={RUN}", "-t",
+                   registre_image(schema), tmp, timeout=300)
+        tags.append(registre_image(schema))
+    for tag in tags:
+        require_image(tag)
+    return tags
+
+
+def registre_data_root(tmp: Path) -> Path:
+    """demo_data_root plus the ``registre`` stand-in recipe (a real PostgreSQL and an
+    application that migrates its data), on this run's images."""
+    root = demo_data_root(tmp)
+    repo = Path(__file__).resolve().parent.parent
+    registre = root / "recipes" / "registre"
+    shutil.copytree(repo / "tests" / "data" / "recipes" / "registre", registre)
+    _rewrite(registre / "recipe.yaml", {"kctest/registre:1": registre_image(1),
+                                        "kctest/postgres:15": POSTGRES_IMAGE})
+    return root

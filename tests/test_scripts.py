@@ -25,6 +25,7 @@ from kit_collab.apply.scripts import (
     probes,
     release,
     remove,
+    snapshot,
     state,
     sudo,
     tasks,
@@ -33,6 +34,7 @@ from kit_collab.apply.scripts.target import Target
 from kit_collab.bundle.render import Task
 from kit_collab.plan import accounts
 from kit_collab.plan.accounts import Existing, ServiceState, User
+from kit_collab.plan.changes import Saved
 from kit_collab.profile.model import Profile
 
 from .conftest import base_profile
@@ -65,6 +67,10 @@ def _apply_accounts() -> str:
     script, _owners = accounts_apply.apply_script(
         Target(ROOT, SLUG), actions, "saint-essai.fr", SECRETS, lambda: "Aleatoire-1")
     return script
+
+
+SAVED = (Saved("nextcloud", "nextcloud", ("nextcloud_html",)),
+         Saved("nextcloud", "nextcloud-db", (), "nextcloud", "nextcloud", "nextcloud_db"))
 
 
 def _task(user: str | None) -> Task:
@@ -122,6 +128,11 @@ CASES: dict[str, Callable[[], str]] = {
     "accounts-read-no-bot-password": lambda: accounts_read.read_script(
         Target(ROOT, SLUG), ("matrix",), "saint-essai.fr", {}, []),
     "accounts-apply": _apply_accounts,
+    "snapshot-take": lambda: snapshot.take(ROOT, SLUG, "r-2", "r-1", SAVED),
+    "snapshot-take-base-only": lambda: snapshot.take(ROOT, SLUG, HOSTILE, "r-1", SAVED[1:]),
+    "snapshot-read": lambda: snapshot.read(ROOT, SLUG, "r-2"),
+    "snapshot-restore": lambda: snapshot.restore(ROOT, SLUG, "r-2", "r-1", SAVED),
+    "snapshot-prune": lambda: snapshot.prune(ROOT, SLUG, "r-2"),
 }
 
 

@@ -84,7 +84,8 @@ def make_plan(profile: Profile, recipes: RecipeSet,
     secrets_guard.check_created(profile.serveur.racine, profile.commune.code, facts, bundle,
                                 created)
     plan = plan_mod.build(bundle, facts, new_secrets=created,
-                          mirror=profile.serveur.miroir_registre)
+                          mirror=profile.serveur.miroir_registre,
+                          data=plan_mod.data_of(recipes))
     unfinished = facts.state.unfinished(facts.current)
     if unfinished:
         plan = replace(plan, resume=unfinished, tasks=bundle.tasks)
@@ -200,6 +201,7 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         if plan.bootstrap:
             steps.bootstrap(transport, profile, _open_ports(profile, bundle, recipes), rep)
         steps.pull(transport, profile, bundle, rep)
+        steps.snapshot(transport, profile, plan, rep)
         rep.step(tr("Démarrage des services", "Starting services"))
         up = run(transport, release_script.switch_and_up(
             root, slug, bundle.release, plan.restart, wait_seconds,
@@ -214,6 +216,7 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         warnings = [*facts.warnings, *done]
         more, accounts_ok = steps.provision(transport, profile, bundle, secrets, rep)
         warnings += more
+        steps.prune_snapshots(transport, profile, facts, bundle.release)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         state = _state(plan, bundle, facts, {"taches": OK if tasks_ok else FAILED,
                                              "comptes": OK if accounts_ok else FAILED})
@@ -267,6 +270,8 @@ def rollback(transport: Any, profile: Profile, *, wait_seconds: int = 300) -> st
     lock_result(run(transport, lock_script.take_lock(
         root, slug, lock_info("rollback", previous), facts.current)), profile)
     try:
+        steps.restore_snapshot(transport, profile, facts.current, previous, SilentReporter(),
+                               found=facts.current in facts.snapshots)
         pending = Pending(previous, facts.current, "retour", _now())
         result = run(transport, release_script.switch_back(
             root, slug, previous, wait_seconds,

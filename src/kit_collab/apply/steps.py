@@ -11,12 +11,14 @@ from kit_collab.apply.runner import Reporter, check, run
 from kit_collab.apply.scripts import bootstrap as bootstrap_script
 from kit_collab.apply.scripts import compose as compose_script
 from kit_collab.apply.scripts import release as release_script
+from kit_collab.apply.scripts import snapshot as snapshot_script
 from kit_collab.apply.scripts import state as state_script
 from kit_collab.apply.scripts import tasks as tasks_script
 from kit_collab.bundle import render
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import changes as plan_mod
+from kit_collab.plan import facts as facts_mod
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 from kit_collab.redact import redact
@@ -128,6 +130,8 @@ def roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: ren
     failing = failing or ["?"]
     rep.step(tr(f"Échec : retour à la version précédente ({previous or 'aucune'})",
                 f"Failure: back to the previous release ({previous or 'none'})"))
+    restored = restore_snapshot(transport, profile, bundle.release, previous, rep,
+                                found=bool(plan.snapshot) or plan.snapshot_found)
     # Only the services the failed release recreated are recreated again.
     result = run(transport, release_script.switch_back(
         root, slug, previous, wait_seconds, restart=recreated(plan, recipes), before=before,
@@ -140,12 +144,79 @@ def roll_back(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: ren
         raise not_back(previous, back_tail)
     raise DeployError(
         tr(f"les services {', '.join(failing)} ne sont pas devenus opérationnels ; la version "
-           f"précédente ({previous or 'aucune'}) a été remise en place. Derniers "
+           f"précédente ({previous or 'aucune'}) a été remise en place"
+           f"{' avec ses données d’avant la bascule' if restored else ''}. Derniers "
            f"journaux :\n{tail}",
            f"services {', '.join(failing)} did not become healthy; the previous release "
-           f"({previous or 'none'}) is back in place. Last logs:\n{tail}"),
+           f"({previous or 'none'}) is back in place"
+           f"{' with its data from before the switch' if restored else ''}. Last "
+           f"logs:\n{tail}"),
         hint=tr("corrigez la cause puis relancez « kit-collab install »",
                 "fix the cause, then run 'kit-collab install' again"))
+
+
+def snapshot(transport: Any, profile: Profile, plan: plan_mod.Plan, rep: Reporter) -> None:
+    """Save the data of the stateful services whose image changes, before the switch (under
+    the lock). A disk too small for it stops the install here, nothing switched."""
+    if not plan.snapshot:
+        return
+    names = ", ".join(s.service for s in plan.snapshot)
+    rep.step(tr(f"Instantané des données avant bascule : {names}",
+                f"Snapshot of the data before the switch: {names}"))
+    result = run(transport, snapshot_script.take(
+        profile.serveur.racine, profile.commune.code, plan.release, plan.previous,
+        plan.snapshot), timeout=3600)
+    space = snapshot_script.no_space(result.stdout.decode("utf-8", "replace"))
+    if result.code == snapshot_script.NO_SPACE_EXIT and space:
+        need, free = (round(kb / 1024) for kb in space)
+        raise DeployError(
+            tr(f"place insuffisante sur le serveur pour l'instantané des données de {names} "
+               f"avant la bascule : {need} Mo nécessaires, {free} Mo libres ; rien n'a changé",
+               f"not enough space on the server for the snapshot of the data of {names} "
+               f"before the switch: {need} MB needed, {free} MB free; nothing changed"),
+            hint=tr("libérez de la place (anciennes images : docker image prune), puis "
+                    "relancez « kit-collab install »", "free some space (old images: docker "
+                    "image prune), then run 'kit-collab install' again"))
+    check(result, tr("l'instantané des données avant bascule", "the data snapshot"))
+
+
+def restore_snapshot(transport: Any, profile: Profile, release: str, back: str,
+                     rep: Reporter, *, found: bool) -> bool:
+    """Going back from ``release`` to ``back``: put back the data saved before the switch to
+    ``release`` when that snapshot was taken from ``back`` (``found``: it may exist).
+    Whether it was restored; raises when it could not be (the services stay stopped)."""
+    root, slug = profile.serveur.racine, profile.commune.code
+    if not found or not back:
+        return False
+    answer = run(transport, snapshot_script.read(root, slug, release))
+    saved = snapshot_script.parse_manifest(answer.stdout.decode("utf-8", "replace"))
+    if saved is None or saved[0] != back:
+        return False
+    where = f"{root}/communes/{slug}/{snapshot_script.folder(release)}"
+    rep.step(tr(f"Remise des données d'avant la bascule ({where})",
+                f"Restoring the data from before the switch ({where})"))
+    result = run(transport, snapshot_script.restore(root, slug, release, back, saved[1]),
+                 timeout=3600)
+    if result.code != 0:
+        out = redact((result.stdout + result.stderr).decode("utf-8", "replace")).strip()
+        raise DeployError(
+            tr(f"les données d'avant la bascule n'ont PAS pu être remises en place ; les "
+               f"services de la commune sont arrêtés. Sortie :\n{out[-800:]}",
+               f"the data from before the switch could NOT be put back; the commune's "
+               f"services are stopped. Output:\n{out[-800:]}"),
+            hint=tr(f"l'instantané est gardé dans {where} ; corrigez la cause puis relancez "
+                    "« kit-collab rollback »", f"the snapshot is kept in {where}; fix the "
+                    "cause, then run 'kit-collab rollback'"))
+    return True
+
+
+def prune_snapshots(transport: Any, profile: Profile, facts: facts_mod.Facts,
+                    release: str) -> None:
+    """After a successful install, only the snapshot taken before ``release`` stays."""
+    if any(s != release for s in facts.snapshots):
+        check(run(transport, snapshot_script.prune(profile.serveur.racine,
+                                                   profile.commune.code, release)),
+              tr("le ménage des instantanés", "pruning the snapshots"))
 
 
 def recreated(plan: plan_mod.Plan, recipes: RecipeSet) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kit_collab.bundle.model import Bundle, Task
 from kit_collab.i18n import tr
 from kit_collab.plan.facts import Facts
+from kit_collab.recipes.load import DataSpec, RecipeSet
 
 BOOTSTRAP_VERSION = "1"
 
@@ -21,6 +22,36 @@ class Change:
 
     def as_dict(self) -> dict[str, str]:
         return {"action": self.action, "cible": self.target, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One service's data saved on the server before the switch (a recipe's ``donnees``):
+    named volumes (compose names, without the project's prefix) and a PostgreSQL base."""
+
+    recipe: str
+    service: str
+    volumes: tuple[str, ...] = ()
+    base: str = ""  # PostgreSQL database, "" when none
+    user: str = ""
+    base_volume: str = ""  # the volume of its cluster
+
+    def as_json(self) -> dict[str, Any]:
+        return {"recette": self.recipe, "service": self.service, "volumes": list(self.volumes),
+                "base": self.base, "utilisateur": self.user, "volume_base": self.base_volume}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Saved:
+        return cls(recipe=str(data["recette"]), service=str(data["service"]),
+                   volumes=tuple(str(v) for v in data.get("volumes") or ()),
+                   base=str(data.get("base") or ""), user=str(data.get("utilisateur") or ""),
+                   base_volume=str(data.get("volume_base") or ""))
+
+    @classmethod
+    def of(cls, recipe: str, spec: DataSpec) -> Saved:
+        pg = spec.postgres
+        return cls(recipe, spec.service, tuple(spec.volumes), pg.base if pg else "",
+                   pg.utilisateur if pg else "", pg.volume if pg else "")
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,10 @@ class Plan:
     new_secrets: tuple[str, ...] = ()  # their names ("recipe.secret"), never their values
     files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
     resume: str = ""  # why the last operation is not committed (set by apply.deploy)
+    # Data saved before the switch: a stateful service's image changes (see ``to_save``).
+    snapshot: tuple[Saved, ...] = ()
+    # An avant-<release> folder is on the server already (an earlier attempt took it).
+    snapshot_found: bool = False
 
     @property
     def noop(self) -> bool:
@@ -60,6 +95,11 @@ class Plan:
         out += [Change("proxy", f"proxy/{p}") for p in self.proxy_changed]
         out += [Change("redemarrage", s) for s in self.restart]
         out += [Change("tache", f"{t.recipe}:{t.name}", t.description) for t in self.tasks]
+        if self.snapshot:
+            out.append(Change("instantane", tr("instantané avant bascule : ",
+                                               "snapshot before the switch: ")
+                              + ", ".join(s.service for s in self.snapshot),
+                              f"communes/{self.slug}/avant-{self.release}"))
         if self.new_secrets:
             out.append(Change("secrets", tr("secrets à créer : ", "secrets to create: ")
                               + ", ".join(self.new_secrets)))
@@ -110,6 +150,28 @@ def _services_of(paths: list[str], bundle: Bundle) -> list[str]:
     return sorted(out)
 
 
+def data_of(recipes: RecipeSet) -> dict[str, list[DataSpec]]:
+    """Recipe -> the data its services keep (``donnees:``), for the recipes declaring any."""
+    return {r.name: list(r.spec.donnees) for r in recipes if r.spec.donnees}
+
+
+def to_save(bundle: Bundle, facts: Facts,
+            data: Mapping[str, Sequence[DataSpec]]) -> tuple[Saved, ...]:
+    """The data to save before switching: every ``donnees`` entry of a recipe one of whose
+    data services changes image between the running release and the new one (an app image
+    migrates its database too). Only services that run now have data to save."""
+    if not facts.current or bundle.release == facts.current:
+        return ()
+    new = {s.name: s.image for s in bundle.services}
+    old = facts.images
+    out: list[Saved] = []
+    for recipe, specs in sorted(data.items()):
+        if any(old.get(d.service) and new.get(d.service) not in (None, old[d.service])
+               for d in specs):
+            out += [Saved.of(recipe, d) for d in specs if d.service in old]
+    return tuple(out)
+
+
 def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
     """Docker or compose missing, an older bootstrap, or a registry mirror not yet set."""
     mirrors = facts.daemon.get("registry-mirrors") or []
@@ -118,7 +180,8 @@ def needs_bootstrap(facts: Facts, mirror: str | None) -> bool:
 
 
 def build(bundle: Bundle, facts: Facts, new_secrets: Sequence[str] | bool = (),
-          mirror: str | None = None) -> Plan:
+          mirror: str | None = None,
+          data: Mapping[str, Sequence[DataSpec]] | None = None) -> Plan:
     """What to do to bring the server to ``bundle``."""
     wanted = release_files(bundle)
     deployed = dict(facts.release_files) if facts.current else {}
@@ -144,5 +207,6 @@ def build(bundle: Bundle, facts: Facts, new_secrets: Sequence[str] | bool = (),
         proxy_changed=proxy_changed, restart=tuple(restart),
         tasks=bundle.tasks if release_changed else (), store_secrets=bool(new_secrets),
         new_secrets=tuple(new_secrets) if not isinstance(new_secrets, bool) else (),
-        files=wanted,
+        files=wanted, snapshot=to_save(bundle, facts, data or {}),
+        snapshot_found=bundle.release in facts.snapshots,
     )

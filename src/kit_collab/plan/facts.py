@@ -37,6 +37,8 @@ class Facts:
     clock_uncertainty: float = 0.0
     server_time: float | None = None  # the server's clock when it ran the script
     daemon: dict[str, Any] = field(default_factory=dict)  # /etc/docker/daemon.json
+    images: dict[str, str] = field(default_factory=dict)  # current release: service -> image
+    snapshots: tuple[str, ...] = ()  # <release> of each avant-<release> folder (pre-switch data)
 
     def others_ports(self) -> set[int]:
         """Every host port recorded by the other communes of this server (blocks included)."""

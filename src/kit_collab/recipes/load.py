@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kit_collab.errors import Problem, RecipeError
 from kit_collab.i18n import tr
@@ -120,6 +120,39 @@ class Advisory(_Data):
     source: str  # where it was read (release notes, advisory page)
 
 
+VOLUME_RE = r"^[a-z0-9][a-z0-9_.-]*$"  # a named volume of the recipe's compose file
+
+
+class PostgresData(_Data):
+    """A PostgreSQL database of a service: saved by ``pg_dump`` through the container's
+    local socket (no password), restored into a fresh cluster of ``volume``."""
+
+    base: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the database (POSTGRES_DB)
+    utilisateur: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # its owner (POSTGRES_USER)
+    volume: str = Field(pattern=VOLUME_RE)  # the cluster's volume, recreated empty to restore
+
+
+class DataSpec(_Data):
+    """The data a service keeps (``donnees:`` in recipe.yaml): saved on the server before a
+    release changes the image of any service of the recipe's data, restored when that
+    release is rolled back."""
+
+    service: str
+    volumes: list[str] = Field(default_factory=list)  # named volumes copied as they are
+    postgres: PostgresData | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DataSpec:
+        if not self.volumes and self.postgres is None:
+            raise ValueError(tr("« volumes » ou « postgres » attendu",
+                                "'volumes' or 'postgres' expected"))
+        for volume in self.volumes:
+            if not re.match(VOLUME_RE, volume):
+                raise ValueError(tr(f"nom de volume invalide : {volume!r}",
+                                    f"invalid volume name: {volume!r}"))
+        return self
+
+
 class RecipeSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     version: str
@@ -144,6 +177,16 @@ class RecipeSpec(_Data):
     health: list[HealthCheck] = Field(default_factory=list)
     stun: list[StunSpec] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
+    donnees: list[DataSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _data_services(self) -> RecipeSpec:
+        unknown = [d.service for d in self.donnees if d.service not in self.services]
+        if unknown:
+            raise ValueError(tr(f"donnees : service(s) inconnu(s) {unknown} (attendus : "
+                                f"{self.services})", f"donnees: unknown service(s) {unknown} "
+                                f"(expected: {self.services})"))
+        return self
 
 
 @dataclass(frozen=True)

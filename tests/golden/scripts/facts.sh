@@ -25,6 +25,8 @@ for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {} + | awk '{print "file=" $1 " " substr($2, 3)}'); fi
+for f in "$C"/current/*/compose.yaml; do [ -f "$f" ] && echo "compose=$(basename "$(dirname "$f")") $(b64 "$f")"; done
+for d in "$C"/avant-*; do [ -d "$d" ] && echo "snapshot=${d##*/avant-}"; done
 for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
 (ss -Hlntu 2>/dev/null || true) | awk '{n=split($5,a,":"); print "port=" $1 " " a[n]}'
 echo "time=$(date -u +%s.%N)"

@@ -8,7 +8,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from kit_collab.apply.scripts.common import commune_dir, q
+from kit_collab.bundle import structure
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import secrets_guard
@@ -50,6 +53,8 @@ for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
+for f in "$C"/current/*/compose.yaml; do [ -f "$f" ] && echo "compose=$(basename "$(dirname "$f")") $(b64 "$f")"; done
+for d in "$C"/avant-*; do [ -d "$d" ] && echo "snapshot=${{d##*/avant-}}"; done
 for f in "$R"/proxy/*; do [ -f "$f" ] && echo "proxy=$(basename "$f") $(sha256sum < "$f" | cut -c1-64)"; done
 (ss -Hlntu 2>/dev/null || true) | awk '{{n=split($5,a,":"); print "port=" $1 " " a[n]}}'
 echo "time=$(date -u +%s.%N)"
@@ -83,6 +88,16 @@ def _secrets(status: str, encoded: str) -> tuple[dict[str, dict[str, str]], str]
     return ({}, why) if why else (data, "")
 
 
+def _images(recipe: str, encoded: str) -> dict[str, str]:
+    """Service -> image of one recipe's compose file in the current release ({} when it
+    cannot be read: its images are then unknown, never guessed)."""
+    try:
+        doc = yaml.safe_load(base64.b64decode(encoded))
+        return {s.name: s.image for s in structure.services(recipe, recipe, doc)}
+    except (binascii.Error, ValueError, yaml.YAMLError, AttributeError, TypeError):
+        return {}
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -101,6 +116,8 @@ class _Lines:
     claims: dict[str, frozenset[int]] = field(default_factory=dict)
     ports: set[tuple[str, int]] = field(default_factory=set)
     volumes: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)
+    snapshots: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def _other(self, name: str, encoded: str) -> None:
@@ -124,6 +141,10 @@ class _Lines:
             self._other(name, rest.strip())
         elif key == "volume" and name:
             self.volumes.append(name)
+        elif key == "compose" and rest:
+            self.images.update(_images(name, rest.strip()))
+        elif key == "snapshot" and name:
+            self.snapshots.append(name)
         elif key == "file" and rest:
             self.files[rest] = name  # "file=<sha256> <path>"
         elif key == "port":
@@ -162,4 +183,5 @@ def parse(output: str) -> Facts:
         server_time=_float(values.get("time", "")),
         release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
+        images=lines.images, snapshots=tuple(sorted(lines.snapshots)),
     )

@@ -1,0 +1,55 @@
+set -eu
+umask 077
+C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; F="$C/"avant-r-2
+mp() { docker volume inspect --format '{{.Mountpoint}}' "$1"; }
+P="$F.partial"; stopped=""
+need=0
+add() {
+  m=$(mp "$1") || { echo "volume-missing $1"; exit 1; }
+  k=$(du -sk "$m" | cut -f1); need=$((need + k))
+}
+add saint-essai-fr_nextcloud_html
+add saint-essai-fr_nextcloud_db
+need=$((need + need / 10 + 204800))
+free=$(df -Pk "$C" | awk 'NR==2{print $4}')
+if [ "$free" -lt "$need" ]; then echo "no-space need-kb=$need free-kb=$free"; exit 8; fi
+cleanup() {
+  rc=$?
+  if [ "$rc" != 0 ]; then rm -rf "$P"; fi
+  for c in $stopped; do docker start "$c" >/dev/null || rc=1; done
+  exit "$rc"
+}
+trap cleanup EXIT
+rm -rf "$P"; mkdir -p "$P/postgres" "$P/volumes"
+stopped=$(docker ps -q --filter volume=saint-essai-fr_nextcloud_html)
+for c in $stopped; do docker stop -t 30 "$c" >/dev/null; done
+docker compose -p "$S" -f "$C/current/compose.yaml" exec -T nextcloud-db \
+  pg_dump --no-password -U nextcloud -d nextcloud </dev/null > "$P/postgres/"nextcloud-db.sql
+tar -C "$(mp saint-essai-fr_nextcloud_html)" --numeric-owner -cf "$P/volumes/"nextcloud_html.tar .
+printf '%s\n' '{
+  "de": "r-1",
+  "donnees": [
+    {
+      "base": "",
+      "recette": "nextcloud",
+      "service": "nextcloud",
+      "utilisateur": "",
+      "volume_base": "",
+      "volumes": [
+        "nextcloud_html"
+      ]
+    },
+    {
+      "base": "nextcloud",
+      "recette": "nextcloud",
+      "service": "nextcloud-db",
+      "utilisateur": "nextcloud",
+      "volume_base": "nextcloud_db",
+      "volumes": []
+    }
+  ],
+  "release": "r-2"
+}' > "$P/snapshot.json"
+sync
+rm -rf "$F"; mv "$P" "$F"
+echo snapshot-taken

@@ -118,6 +118,11 @@ def _fake_install(monkeypatch: pytest.MonkeyPatch, seen: list[dict[str, Any]]) -
         def close(self) -> None:
             pass
 
+        def run(self, *_a: Any, **_k: Any) -> Any:  # occ app:list: every promised app enabled
+            apps = {a: "1.0" for a in ("calendar", "contacts", "deck", "groupfolders",
+                                       "richdocuments")}
+            return SimpleNamespace(code=0, stdout=json.dumps({"enabled": apps}).encode())
+
     monkeypatch.setattr(deploy, "install", install)
     monkeypatch.setattr(transport, "connect", lambda *a, **k: Stand())
     monkeypatch.setattr(health, "run_health", lambda *a, **k: [])

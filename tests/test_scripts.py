@@ -18,6 +18,7 @@ import pytest
 from kit_collab.apply.scripts import (
     accounts_apply,
     accounts_read,
+    apps,
     bootstrap,
     compose,
     facts,
@@ -122,6 +123,7 @@ CASES: dict[str, Callable[[], str]] = {
                                               check_sudo=True) + "\n",
     "probes-clock": lambda: probes.clock() + "\n",
     "probes-internal-ca": lambda: probes.internal_ca(ROOT) + "\n",
+    "apps-list": lambda: apps.app_list(ROOT, SLUG) + "\n",
     "accounts-read": lambda: accounts_read.read_script(
         Target(ROOT, SLUG), ("nextcloud", "matrix", "jitsi"), "saint-essai.fr", SECRETS,
         ["accueil", "tous_les_agents"]),

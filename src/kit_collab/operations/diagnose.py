@@ -171,6 +171,20 @@ def internal_ca(transport: Any, root: str = constants.SERVER_ROOT) -> str | None
     return probes.parse_internal_ca(result.code, result.stdout.decode("ascii", "replace"))
 
 
+def nextcloud_apps(transport: Any, profile: Profile, bundle: Any) -> list[Finding]:
+    """Every app a Nextcloud task installs or enables is enabled (`occ app:list`)."""
+    from kit_collab.apply.scripts import apps as apps_script
+    from kit_collab.check.rules.apps import app_findings, expected_apps
+
+    expected = expected_apps(bundle.tasks)
+    if not expected:
+        return []
+    result = transport.run(apps_script.app_list(profile.serveur.racine, profile.commune.code),
+                           timeout=120)
+    return app_findings(expected, apps_script.parse_app_list(
+        result.code, result.stdout.decode("utf-8", "replace")))
+
+
 def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: float,
                         reporter: Reporter) -> list[Finding]:
     """The recipes' HTTPS checks, straight at the server's address (DNS is the preflight's
@@ -185,8 +199,9 @@ def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: flo
         resolve = [f"*:{public}"] if public else []
     ca_pem = (internal_ca(transport, profile.serveur.racine)
               if profile.serveur.certificats.mode == "interne" else None)
-    return health(bundle, resolve=resolve, deadline=min(wait, 120),
-                  root=profile.serveur.racine, ca_pem=ca_pem)
+    return [*health(bundle, resolve=resolve, deadline=min(wait, 120),
+                    root=profile.serveur.racine, ca_pem=ca_pem),
+            *nextcloud_apps(transport, profile, bundle)]
 
 
 def gate(findings: list[Finding], *, force: bool) -> str:
@@ -284,6 +299,7 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoi
     if facts.current:
         findings.append(Finding(OK, SERVER, "version", tr(
             f"version {facts.current} en place", f"release {facts.current} in place")))
+        findings += nextcloud_apps(transport, profile, bundle)
     else:
         findings.append(Finding(WARNING, SERVER, "version", tr(
             "aucune version installée : contrôles de santé non faits",

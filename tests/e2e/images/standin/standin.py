@@ -6,8 +6,9 @@ Each one runs under the image name the recipe pins and answers what kit-collab's
 checks and the compose healthchecks read, the way the real service does, and no more; every
 HTTP answer carries ``X-Kce2e-Substitut: <kind>``. Where it is cheap, a stand-in also proves
 that the rendered configuration fits the real services next to it:
-- nextcloud reports ``installed: true`` only once it has logged in to its real PostgreSQL and
-  real Redis with the rendered credentials (nextcloud.env), as Nextcloud's install would;
+- nextcloud reports ``installed: true`` only once its entrypoint (nextcloud-entrypoint.py) has
+  installed it, logging in to its real PostgreSQL and real Redis with the rendered credentials
+  (nextcloud.env), as Nextcloud's install would;
 - jitsi-web serves /xmpp-websocket from the real Prosody (XMPP_BOSH_URL_BASE), as its nginx does;
 - jicofo and jvb are healthy only while they can log in to the real Prosody with their
   rendered passwords (SASL PLAIN), as the real components must.
@@ -20,9 +21,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,10 +35,6 @@ from pathlib import Path
 
 Reply = tuple[int, str, bytes]  # status, content type, body
 Answer = Callable[[str], Reply | None]
-
-NEXTCLOUD_DATA = Path("/var/www/html/data")
-NEXTCLOUD_MARK = NEXTCLOUD_DATA / "kce2e-installed.json"
-WWW_DATA = 33
 
 
 def log(kind: str, text: str) -> None:
@@ -79,50 +76,32 @@ def env(name: str, default: str | None = None) -> str:
 # Nextcloud
 
 
-def nextcloud_install() -> None:
-    """What Nextcloud's first start needs from its environment: the database and Redis,
-    reached with the rendered credentials, and an admin account. Retried until they answer."""
-    for name in ("POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD",
-                 "NEXTCLOUD_ADMIN_USER", "NEXTCLOUD_ADMIN_PASSWORD", "REDIS_HOST",
-                 "REDIS_HOST_PASSWORD", "NEXTCLOUD_TRUSTED_DOMAINS"):
-        env(name)
-    NEXTCLOUD_DATA.mkdir(parents=True, exist_ok=True)
-    os.chown(NEXTCLOUD_DATA, WWW_DATA, WWW_DATA)
-    if NEXTCLOUD_MARK.exists():
-        log("nextcloud", "already installed")
-        return
-    while True:
-        db = subprocess.run(
-            ["psql", "-h", env("POSTGRES_HOST"), "-U", env("POSTGRES_USER"), "-d",
-             env("POSTGRES_DB"), "-tAc", "SELECT current_user"],
-            env={**os.environ, "PGPASSWORD": env("POSTGRES_PASSWORD"), "PGCONNECT_TIMEOUT": "3"},
-            capture_output=True, text=True)
-        redis = subprocess.run(
-            ["redis-cli", "-h", env("REDIS_HOST"), "--no-auth-warning", "-a",
-             env("REDIS_HOST_PASSWORD"), "ping"], capture_output=True, text=True, timeout=10)
-        if db.returncode == 0 and redis.stdout.strip() == "PONG":
-            break
-        log("nextcloud", f"waiting: database {db.stderr.strip()[:120] or 'ok'}, "
-                         f"redis {redis.stdout.strip()[:60] or redis.stderr.strip()[:60]}")
-        time.sleep(2)
-    NEXTCLOUD_MARK.write_text(json.dumps({
-        "admin": env("NEXTCLOUD_ADMIN_USER"),
-        "trusted_domains": env("NEXTCLOUD_TRUSTED_DOMAINS").split(),
-        "database": f"pgsql://{env('POSTGRES_USER')}@{env('POSTGRES_HOST')}/{env('POSTGRES_DB')}",
-        "redis": env("REDIS_HOST"),
-    }, indent=2) + "\n")
-    os.chown(NEXTCLOUD_MARK, WWW_DATA, WWW_DATA)
-    log("nextcloud", "installed (database and redis reached with the rendered credentials)")
+def nextcloud_config() -> dict[str, str]:
+    """The 'key' => value lines of config.php, as the stand-in occ writes it (the entrypoint
+    stand-in, nextcloud-entrypoint.py, installs before this server starts, as upstream's does
+    before apache)."""
+    path = Path("/var/www/html/config/config.php")
+    if not path.exists():
+        return {}
+    return dict(re.findall(r"^\s*'([a-z_.]+)' => '?([^',]*)'?,$", path.read_text(), re.M))
+
+
+def nextcloud_code_version() -> str:
+    path = Path("/var/www/html/version.php")
+    found = re.search(r"array\(([\d,\s]+)\)", path.read_text()) if path.exists() else None
+    return ".".join(x.strip() for x in found[1].split(",")) if found else ""
 
 
 def nextcloud() -> None:
-    threading.Thread(target=nextcloud_install, daemon=True).start()
-
     def answer(path: str) -> Reply | None:
         if path == "/status.php":
-            status = {"installed": NEXTCLOUD_MARK.exists(), "maintenance": False,
-                      "needsDbUpgrade": False, "version": "34.0.2.0",
-                      "versionstring": "34.0.2", "edition": "",
+            config = nextcloud_config()
+            version = config.get("version", nextcloud_code_version())
+            status = {"installed": config.get("installed") == "true",
+                      "maintenance": config.get("maintenance") == "true",
+                      "needsDbUpgrade": version != nextcloud_code_version(),
+                      "version": version, "versionstring": version.rsplit(".", 1)[0],
+                      "edition": "",
                       "productname": "Nextcloud (substitut kce2e)", "extendedSupport": False}
             return 200, "application/json", json.dumps(status).encode()
         if path in ("/", "/index.php", "/login"):
@@ -157,13 +136,23 @@ DISCOVERY = ('<?xml version="1.0" encoding="utf-8"?>\n'
 
 
 def collabora() -> None:
+    """As coolwsd (CollaboraOnline/online, docker/from-packages/scripts/
+    start-collabora-online.sh): nothing listens on 9980 while it starts (proof key, CA
+    certificates, the first kit forked: KCE2E_COLLABORA_START_SECONDS), then the discovery,
+    and the admin console's pages, which the proxy must not publish."""
     host = env("server_name", "localhost")
+    delay = float(os.environ.get("KCE2E_COLLABORA_START_SECONDS", "15"))
+    log("collabora", f"starting (ready in {delay:g} s)")
+    time.sleep(delay)
 
     def answer(path: str) -> Reply | None:
         if path == "/hosting/discovery":
             return 200, "text/xml", DISCOVERY.format(host=host).encode()
         if path == "/":
             return 200, "text/plain", b"OK\n"
+        if path.startswith("/browser/dist/admin/") or path.startswith(("/cool/adminws",
+                                                                         "/cool/getMetrics")):
+            return 200, "text/html", b"<title>Admin (substitut kce2e)</title>\n"
         return None
 
     serve("collabora", 9980, answer)

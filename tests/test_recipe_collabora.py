@@ -53,7 +53,9 @@ def occ_tasks(bundle: render.Bundle) -> dict[str, render.Task]:
 
 
 def test_lint_finds_nothing_in_collabora(kit_recipes: RecipeSet) -> None:
-    findings = [f for f in lint.lint(kit_recipes) if f.service == "collabora"]
+    # KC017 (a pin older than 120 days) depends on today's date: tests/test_pins.py has it.
+    findings = [f for f in lint.lint(kit_recipes)
+                if f.service == "collabora" and f.code != "KC017"]
     assert findings == [], [f.as_dict() for f in findings]
 
 
@@ -61,7 +63,8 @@ def test_cli_recipes_lint_passes_for_collabora(kit_recipes: RecipeSet, cli) -> N
     if coturn_source(kit_recipes) != "real":
         pytest.skip("the shipped coturn recipe does not exist yet: the CLI cannot see the stub")
     report = json.loads(cli("recipes", "lint", "--json").out)
-    assert [f for f in report["constats"] if f["service"] == "collabora"] == []
+    assert [f for f in report["constats"] if f["service"] == "collabora"
+            and f["code"] != "KC017"]  # a pin's age: test_pins.py == []
     assert "collabora" in report["recettes"]
 
 

@@ -182,7 +182,8 @@ def published(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_lint_finds_nothing_in_jitsi(kit_recipes: RecipeSet) -> None:
-    findings = [f for f in lint.lint(kit_recipes) if f.service in ("jitsi", "collabora")]
+    findings = [f for f in lint.lint(kit_recipes)  # KC017 depends on the date: test_pins.py
+                if f.service in ("jitsi", "collabora") and f.code != "KC017"]
     assert findings == [], [f.as_dict() for f in findings]
 
 
@@ -199,7 +200,8 @@ def test_cli_recipes_lint_passes_for_jitsi(kit_recipes: RecipeSet, cli) -> None:
 
     result = cli("recipes", "lint", "--json")
     report = json.loads(result.out)
-    mine = [f for f in report["constats"] if f["service"] in ("jitsi", "collabora")]
+    mine = [f for f in report["constats"] if f["service"] in ("jitsi", "collabora")
+            and f["code"] != "KC017"]  # a pin's age: test_pins.py
     assert mine == []
     assert "jitsi" in report["recettes"]
 

@@ -6,7 +6,8 @@ go on alone, and the next install could run beside it. A pseudo-terminal would h
 but it mangles the binary streams kit-collab sends on stdin (the release's tar).
 
 So every script sent over SSH starts with this guard: it finds the sshd process that started
-the command (its nearest ancestor named ``sshd`` or ``sshd-session``, OpenSSH 9.8 and later)
+the command (its nearest ancestor named ``sshd``, or ``sshd-session`` from OpenSSH 9.8,
+which moved session handling there: openssh-portable commit 03e3de4, Debian 13 ships it)
 and leaves a watcher, detached and silent, that checks every second that this sshd is still
 there (a zombie counts as gone). When it is gone, the command's whole process group gets TERM, then KILL 5 s later
 (coreutils ``timeout``, when it wraps the command, passes the TERM on and kills after its own

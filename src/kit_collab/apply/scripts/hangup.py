@@ -9,9 +9,9 @@ So every script sent over SSH starts with this guard: it finds the sshd process 
 the command (its nearest ancestor named ``sshd``, or ``sshd-session`` from OpenSSH 9.8,
 which moved session handling there: openssh-portable commit 03e3de4, Debian 13 ships it)
 and leaves a watcher, detached and silent, that checks every second that this sshd is still
-there (a zombie counts as gone). When it is gone, the command's whole process group gets TERM, then KILL 5 s later
-(coreutils ``timeout``, when it wraps the command, passes the TERM on and kills after its own
-grace). The watcher ends with the command. Only shell builtins run in the foreground (reads of
+there (a zombie counts as gone). When it is gone, the command's whole process group gets
+TERM, then KILL 5 s later (coreutils ``timeout``, when it wraps the command, passes the TERM
+on and kills after its own grace). The watcher ends with the command. Only shell builtins run in the foreground (reads of
 /proc): the guard costs no round trip and about two forks.
 """
 

@@ -11,8 +11,8 @@ which moved session handling there: openssh-portable commit 03e3de4, Debian 13 s
 and leaves a watcher, detached and silent, that checks every second that this sshd is still
 there (a zombie counts as gone). When it is gone, the command's whole process group gets
 TERM, then KILL 5 s later (coreutils ``timeout``, when it wraps the command, passes the TERM
-on and kills after its own grace). The watcher ends with the command. Only shell builtins run in the foreground (reads of
-/proc): the guard costs no round trip and about two forks.
+on and kills after its own grace). The watcher ends with the command. Only shell builtins run
+in the foreground (reads of /proc): the guard costs no round trip and about two forks.
 """
 
 from __future__ import annotations

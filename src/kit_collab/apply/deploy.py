@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kit_collab.apply import steps
+from kit_collab.apply import interrupt, steps
 from kit_collab.apply.lock import (
     PortsTaken,
     audit_line,
@@ -154,6 +154,7 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
         facts = read_facts(transport, profile)
     deadline = time.monotonic() + lock_wait
     while facts.lock and time.monotonic() < deadline:
+        interrupt.check("verrou", profile.commune.code)
         time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
         facts = read_facts(transport, profile)
     if facts.lock:
@@ -194,14 +195,19 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
                 "install", profile, bundle.release, note)))
     if plan.resume:
         rep.step(tr(f"Reprise : {plan.resume}", f"Resuming: {plan.resume}"))
+    interrupt.check("envoi", slug)
     if plan.upload:
         steps.upload(transport, profile, plan, bundle, rep)
+    interrupt.check("verrou", slug)
     _lock(transport, profile, plan, bundle, secrets, lock_info("install", bundle.release))
+    interrupt.hold(slug)
     try:
         if plan.bootstrap:
             steps.bootstrap(transport, profile, _open_ports(profile, bundle, recipes), rep)
+        interrupt.check("images", slug)
         steps.pull(transport, profile, bundle, rep)
         steps.snapshot(transport, profile, plan, rep)
+        interrupt.check("bascule", slug)
         rep.step(tr("Démarrage des services", "Starting services"))
         up = run(transport, release_script.switch_and_up(
             root, slug, bundle.release, plan.restart, wait_seconds,
@@ -212,10 +218,13 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
             settled = state_script.write_lines(facts.state.with_pending(None).as_json())
             steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep,
                             (back, _pending(facts, bundle.release, "retour"), settled))
+        interrupt.check("taches", slug)
         done, tasks_ok = steps.run_tasks(transport, profile, plan, secrets, rep)
         warnings = [*facts.warnings, *done]
+        interrupt.check("comptes", slug)
         more, accounts_ok = steps.provision(transport, profile, bundle, secrets, rep)
         warnings += more
+        interrupt.check("etat", slug)
         steps.prune_snapshots(transport, profile, facts, bundle.release)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         state = _state(plan, bundle, facts, {"taches": OK if tasks_ok else FAILED,
@@ -227,7 +236,9 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
             tr("l'enregistrement de l'état", "recording the state"))
     except BaseException:
         run(transport, lock_script.unlock(root, slug))
+        interrupt.release(slug)
         raise
+    interrupt.release(slug)
     return Outcome(plan, bundle, applied=True, round_trips=transport.round_trips,
                    warnings=warnings, secrets=secrets)
 

@@ -10,6 +10,8 @@
 - stdin is streamed in chunks (a release is uploaded as one tar stream) while stdout and stderr
   are drained by two threads, so neither side can fill the other's window.
 - Nothing from stdin or from command output is ever logged; commands are logged redacted.
+- Over SSH, every script starts with a guard that stops it on the server when the connection
+  ends before it does (kill -9, a second Ctrl-C, a cut): nothing is left running alone there.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import paramiko
 
+from kit_collab.apply import interrupt
 from kit_collab.apply.connect_errors import connect_error, key_file
 from kit_collab.apply.hostkeys import ConfirmHostKey, HostKeyVerifier, preferred_key_types
+from kit_collab.apply.scripts import hangup
 from kit_collab.apply.scripts.sudo import command_line, sudo_refusal
 from kit_collab.apply.streams import (
     CHUNK,
@@ -135,8 +139,8 @@ class _BaseTransport:
     def _execute_checked(self, script: str, stdin: Stdin, sudo: bool, timeout: float | None,
                          progress: Progress | None, check: bool,
                          on_stderr: Output | None = None) -> CommandResult:
-        command = command_line(script, sudo=sudo, root=self._root, check_sudo=check,
-                               timeout=timeout)
+        command = command_line(self._guarded(script), sudo=sudo, root=self._root,
+                               check_sudo=check, timeout=timeout)
         log.debug("%s: %s", self.where, _describe(script, stdin, sudo))
         started = time.monotonic()
         result = self._execute(command, chunks(stdin), timeout, progress, on_stderr)
@@ -170,6 +174,11 @@ class _BaseTransport:
                         f"as root on the server, add the line '{line}' to "
                         "/etc/sudoers.d/kit-collab (visudo -f /etc/sudoers.d/kit-collab)"))
         self._sudo_checked = True
+
+    def _guarded(self, script: str) -> str:
+        """The script as sent: over SSH, behind the guard that stops it on the server when
+        the connection ends first (apply/scripts/hangup.py)."""
+        return script
 
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
                  progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:
@@ -205,6 +214,9 @@ class LocalTransport(_BaseTransport):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         assert proc.stdin and proc.stdout and proc.stderr
+        # A second Ctrl-C stops kit-collab at once: the command (its own session, so that the
+        # terminal's first Ctrl-C does not reach it) is stopped with it.
+        interrupt.on_hard_stop(proc.pid, lambda: kill_group(proc.pid))
         with Watchdog(timeout, lambda: kill_group(proc.pid)) as dog:
             # Popen's pipes are buffered readers: read1 returns what has arrived.
             pipe_out = cast(io.BufferedReader, proc.stdout)
@@ -217,6 +229,7 @@ class LocalTransport(_BaseTransport):
             finally:
                 close_quietly(proc.stdin.close)
             code = proc.wait()
+            interrupt.on_hard_stop(proc.pid, None)
             stdout, stderr = out.data(), err.data()
         if dog.fired:
             raise self._timed_out(timeout)
@@ -238,6 +251,9 @@ class SshTransport(_BaseTransport):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def _guarded(self, script: str) -> str:
+        return hangup.guarded(script)
 
     def _execute(self, command: str, chunks: Iterator[bytes], timeout: float | None,
                  progress: Progress | None, on_stderr: Output | None = None) -> CommandResult:

@@ -92,8 +92,11 @@ def run(argv: list[str]) -> int:
     set_lang(lang_from(argv))
     argv = lang_first(argv)
     app = build_app()
+    from kit_collab.cli.session import ctrl_c
+
     try:
-        app(args=argv, prog_name="kit-collab")
+        with ctrl_c():
+            app(args=argv, prog_name="kit-collab")
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except KitCollabError as exc:

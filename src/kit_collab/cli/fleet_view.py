@@ -84,7 +84,8 @@ def final_table(results: list[runner.CommuneResult], folder: Path | None) -> Non
     for col in (tr("Commune", "Commune"), tr("Serveur", "Server"), tr("Résultat", "Result"),
                 tr("Changements", "Changes"), tr("Durée", "Duration"), "Message"):
         table.add_column(col, overflow="fold")
-    colors = {runner.OK: "green", runner.NOTHING: "cyan", runner.FAILED: "red"}
+    colors = {runner.OK: "green", runner.NOTHING: "cyan", runner.FAILED: "red",
+              runner.INTERRUPTED: "yellow"}
     for r in results:
         table.add_row(esc(r.slug), esc(r.server), f"[{colors[r.status]}]{esc(r.status)}[/]",
                       esc(r.changes), f"{r.seconds:.1f} s", esc(r.message))

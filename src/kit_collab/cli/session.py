@@ -4,14 +4,62 @@ table, or the JSON document: a single profile with ``--json`` is a fleet of one)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from kit_collab.cli.options import FleetArgs
 from kit_collab.i18n import tr
+
+
+def _say(text: str) -> None:
+    """A line on stderr from the signal handler: plain writes, never the rich console (it
+    may be in the middle of a line of its own)."""
+    try:
+        sys.stderr.write(f"\n{text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _on_sigint(_signum: int, _frame: FrameType | None) -> None:
+    """Ctrl-C. During an operation that stops between steps, the first one asks it to stop
+    after the step running now; the second stops at once (the lock stays, and says so).
+    Elsewhere, Ctrl-C stops at once as usual."""
+    from kit_collab import constants
+    from kit_collab.apply import interrupt
+
+    if interrupt.requested():
+        _say(interrupt.hard_stop_message())
+        interrupt.hard_stop()
+        os._exit(constants.EXIT_INTERRUPTED)  # no `finally` may release the lock now
+    if not interrupt.active():
+        _say(tr("interrompu", "interrupted"))
+        raise KeyboardInterrupt
+    interrupt.request()
+    _say(interrupt.first_message())
+
+
+@contextlib.contextmanager
+def ctrl_c() -> Iterator[None]:
+    """The command's Ctrl-C handling (the main thread only; the previous handler after)."""
+    from kit_collab.apply import interrupt
+
+    interrupt.reset()
+    try:
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread: leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interactive() -> bool:

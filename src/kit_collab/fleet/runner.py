@@ -1,6 +1,9 @@
 """Run one operation over many communes: bounded parallelism, one SSH connection per server
 shared by the communes on it, a log file per commune, one failure never stopping the others.
 
+A first Ctrl-C (apply/interrupt.py) lets every running commune finish its step and stop
+there; the communes not started yet are not started; both are "interrompu" in the results.
+
 An action gets the commune, its log (the operation's reporter) and a function that opens (or
 reuses) its server's connection: an action that needs no server never connects.
 """
@@ -16,14 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kit_collab import constants
+from kit_collab.apply import interrupt
 from kit_collab.errors import KitCollabError
 from kit_collab.fleet.inventory import InventoryEntry
 from kit_collab.i18n import tr
 from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult
 from kit_collab.redact import redact
 
-__all__ = ["FAILED", "NOTHING", "OK", "CommuneJob", "CommuneLog", "CommuneResult", "Connections",
-           "exit_code", "run"]
+INTERRUPTED = "interrompu"
+
+__all__ = ["FAILED", "INTERRUPTED", "NOTHING", "OK", "CommuneJob", "CommuneLog",
+           "CommuneResult", "Connections", "exit_code", "run"]
 
 
 @dataclass
@@ -31,7 +38,7 @@ class CommuneResult:
     slug: str
     file: str
     server: str
-    status: str = FAILED  # ok | rien à faire | erreur
+    status: str = FAILED  # ok | rien à faire | erreur | interrompu
     changes: str = ""
     seconds: float = 0.0
     message: str = ""
@@ -138,7 +145,15 @@ def run(entries: list[InventoryEntry], action: CommuneJob, *,
             return connections.get(entry)
 
         try:
+            if interrupt.requested():
+                raise interrupt.Interrupted(tr("non commencée : interruption demandée",
+                                               "not started: interruption requested"))
             result = _result(entry, action(entry, log, connect))
+        except interrupt.Interrupted as exc:
+            result = CommuneResult(entry.slug, str(entry.path), server, INTERRUPTED,
+                                   message=redact(_with_hint(exc)),
+                                   exit_code=constants.EXIT_INTERRUPTED)
+            log.step(tr(f"Interrompue : {exc.message}", f"Interrupted: {exc.message}"))
         except KitCollabError as exc:
             result = CommuneResult(entry.slug, str(entry.path), server, FAILED,
                             message=redact(exc.message), exit_code=exc.exit_code)
@@ -155,10 +170,14 @@ def run(entries: list[InventoryEntry], action: CommuneJob, *,
         return result
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with interrupt.section(), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             return list(pool.map(one, entries))
     finally:
         connections.close()
+
+
+def _with_hint(exc: KitCollabError) -> str:
+    return f"{exc.message} ; {exc.hint}" if exc.hint else exc.message
 
 
 def _result(entry: InventoryEntry, result: OperationResult) -> CommuneResult:
@@ -167,6 +186,7 @@ def _result(entry: InventoryEntry, result: OperationResult) -> CommuneResult:
 
 
 def exit_code(results: list[CommuneResult]) -> int:
-    """0 when no commune failed, else the highest code of the failed ones."""
-    failed = [r.exit_code for r in results if r.status == FAILED]
+    """0 when no commune failed, else the highest code of the failed ones (130 when one
+    was interrupted)."""
+    failed = [r.exit_code for r in results if r.status in (FAILED, INTERRUPTED)]
     return max(failed) if failed else 0

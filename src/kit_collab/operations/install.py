@@ -37,7 +37,7 @@ class Installed(OperationResult):
 def install(transport: Any, profile: Profile, profile_path: Path, recipes: RecipeSet,
             options: InstallOptions, reporter: Reporter) -> Installed:
     """Preflight, install, health checks, the agents' sheets."""
-    from kit_collab.apply import deploy
+    from kit_collab.apply import deploy, interrupt
 
     def preflight(facts: Any, bundle: Any) -> str:
         findings, records = diagnose.preflight_and_records(
@@ -46,16 +46,20 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
             reporter.findings(findings, records)
         return diagnose.gate(findings, force=options.force)
 
-    outcome = deploy.install(transport, profile, recipes, reporter=reporter,
-                             lock_wait=options.lock_wait, wait_seconds=options.wait,
-                             preflight=preflight)
+    # A first Ctrl-C stops between two steps (apply/interrupt.py), never inside one.
+    with interrupt.section(profile.commune.code, str(profile_path)):
+        outcome = deploy.install(transport, profile, recipes, reporter=reporter,
+                                 lock_wait=options.lock_wait, wait_seconds=options.wait,
+                                 preflight=preflight)
+        sheets = ""
+        if outcome.applied or options.sheets_always:
+            sheets = write_sheets(profile_path, profile, outcome, options.sheets_dir)
+        if outcome.applied:
+            interrupt.check("sante", profile.commune.code)
     findings: list[Finding] = []
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
-    sheets = ""
-    if outcome.applied or options.sheets_always:
-        sheets = write_sheets(profile_path, profile, outcome, options.sheets_dir)
     return _installed(profile, outcome, findings, sheets)
 
 

@@ -431,6 +431,8 @@ def commune_stack(tmp: Path) -> Iterator[Bed]:
                     str(ports_by_name[name])]
             if kind == "element":
                 argv.append(str(release / "matrix" / "config.json"))
+            if kind == "jitsi":
+                argv.append(f"https://{bundle.hosts['jitsi']['visio']}")
             procs[name] = Proc(f"stand-in {kind}", argv, tmp / f"{kind}.log", env, tmp).start()
         procs["coturn"] = Proc("coturn", [
             turnserver, "-n", f"--listening-ip={RUN_HOST}", f"--listening-port={turn_port}",

@@ -308,12 +308,15 @@ BACKENDS = {  # compose alias in site.caddy -> stand-in kind (None: real softwar
     "collabora": "collabora", "matrix-synapse": None}
 
 
-def bed_profile(racine: Path) -> dict[str, Any]:
+def bed_profile(racine: Path, **matrix: Any) -> dict[str, Any]:
+    """The bed's commune; its domain points at the bed (Matrix identifiants
+    domaine-vers-serveur), unless ``matrix`` says otherwise."""
     data = base_profile()
     data["serveur"].update(hote="127.0.0.1", racine=str(racine),
                            certificats={"mode": "interne"})
     data["services"] = {"nextcloud": {"actif": True, "collabora": True},
-                        "matrix": {"actif": True, "federation": False},
+                        "matrix": {"actif": True, "federation": False,
+                                   "identifiants": "domaine-vers-serveur", **matrix},
                         "jitsi": {"actif": True}}
     return data
 

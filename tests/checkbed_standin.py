@@ -50,16 +50,16 @@ COLLABORA_DISCOVERY = ('<?xml version="1.0" encoding="utf-8"?>\n<wopi-discovery>
                        'name="external-http"></net-zone></wopi-discovery>\n')
 
 
-def routes(kind: str, extra: Path | None) -> dict[str, tuple[str, bytes]]:
+def routes(kind: str, extra: str | None) -> dict[str, tuple[str, bytes]]:
     if kind == "nextcloud":
         return {"/status.php": ("application/json", json.dumps(NEXTCLOUD_STATUS).encode())}
     if kind == "element":
         assert extra is not None
-        return {"/config.json": ("application/json", extra.read_bytes()),
+        return {"/config.json": ("application/json", Path(extra).read_bytes()),
                 "/": ("text/html", b"<title>Element</title>")}
     if kind == "jitsi":
         assert extra is not None
-        config = jitsi_config(str(extra))
+        config = jitsi_config(extra)
         return {"/": ("text/html", JITSI_INDEX.encode()),
                 "/config.js": ("application/javascript", config.encode()),
                 "/xmpp-websocket": ("text/plain", PROSODY_WEBSOCKET.encode())}
@@ -70,7 +70,7 @@ def routes(kind: str, extra: Path | None) -> dict[str, tuple[str, bytes]]:
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    table = routes(kind, Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    table = routes(kind, sys.argv[3] if len(sys.argv) > 3 else None)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -9,6 +9,7 @@ verified (``health.ssl_context``); redirects are followed as Matrix clients do.
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 import httpx
@@ -17,6 +18,7 @@ from kit_collab.check.probes import health
 from kit_collab.check.rules import delegation as rules
 from kit_collab.check.rules.http import HttpObservation
 from kit_collab.check.rules.names import Endpoint, Resolve, endpoint_for
+from kit_collab.i18n import tr
 
 
 def _target(d: rules.Delegation, resolve: Resolve) -> Endpoint | None:
@@ -63,21 +65,32 @@ def read_documents(d: rules.Delegation, *, resolve: Resolve, ctx: ssl.SSLContext
 
 
 def website(domain: str, ip: str, *, resolve: Resolve, ctx: ssl.SSLContext,
-            timeout: float = 5) -> HttpObservation:
-    """https://<domain>/ at ``ip`` (where the DNS leads; a --resolve entry naming the domain
-    wins), not following redirects: any answer means a website lives there."""
-    explicit = resolve.get(domain)
-    target = explicit or Endpoint(ip)
+            timeout: float = 5) -> str | None:
+    """What answers on https://<domain>/ at ``ip`` (where the DNS leads; a --resolve entry
+    naming the domain wins), in a few words; None when nothing does. Redirects are not
+    followed: any answer means a website lives there. A certificate that fails
+    verification is an answer too (the request is never sent over it)."""
+    target = resolve.get(domain) or Endpoint(ip)
     seen = fetch(f"https://{domain}/", domain, target, ctx, timeout, follow=False)
-    if seen.status is None and explicit is None:
-        # No valid HTTPS there (an old certificate?): a site on plain HTTP is a site too.
-        # Nothing is sent but the request line; no answer is trusted beyond its status.
-        host = f"[{ip}]" if ":" in ip else ip
-        try:
-            with httpx.Client(timeout=timeout, follow_redirects=False,
-                              trust_env=False) as client:
-                response = client.get(f"http://{host}/", headers={"Host": domain})
-        except httpx.HTTPError:
-            return seen
-        return HttpObservation(f"http://{domain}/", response.status_code)
-    return seen
+    if seen.status is not None:
+        return tr(f"statut {seen.status}", f"status {seen.status}")
+    try:
+        with socket.create_connection((target.ip, target.port), timeout=timeout) as sock, \
+                ctx.wrap_socket(sock, server_hostname=domain):
+            pass
+    except ssl.SSLCertVerificationError:
+        return tr("HTTPS, certificat non vérifiable", "HTTPS, certificate not verifiable")
+    except (OSError, ssl.SSLError):
+        pass
+    return _plain_http(domain, target.ip, timeout)
+
+
+def _plain_http(domain: str, ip: str, timeout: float) -> str | None:
+    """A site on plain HTTP (port 80) is a site too; only its status is read."""
+    host = f"[{ip}]" if ":" in ip else ip
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            response = client.get(f"http://{host}/", headers={"Host": domain})
+    except httpx.HTTPError:
+        return None
+    return tr(f"HTTP, statut {response.status_code}", f"HTTP, status {response.status_code}")

@@ -189,24 +189,25 @@ def points_elsewhere(domain: DnsAnswer, server: ServerAddresses) -> list[str]:
 
 
 def website_guard(profile: Profile, domain: DnsAnswer, server: ServerAddresses,
-                  site: HttpObservation | None) -> list[Finding]:
+                  site: str | None) -> list[Finding]:
     """domaine-vers-serveur while the domain leads elsewhere and a website answers there:
-    pointing the domain here would take that website offline. ``site``: https://<domaine>/
-    as seen by following the DNS (None when not looked at)."""
+    pointing the domain here would take that website offline. ``site``: what answers on
+    https://<domaine>/ where the DNS leads, in a few words (None: nothing answers)."""
     matrix = profile.services.matrix
     if not matrix.actif or matrix.identifiants != DOMAINE_VERS_SERVEUR:
         return []
     elsewhere = points_elsewhere(domain, server)
-    if not elsewhere or site is None or site.error or site.status is None:
+    if not elsewhere or site is None:
         return []
     host = domain.host
-    return [Finding(ERROR, SERVICE, "site web", tr(
-        f"un site web répond sur https://{host} ({', '.join(elsewhere)}, statut "
-        f"{site.status}) : identifiants « domaine-vers-serveur » demanderait de pointer "
-        f"{host} vers ce serveur, et ce site serait hors ligne",
-        f"a website answers on https://{host} ({', '.join(elsewhere)}, status "
-        f"{site.status}): identifiants 'domaine-vers-serveur' would require pointing {host} "
-        "at this server, taking that website offline"), tr(
+    # Without the server's own address, "elsewhere" may be this very server: say it softly.
+    return [Finding(ERROR if server.known else WARNING, SERVICE, "site web", tr(
+        f"un site web répond sur https://{host} ({', '.join(elsewhere)}, {site}) : "
+        f"identifiants « domaine-vers-serveur » demanderait de pointer {host} vers ce "
+        "serveur, et ce site serait hors ligne",
+        f"a website answers on https://{host} ({', '.join(elsewhere)}, {site}): identifiants "
+        f"'domaine-vers-serveur' would require pointing {host} at this server, taking that "
+        "website offline"), tr(
         "gardez le site : services.matrix.identifiants: site-existant (le webmestre publie "
         "deux petits fichiers) ou sous-domaine ; à décider avant la première installation, "
         "les identifiants ne changent plus ensuite",

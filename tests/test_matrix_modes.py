@@ -147,3 +147,235 @@ def test_synapse_server_name_per_mode(tmp_path: Path, mode: str, server_name: st
     assert element["default_server_config"]["m.homeserver"]["server_name"] == server_name
     client = json.loads((release / "well-known" / "client.json").read_text("utf-8"))
     assert client == {"m.homeserver": {"base_url": f"https://{SYNAPSE}"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# A separate "website": the real Caddy with its own internal authority, on this run's loopback
+# address, serving the files its webmaster published (the files are the test's input).
+
+
+@contextlib.contextmanager
+def website(tmp: Path, files: dict[str, str], *, cors: bool = True) -> Iterator[tuple[int, Path]]:
+    """Yields (HTTPS port, the website's root certificate)."""
+    from . import checkbed
+
+    caddy = require_tool("caddy")
+    root = tmp / "www"
+    for name, text in files.items():
+        path = root / ".well-known" / "matrix" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.html").write_text("<title>Mairie de Saint-Essai</title>", encoding="utf-8")
+    http_port, https_port = (checkbed.free_port(host=RUN_HOST) for _ in range(2))
+    headers = ("\theader /.well-known/matrix/* Access-Control-Allow-Origin \"*\"\n"
+               if cors else "")
+    caddyfile = tmp / "Caddyfile"
+    caddyfile.write_text(
+        "{\n\tadmin off\n\tlocal_certs\n\tskip_install_trust\n"
+        f"\thttp_port {http_port}\n\thttps_port {https_port}\n\tdefault_bind {RUN_HOST}\n}}\n"
+        f"{DOMAIN} {{\n{headers}"
+        "\theader /.well-known/matrix/* Content-Type application/json\n"
+        f"\troot * {root}\n\tfile_server\n}}\n", encoding="utf-8")
+    env = checkbed.clean_env(tmp)
+    proc = checkbed.Proc("website caddy", [caddy, "run", "--config", str(caddyfile),
+                                           "--adapter", "caddyfile"],
+                         tmp / "website.log", env, tmp).start()
+    ca = tmp / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    try:
+        checkbed.wait_for(lambda: checkbed._caddy_serves(ca, https_port, DOMAIN), proc,
+                          "website", 30)
+        yield https_port, ca
+    finally:
+        proc.stop()
+
+
+def _webmaster_files(bundle: Any, out: Path) -> dict[str, str]:
+    folder = out / bundle.release_dir / "matrix" / "well-known"
+    return {p.stem: p.read_text("utf-8") for p in folder.glob("*.json")}
+
+
+def _check_report(profile_path: Path, resolve: list[str], ca: Path, capsys: Any,
+                  as_json: bool = True) -> tuple[int, Any]:
+    from kit_collab.cli.commands import check
+
+    code = check.run(profile_path, as_json=as_json, resolve=resolve, ca_cert=ca,
+                     accept_host_key=None, server=False, deadline=1, dns_server=None)
+    text = capsys.readouterr().out
+    return code, (json.loads(text)["communes"][0]["rapport"] if as_json else text)
+
+
+@pytest.fixture
+def dns_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DNS at all for the preflight (this machine has none for the commune's names): the
+    findings looked at here are the delegation's."""
+    from kit_collab.check.probes import dns as dnscheck
+    from kit_collab.check.rules import DnsAnswer
+
+    monkeypatch.setattr(dnscheck, "lookup_all", lambda hosts, _r: {
+        h: DnsAnswer(h, error="nxdomain") for h in hosts})
+
+
+def _delegation(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["controle"]: c for c in report["constats"]
+            if c["controle"].startswith("delegation ")}
+
+
+@pytest.mark.validators
+def test_check_reads_the_files_on_the_existing_website_mismatch_then_match(
+        tmp_path: Path, write_profile: Any, capsys: Any, dns_none: None) -> None:
+    data = _profile("site-existant", federation=True)
+    # The server on loopback: the preflight's port probes are refused at once.
+    data["serveur"].update(racine=str(tmp_path / "racine"), hote="127.0.0.1")
+    bundle, out = _render(tmp_path / "render", data)
+    expected = _webmaster_files(bundle, out)
+    assert set(expected) == {"client", "server"}
+    profile_path = write_profile(data)
+    # The "*" entry is this server's names (nothing listens there): never used for the
+    # website, which is reached only through the entry naming the domain.
+    wrong = {"client": '{"m.homeserver": {"base_url": "https://matrix.example.org"}}',
+             "server": expected["server"]}
+    with website(tmp_path / "site-wrong", wrong) as (port, ca):
+        resolve = ["*:1:127.0.0.1", f"{DOMAIN}:{port}:{RUN_HOST}"]
+        code, report = _check_report(profile_path, resolve, ca, capsys)
+        found = _delegation(report)
+        assert code == 1
+        client = found["delegation client"]
+        assert client["niveau"] == "erreur"
+        assert "https://matrix.example.org" in client["message"]
+        assert "sur le site web de la commune" in client["message"]
+        # The fix gives the webmaster the exact content to publish.
+        assert json.dumps(json.loads(expected["client"]), ensure_ascii=False) in \
+            client["correction"]
+        assert found["delegation server"]["niveau"] == "ok"
+        assert any(expected["client"].strip() in line or "contenu exact" in line
+                   for line in report["delegation_matrix"])
+        code, text = _check_report(profile_path, resolve, ca, capsys, as_json=False)
+        assert "https://saint-essai.fr/.well-known/matrix/client" in text
+        assert "Access-Control-Allow-Origin: *" in text
+    with website(tmp_path / "site-right", expected) as (port, ca):
+        resolve = ["*:1:127.0.0.1", f"{DOMAIN}:{port}:{RUN_HOST}"]
+        _code, report = _check_report(profile_path, resolve, ca, capsys)
+        found = _delegation(report)
+        assert {k: v["niveau"] for k, v in found.items()} == {
+            "delegation client": "ok", "delegation server": "ok"}, found
+    # The website is never asked through this server: no --resolve entry for the domain,
+    # "*" alone, and nothing is read from 127.0.0.1:1.
+    _code, report = _check_report(profile_path, ["*:1:127.0.0.1"], ca, capsys)
+    client = _delegation(report)["delegation client"]
+    assert client["niveau"] == "erreur" and "127.0.0.1" not in client["message"]
+
+
+@pytest.mark.validators
+def test_existing_website_without_cors_is_a_warning(tmp_path: Path) -> None:
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
+    from kit_collab.check.probes import delegation as probe
+    from kit_collab.check.probes.health import ssl_context
+    from kit_collab.check.rules import delegation as rules
+    from kit_collab.check.rules.names import Endpoint
+    from kit_collab.recipes.load import load_recipes
+
+    profile = Profile.model_validate(_profile("site-existant"))
+    bundle = make_bundle(profile, load_recipes(), draw=SYSTEM).bundle
+    d = rules.delegation(profile, bundle)
+    assert d is not None and d.on_website
+    client = bundle.file(f"{bundle.release_dir}/matrix/well-known/client.json").content
+    with website(tmp_path, {"client": client.decode()}, cors=False) as (port, ca):
+        seen = probe.read_documents(d, resolve={DOMAIN: Endpoint(RUN_HOST, port)},
+                                    ctx=ssl_context(ca))
+    found = {f.check: f for f in rules.delegation_findings(d, seen)}
+    assert found["delegation client"].level == WARNING
+    assert "Access-Control-Allow-Origin" in found["delegation client"].message
+    # Federation closed: the website publishes no server file, which is right.
+    assert found["delegation server"].level == OK
+
+
+@pytest.mark.validators
+def test_preflight_refuses_pointing_a_domain_whose_website_answers_elsewhere(
+        tmp_path: Path) -> None:
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
+    from kit_collab.operations import diagnose
+    from kit_collab.recipes.load import load_recipes
+
+    from . import checkbed
+
+    data = _profile("domaine-vers-serveur", site_web="https://www.saint-essai.fr")
+    data["serveur"]["hote"] = "127.0.0.1"  # this server; the website is elsewhere (RUN_HOST)
+    assert RUN_HOST != "127.0.0.1"
+    profile = Profile.model_validate(data)
+    bundle = make_bundle(profile, load_recipes(), draw=SYSTEM).bundle
+    with website(tmp_path / "site", {}) as (port, _ca), \
+            checkbed.dnsmasq(tmp_path / "dns", {DOMAIN: [RUN_HOST]}, zone=DOMAIN) as dns:
+        findings = diagnose.preflight(profile, bundle, None, dns_server=dns,
+                                      resolve=[f"{DOMAIN}:{port}:{RUN_HOST}"], timeout=2)
+    guard = [f for f in findings if f.check == "site web"]
+    assert [f.level for f in guard] == [ERROR]
+    assert f"un site web répond sur https://{DOMAIN} ({RUN_HOST}" in guard[0].message
+    assert "serait hors ligne" in guard[0].message
+    assert "site-existant" in guard[0].fix
+    # The same website in the other modes: nothing is pointed, nothing refused.
+    for mode in ("site-existant", "sous-domaine"):
+        other = Profile.model_validate({**data, "services": {
+            **data["services"], "matrix": {"actif": True, "identifiants": mode}}})
+        assert not [f for f in diagnose.preflight(other, bundle, None, dns_server=dns,
+                                                  timeout=2) if f.check == "site web"]
+
+
+@pytest.mark.validators
+def test_domain_mode_serves_the_files_and_redirects_the_rest_through_real_caddy(
+        tmp_path: Path) -> None:
+    from kit_collab.check import rules as dg
+    from kit_collab.check.probes import delegation as probe
+    from kit_collab.check.probes import health
+    from kit_collab.check.rules import delegation as rules
+    from kit_collab.check.rules.names import Endpoint
+
+    from . import checkbed
+
+    caddy = require_tool("caddy")
+    out = tmp_path / "out"
+    data = _profile("domaine-vers-serveur", site_web="https://www.saint-essai.fr")
+    data["serveur"].update(hote="127.0.0.1", racine=str(out), certificats={"mode": "interne"})
+    bundle = render_to(data, out)
+    http_port, https_port = (checkbed.free_port(host=RUN_HOST) for _ in range(2))
+    checkbed._adapt_caddy(out, bundle, http_port, https_port,
+                          {"matrix-synapse": 1, "matrix-element": 1})
+    proc = checkbed.Proc("caddy", [caddy, "run", "--config", str(out / "proxy" / "Caddyfile"),
+                                   "--adapter", "caddyfile"], tmp_path / "caddy.log",
+                         checkbed.clean_env(tmp_path), out / "proxy").start()
+    ca = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    try:
+        checkbed.wait_for(lambda: checkbed._caddy_serves(ca, https_port, DOMAIN), proc,
+                          "caddy", 30)
+        target = Endpoint(RUN_HOST, https_port)
+        ctx = health.ssl_context(ca)
+        redirect = next(c for c in bundle.checks if c.name == "site-web-redirige")
+        with health.http_client(ctx) as client:
+            seen = health.observe(client, redirect, target)
+        assert seen.status == 302
+        assert seen.headers["location"] == "https://www.saint-essai.fr/"
+        assert dg.check_finding(redirect, seen, bundle).level == OK
+        with health.http_client(ctx) as client:
+            deep = health.observe(client, dg_check(redirect, "/actualites/conseil?x=1"), target)
+        assert deep.headers["location"] == "https://www.saint-essai.fr/actualites/conseil?x=1"
+        well_known = next(c for c in bundle.checks if c.name == "well-known-client")
+        assert well_known.host == DOMAIN
+        with health.http_client(ctx) as client:
+            seen = health.observe(client, well_known, target)
+        assert dg.check_finding(well_known, seen, bundle).level == OK
+        profile = Profile.model_validate(data)
+        d = rules.delegation(profile, bundle)
+        assert d is not None and not d.on_website
+        found = rules.delegation_findings(d, probe.read_documents(
+            d, resolve={"*": target}, ctx=ctx, deadline=5))
+        assert [(f.check, f.level) for f in found] == [("delegation server", OK)]
+    finally:
+        proc.stop()
+
+
+def dg_check(check: Any, path: str) -> Any:
+    from dataclasses import replace
+
+    return replace(check, path=path)

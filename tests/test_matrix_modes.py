@@ -379,3 +379,79 @@ def dg_check(check: Any, path: str) -> Any:
     from dataclasses import replace
 
     return replace(check, path=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# init asks in plain words; identifiers never change after the first install
+
+
+class _Answers:
+    def __init__(self, replies: dict[str, str]) -> None:
+        self.replies, self.asked, self.told = replies, [], []
+
+    def ask(self, text: str, default: str | None) -> str:
+        self.asked.append(text)
+        reply = next((r for start, r in self.replies.items() if start in text), "")
+        return reply or (default or "")
+
+    def confirm(self, text: str, default: bool) -> bool:
+        return False
+
+    def tell(self, text: str, *, error: bool = False, heading: bool = False) -> None:
+        self.told.append(text)
+
+
+_BASE_REPLIES = {"Nom de la commune": "Saint-Essai", "Domaine de la commune": DOMAIN,
+                 "Adresse du serveur": "203.0.113.10", "Hébergeur": "ovhcloud"}
+
+
+@pytest.mark.parametrize(("site", "webmaster", "mode"), [
+    ("oui", "oui", "site-existant"), ("oui", "non", "sous-domaine"),
+    ("non", "", "domaine-vers-serveur")])
+def test_init_asks_about_the_website_in_plain_words(site: str, webmaster: str,
+                                                    mode: str) -> None:
+    from kit_collab.profile import wizard
+
+    dialog = _Answers({**_BASE_REPLIES, "déjà un site web": site,
+                       "deux petits fichiers": webmaster})
+    answers = wizard.collect(dialog)
+    assert f"Votre commune a-t-elle déjà un site web à l'adresse {DOMAIN} ? (oui/non)" in \
+        dialog.asked
+    profile = wizard.check_text(wizard.profile_text(answers, None), "commune.yaml")
+    assert profile.services.matrix.identifiants == mode
+    assert profile.matrix_server_name == (SYNAPSE if mode == "sous-domaine" else DOMAIN)
+    assert any("définitif" in t for t in dialog.told) == (site == "oui")
+
+
+def _state(**kw: Any) -> Any:
+    from kit_collab.plan.state import State
+
+    return State(release="r-1", hosts={"base": {"domaine": DOMAIN}, "matrix": {}}, **kw)
+
+
+def test_identifiers_never_change_after_the_first_install() -> None:
+    from kit_collab.errors import ProfileError
+    from kit_collab.plan import identity
+    from kit_collab.plan.state import State, from_json
+
+    sub = Profile.model_validate(_profile("sous-domaine"))
+    site = Profile.model_validate(_profile("site-existant"))
+    # Installed before the name was recorded: Matrix's identifiers were the domain's.
+    with pytest.raises(ProfileError) as caught:
+        identity.check_matrix_identity(sub, _state())
+    assert caught.value.exit_code == 2
+    assert f"@agent:{DOMAIN}" in caught.value.message and f"@agent:{SYNAPSE}" in \
+        caught.value.message
+    identity.check_matrix_identity(site, _state())  # same identifiers, another way: fine
+    identity.check_matrix_identity(
+        Profile.model_validate(_profile("domaine-vers-serveur")), _state())
+    recorded = _state(matrix_server_name=SYNAPSE)
+    with pytest.raises(ProfileError):
+        identity.check_matrix_identity(site, recorded)
+    identity.check_matrix_identity(sub, recorded)
+    # Recorded at the commit and read back from state.json.
+    assert from_json(recorded.as_json()).matrix_server_name == SYNAPSE
+    # Said before the first install only.
+    assert "ne pourront plus changer" in identity.first_install_note(sub, State())
+    assert f"@agent:{SYNAPSE}" in identity.first_install_note(sub, State())
+    assert identity.first_install_note(sub, recorded) == ""

@@ -91,7 +91,7 @@ def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     from kit_collab.operations.report import QuietReporter
 
     planned = plan_op.plan(transport, profile, recipes, QuietReporter())
-    show_plan(planned.plan)
+    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""))
     if planned.plan.noop:
         return False
     if not Confirm.ask(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):

@@ -455,3 +455,23 @@ def test_identifiers_never_change_after_the_first_install() -> None:
     assert "ne pourront plus changer" in identity.first_install_note(sub, State())
     assert f"@agent:{SYNAPSE}" in identity.first_install_note(sub, State())
     assert identity.first_install_note(sub, recorded) == ""
+
+
+def test_domain_site_has_no_backend_and_sub_domain_mode_serves_nothing_on_the_domain(
+        ) -> None:
+    from kit_collab.bundle.make import make_bundle
+    from kit_collab.bundle.secrets import SYSTEM
+    from kit_collab.fleet import inventory
+    from kit_collab.recipes.load import load_recipes
+
+    recipes = load_recipes()
+    for mode in MODES:
+        profile = Profile.model_validate(_profile(mode, site_web="https://www.saint-essai.fr"))
+        bundle = make_bundle(profile, recipes, draw=SYSTEM).bundle
+        sites = {a: s for s in bundle.sites for a in s.addresses}
+        claimed = {name for name, _path in inventory.hostnames(profile, recipes)}
+        assert claimed == set(sites)  # the fleet compares what the proxy serves
+        if mode == "domaine-vers-serveur":
+            assert sites[DOMAIN].recipe == "matrix" and sites[DOMAIN].backends == ()
+        else:
+            assert DOMAIN not in sites

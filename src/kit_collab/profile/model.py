@@ -270,7 +270,8 @@ class Matrix(_Strict):
         "choisi une fois pour toutes (ils ne changent plus après la première installation). "
         "site-existant : @agent:<domaine>, le site web de la commune reste où il est et sert "
         "deux petits fichiers (install et check en donnent le contenu exact) ; "
-        "domaine-vers-serveur : @agent:<domaine>, le domaine pointe vers ce serveur, qui renvoie tout le reste vers "
+        "domaine-vers-serveur : @agent:<domaine>, le domaine pointe vers ce serveur, qui "
+        "renvoie tout le reste vers "
         "site_web ; sous-domaine : @agent:<sous_domaine>.<domaine>, rien sur le domaine.")
     site_web: Url | None = Field(
         None, description="Adresse du site web de la commune (ex. : https://www.<domaine>) ; "

@@ -308,12 +308,15 @@ BACKENDS = {  # compose alias in site.caddy -> stand-in kind (None: real softwar
     "collabora": "collabora", "matrix-synapse": None}
 
 
-def bed_profile(racine: Path) -> dict[str, Any]:
+def bed_profile(racine: Path, **matrix: Any) -> dict[str, Any]:
+    """The bed's commune; its domain points at the bed (Matrix identifiants
+    domaine-vers-serveur), unless ``matrix`` says otherwise."""
     data = base_profile()
     data["serveur"].update(hote="127.0.0.1", racine=str(racine),
                            certificats={"mode": "interne"})
     data["services"] = {"nextcloud": {"actif": True, "collabora": True},
-                        "matrix": {"actif": True, "federation": False},
+                        "matrix": {"actif": True, "federation": False,
+                                   "identifiants": "domaine-vers-serveur", **matrix},
                         "jitsi": {"actif": True}}
     return data
 
@@ -431,6 +434,8 @@ def commune_stack(tmp: Path) -> Iterator[Bed]:
                     str(ports_by_name[name])]
             if kind == "element":
                 argv.append(str(release / "matrix" / "config.json"))
+            if kind == "jitsi":
+                argv.append(f"https://{bundle.hosts['jitsi']['visio']}")
             procs[name] = Proc(f"stand-in {kind}", argv, tmp / f"{kind}.log", env, tmp).start()
         procs["coturn"] = Proc("coturn", [
             turnserver, "-n", f"--listening-ip={RUN_HOST}", f"--listening-port={turn_port}",

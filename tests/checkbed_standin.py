@@ -3,9 +3,9 @@ Nextcloud, Element Web, Jitsi Meet's web container and Collabora Online. Each an
 what kit-collab's health checks read, as the real one does. Run as a process, so that a test
 can stop it by its PID to play a stopped backend:
 
-    python checkbed_standin.py nextcloud|element|jitsi|collabora PORT [FILE]
+    python checkbed_standin.py nextcloud|element|jitsi|collabora PORT [FILE|PUBLIC_URL]
 
-``FILE`` (element): the rendered config.json, served as is.
+``FILE`` (element): the rendered config.json, served as is; (jitsi): the PUBLIC_URL.
 """
 
 from __future__ import annotations
@@ -21,8 +21,28 @@ NEXTCLOUD_STATUS = {"installed": True, "maintenance": False, "needsDbUpgrade": F
                     "productname": "Nextcloud", "extendedSupport": False}
 JITSI_INDEX = ('<!DOCTYPE html><html><head><script src="libs/app.bundle.min.js?v=11146">'
                "</script></head><body></body></html>")
-JITSI_CONFIG = ("var config = {};\n"
-                "config.websocket = 'wss://' + location.host + '/xmpp-websocket';\n")
+
+
+def jitsi_config(public_url: str) -> str:
+    """config.js as Jitsi web serves it at stable-11146-2: written at start from
+    web/rootfs/defaults/system-config.js (ENABLE_SUBDOMAINS unset, so true; ENABLE_AUTH=1,
+    ENABLE_GUESTS=1, ENABLE_XMPP_WEBSOCKET=1, XMPP_DOMAIN meet.jitsi), then served by nginx
+    with SSI on (web/rootfs/defaults/meet.conf), which fills ``subdir`` with "" on the root
+    path. Only the lines kit-collab's checks and the browser's XMPP connection read."""
+    host = public_url.removeprefix("https://").rstrip("/")
+    return ("// Jitsi Meet configuration.\n"
+            "var config = {};\n\n"
+            "config.hosts = {};\n"
+            "config.hosts.domain = 'meet.jitsi';\n\n"
+            "var subdir = '';\n"
+            "var subdomain = '';\n"
+            "if (subdir.startsWith('<!--')) {\n    subdir = '';\n}\n"
+            "config.hosts.muc = 'muc.' + subdomain + 'meet.jitsi';\n\n"
+            "config.hosts.anonymousdomain = 'guest.meet.jitsi';\n"
+            "config.hosts.authdomain = 'meet.jitsi';\n\n"
+            f"config.bosh = 'https://{host}/' + subdir + 'http-bind';\n\n"
+            f"config.websocket = 'wss://{host}/' + subdir + 'xmpp-websocket';\n")
+
 # What Prosody's mod_websocket answers to a plain GET.
 PROSODY_WEBSOCKET = ("It works! Now point your WebSocket client to this URL to connect to "
                      "Prosody.")
@@ -30,16 +50,18 @@ COLLABORA_DISCOVERY = ('<?xml version="1.0" encoding="utf-8"?>\n<wopi-discovery>
                        'name="external-http"></net-zone></wopi-discovery>\n')
 
 
-def routes(kind: str, extra: Path | None) -> dict[str, tuple[str, bytes]]:
+def routes(kind: str, extra: str | None) -> dict[str, tuple[str, bytes]]:
     if kind == "nextcloud":
         return {"/status.php": ("application/json", json.dumps(NEXTCLOUD_STATUS).encode())}
     if kind == "element":
         assert extra is not None
-        return {"/config.json": ("application/json", extra.read_bytes()),
+        return {"/config.json": ("application/json", Path(extra).read_bytes()),
                 "/": ("text/html", b"<title>Element</title>")}
     if kind == "jitsi":
+        assert extra is not None
+        config = jitsi_config(extra)
         return {"/": ("text/html", JITSI_INDEX.encode()),
-                "/config.js": ("application/javascript", JITSI_CONFIG.encode()),
+                "/config.js": ("application/javascript", config.encode()),
                 "/xmpp-websocket": ("text/plain", PROSODY_WEBSOCKET.encode())}
     if kind == "collabora":
         return {"/hosting/discovery": ("text/xml", COLLABORA_DISCOVERY.encode())}
@@ -48,7 +70,7 @@ def routes(kind: str, extra: Path | None) -> dict[str, tuple[str, bytes]]:
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    table = routes(kind, Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    table = routes(kind, sys.argv[3] if len(sys.argv) > 3 else None)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -54,6 +54,7 @@ def _profile(**serveur: Any) -> Profile:
     data = base_profile()
     data["serveur"].update({"hote": SERVER_IP, **serveur})
     data["services"]["nextcloud"]["collabora"] = True
+    data["services"]["matrix"]["identifiants"] = "domaine-vers-serveur"  # domain served here
     return Profile.model_validate(data)
 
 

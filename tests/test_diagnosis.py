@@ -29,6 +29,8 @@ def _bundle(**services: Any) -> render.Bundle:
     data = base_profile()
     data["serveur"]["hote"] = "203.0.113.10"
     data["services"]["nextcloud"]["collabora"] = True
+    # The domain pointed at the server: its Matrix delegation is served and checked here.
+    data["services"]["matrix"]["identifiants"] = "domaine-vers-serveur"
     for name, value in services.items():
         data["services"][name] = value
     profile = Profile.model_validate(data)
@@ -493,13 +495,21 @@ def test_english_on_request(bundle: render.Bundle) -> None:
 
 
 def test_well_known_server_when_federation_is_on() -> None:
-    fed = _bundle(matrix={"actif": True, "federation": True})
-    check = _check(fed, "matrix", "well-known-server")
-    ok = dg.check_finding(check, _obs(check, body={"m.server": "matrix.saint-essai.fr:443"},
-                                      Access_Control_Allow_Origin="*"), fed)
-    assert ok.level == "ok" and "délègue la fédération à matrix.saint-essai.fr:443" in ok.message
-    bad = dg.check_finding(check, _obs(check, body={"m.server": "saint-essai.fr:8448"},
-                                       Access_Control_Allow_Origin="*"), fed)
+    from kit_collab.check.rules import delegation
+
+    data = base_profile()
+    data["services"]["matrix"].update(federation=True, identifiants="domaine-vers-serveur")
+    profile = Profile.model_validate(data)
+    fed = make_bundle(profile, load_recipes(), draw=SYSTEM).bundle
+    d = delegation.delegation(profile, fed)
+    assert d is not None and d.documents() == [("server", {"m.server":
+                                                          "matrix.saint-essai.fr:443"})]
+    url = "https://saint-essai.fr/.well-known/matrix/server"
+    ok = delegation.delegation_findings(d, {"server": dg.HttpObservation(
+        url, 200, {}, b'{"m.server": "matrix.saint-essai.fr:443"}')})[0]
+    assert ok.level == "ok" and "mène au serveur de la commune" in ok.message
+    bad = delegation.delegation_findings(d, {"server": dg.HttpObservation(
+        url, 200, {}, b'{"m.server": "saint-essai.fr:8448"}')})[0]
     assert bad.level == "erreur" and "la fédération échouera" in bad.message
 
 

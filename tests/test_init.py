@@ -111,6 +111,11 @@ DIALOGUE = [
     ("(mairie@lhay-sur-test.fr)", "", None),
     ("Services à installer", "nextcloud, visio", "service « visio » inconnu"),
     ("Services à installer", "nextcloud, matrix, jitsi", None),
+    ("déjà un site web à l'adresse lhay-sur-test.fr", "peut-être", "répondez oui ou non"),
+    ("déjà un site web à l'adresse lhay-sur-test.fr", "non", None),
+    ("Adresse du site web de la commune", "www.lhay-sur-test.fr",
+     "n'est pas une adresse http(s) valide"),
+    ("Adresse du site web de la commune", "https://www.lhay-sur-test.fr", None),
     ("Adresse du serveur", "serveur.lhay-sur-test.fr", None),
     ("Adresse IP publique du serveur", "203.0.113", "n'est pas une adresse IP"),
     ("Adresse IP publique du serveur", "203.0.113.7", None),
@@ -162,6 +167,9 @@ def test_questionnaire_through_a_terminal(tmp_path: Path, cli) -> None:
     assert (profile.serveur.utilisateur, profile.serveur.pays) == ("debian", "FR")
     assert profile.services.nextcloud.actif and not profile.services.nextcloud.collabora
     assert profile.services.matrix.actif and profile.services.jitsi.actif
+    # No website at the domain: it points at the new server, which sends visitors to www.
+    assert profile.services.matrix.identifiants == "domaine-vers-serveur"
+    assert profile.services.matrix.site_web == "https://www.lhay-sur-test.fr"
     assert [(s.id, s.nom) for s in profile.services_municipaux] == [
         ("accueil", "Accueil"), ("etat-civil", "État civil")]
     assert [(u.identifiant, u.role, u.services_municipaux) for u in profile.utilisateurs] == [

@@ -603,3 +603,44 @@ def test_hostile_names_survive_in_jitsi_files(kit_recipes: RecipeSet, tmp_path: 
             assert "#1" not in f.content.decode() and "$HOME" not in f.content.decode()
     # The agents' accounts are provisioned, not declared as tasks (tests/test_accounts.py).
     assert not [t for t in bundle.tasks if t.recipe == "jitsi"]
+
+
+def _served_config_js(env: dict[str, str]) -> str:
+    """config.js as the pinned Jitsi web image serves it, written here from the logic of its
+    template (docker-jitsi-meet stable-11146-2, web/rootfs/defaults/system-config.js: booleans
+    through ``toBool``, ENABLE_SUBDOMAINS defaulting to true, ENABLE_XMPP_WEBSOCKET to 1) and
+    nginx's SSI, which turns ``subdir``'s echo into '' on the root path (meet.conf)."""
+    def flag(name: str, default: str) -> bool:
+        return env.get(name, default).strip().lower() in ("1", "true", "yes", "y", "on")
+
+    host = env.get("PUBLIC_URL", "https://localhost:8443").removeprefix("https://").rstrip("/")
+    subdomains = flag("ENABLE_SUBDOMAINS", "true")
+    lines = ["var config = {};", "config.hosts = {};",
+             f"config.hosts.domain = '{env.get('XMPP_DOMAIN', 'meet.jitsi')}';"]
+    if subdomains:
+        lines += ["var subdir = '';", "var subdomain = '';"]
+    if flag("ENABLE_XMPP_WEBSOCKET", "1"):
+        lines.append(f"config.websocket = 'wss://{host}/' + subdir + 'xmpp-websocket';"
+                     if subdomains else f"config.websocket = 'wss://{host}/xmpp-websocket';")
+    return "\n".join(lines) + "\n"
+
+
+def test_config_check_passes_on_the_config_js_jitsi_web_really_serves(
+        kit_recipes: RecipeSet) -> None:
+    """Issue 14, item 4: the check looked for "/xmpp-websocket", which the real config.js
+    never holds (the subdir sits between), so install failed after every real deploy."""
+    from kit_collab.check.findings import ERROR, OK
+    from kit_collab.check.rules.http import HttpObservation, check_finding
+
+    bundle = render_only(kit_recipes, base_profile())
+    env = read_env(recipe_file(bundle, "jitsi", "jitsi.env"))
+    assert "ENABLE_SUBDOMAINS" not in env  # the image's default (true) applies
+    body = _served_config_js(env)
+    assert "/xmpp-websocket" not in body
+    check = next(c for c in bundle.checks if c.recipe == "jitsi" and c.name == "config")
+    seen = HttpObservation(check.url, 200, {"content-type": "application/javascript"},
+                           body.encode())
+    assert check_finding(check, seen, bundle).level == OK
+    other = body.replace("visio.saint-essai.fr", "visio.autre-commune.fr")
+    wrong = HttpObservation(check.url, 200, {}, other.encode())
+    assert check_finding(check, wrong, bundle).level == ERROR

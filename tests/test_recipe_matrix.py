@@ -43,11 +43,15 @@ SYNAPSE_ADMIN_PATHS = ("/_synapse/admin/v1/server_version", "/_synapse/admin/v2/
 
 
 def _profile(*, federation: bool = False, jitsi: bool = False, nextcloud: bool = False,
-             nom: str = "Saint-Essai") -> dict[str, Any]:
+             nom: str = "Saint-Essai", identifiants: str = "domaine-vers-serveur"
+             ) -> dict[str, Any]:
+    """The domain points at this server (so its delegation is served here, and checked
+    through the same Caddy); the other modes: test_matrix_modes.py."""
     data = base_profile()
     data["commune"]["nom"] = nom
     data["services"] = {"nextcloud": {"actif": nextcloud}, "jitsi": {"actif": jitsi},
-                        "matrix": {"actif": True, "federation": federation}}
+                        "matrix": {"actif": True, "federation": federation,
+                                   "identifiants": identifiants}}
     data["utilisateurs"].append({"identifiant": "jagent", "nom": "Jean Agent",
                                  "email": "jean@saint-essai.fr",
                                  "services_municipaux": ["accueil"]})
@@ -299,7 +303,7 @@ def test_declared_health_checks_pass_against_real_synapse_and_caddy(
     stack: Stack = request.getfixturevalue(f"stack_{mode}")
     checks = [c for c in stack.bundle.checks if c.recipe == "matrix" and c.host != (
         stack.bundle.hosts["matrix"]["element"])]
-    assert len(checks) >= 6
+    assert len(checks) >= 5
     for check in checks:
         status, headers, body = _get(stack.caddy_port, check.path, host=check.host)
         assert status == check.status, (check.name, status, body[:200])
@@ -384,10 +388,9 @@ def test_federation_off_and_on_differ_as_designed(tmp_path: Path) -> None:
         assert (rel / "matrix" / "well-known" / "client.json").exists()
     names_off = {c.name for c in off.checks if c.recipe == "matrix"}
     names_on = {c.name for c in on.checks if c.recipe == "matrix"}
-    assert {"federation-fermee", "well-known-server-absent"} <= names_off
-    assert not {"federation", "well-known-server"} & names_off
-    assert {"federation", "well-known-server"} <= names_on
-    assert not {"federation-fermee", "well-known-server-absent"} & names_on
+    # /.well-known/matrix/server is judged by check's delegation rule (check/rules/delegation).
+    assert "federation-fermee" in names_off and "federation" not in names_off
+    assert "federation" in names_on and "federation-fermee" not in names_on
 
 
 @pytest.mark.validators
@@ -552,7 +555,7 @@ def test_declared_checks_and_resources(tmp_path: Path) -> None:
     synapse, base = "matrix.saint-essai.fr", "saint-essai.fr"
     assert {(synapse, "/health"), (synapse, "/_matrix/client/versions"),
             (synapse, "/_matrix/federation/v1/version"),
-            (base, "/.well-known/matrix/client"), (base, "/.well-known/matrix/server"),
+            (base, "/.well-known/matrix/client"),
             ("discussion.saint-essai.fr", "/config.json")} <= paths
     for check in bundle.checks:
         if check.path.startswith("/.well-known/matrix/") and check.status == 200:

@@ -39,7 +39,7 @@ from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan import changes as plan_mod
 from kit_collab.plan import facts as facts_mod
-from kit_collab.plan import secrets_guard
+from kit_collab.plan import identity, secrets_guard
 from kit_collab.plan.state import FAILED, OK, Pending, State, remembered
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -80,6 +80,7 @@ def make_plan(profile: Profile, recipes: RecipeSet,
     """The plan; an unfinished operation (interrupted, or whose tasks or provisioning did
     not succeed) is resumed: never "nothing to do" until it is committed."""
     secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
+    identity.check_matrix_identity(profile, facts.state)
     bundle, secrets, created = desired(profile, recipes, facts)
     secrets_guard.check_created(profile.serveur.racine, profile.commune.code, facts, bundle,
                                 created)
@@ -106,8 +107,8 @@ def _now() -> str:
 
 
 def _state(plan: plan_mod.Plan, bundle: render.Bundle, facts: facts_mod.Facts,
-           steps_done: dict[str, str]) -> State:
-    return State(
+           steps_done: dict[str, str], matrix_server_name: str = "") -> State:
+    return State(matrix_server_name=matrix_server_name,
         commune=bundle.slug, release=bundle.release, previous=back_to(facts, bundle.release),
         recipes=dict(bundle.recipes), files=plan.files, ports=bundle.port_blocks,
         hosts=bundle.hosts, bootstrap=plan_mod.BOOTSTRAP_VERSION, needs=bundle.resources,
@@ -228,7 +229,8 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         steps.prune_snapshots(transport, profile, facts, bundle.release)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         state = _state(plan, bundle, facts, {"taches": OK if tasks_ok else FAILED,
-                                             "comptes": OK if accounts_ok else FAILED})
+                                             "comptes": OK if accounts_ok else FAILED},
+                       identity.server_name_to_record(profile, facts.state))
         check(run(transport, state_script.finish(
             root, slug, state.as_json(),
             audit_line("install", profile, bundle.release, "ok" if tasks_ok and accounts_ok

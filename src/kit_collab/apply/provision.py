@@ -69,7 +69,7 @@ class Survey:
 def survey(transport: Any, target: Target, profile: Profile, services: Sequence[str],
            secrets: dict[str, dict[str, str]]) -> Survey:
     """What exists and what to do: one round trip, nothing changed."""
-    domain = profile.commune.domaine
+    domain = profile.matrix_server_name  # Matrix ids: @agent:<server_name>
     aliases = [alias for alias, _name, _members in accounts.rooms_wanted(profile)]
     script = accounts_read.read_script(target, services, domain, secrets, aliases)
     result = transport.run("sh -s", stdin=script.encode(), timeout=300)
@@ -127,7 +127,7 @@ def apply(transport: Any, target: Target, profile: Profile, actions: Sequence[Ac
     if not todo:
         return Outcome([], skipped + nopass, warnings)
     remember(secrets.get("comptes", {}).values())
-    script, owners = apply_script(target, todo, profile.commune.domaine, secrets)
+    script, owners = apply_script(target, todo, profile.matrix_server_name, secrets)
     result = transport.run("sh -s", stdin=script.encode(), timeout=1800)
     results = parse_apply(result.stdout.decode("utf-8", "replace"), todo, owners)
     warnings += [tr(f"{r.action.service} : {r.action.kind} {r.action.target} en échec : "

@@ -133,7 +133,7 @@ def load(paths: list[Path]) -> list[InventoryEntry]:
 def hostnames(profile: Profile, recipes: RecipeSet) -> list[tuple[str, tuple[str | int, ...]]]:
     """(fully qualified name, profile path of the field that defines it), as the active
     recipes declare them: no service is named here."""
-    from kit_collab.bundle.active import active_recipes, profile_data, recipe_lookup
+    from kit_collab.bundle.active import active_recipes, profile_data, recipe_lookup, recipe_true
 
     domain = profile.commune.domaine
     data = profile_data(profile)
@@ -142,7 +142,8 @@ def hostnames(profile: Profile, recipes: RecipeSet) -> list[tuple[str, tuple[str
         for path in recipe.spec.hostnames.values():
             label = recipe_lookup(recipe, data, path)
             out.append((f"{label}.{domain}", tuple(path.split("."))))
-        if recipe.spec.bare_domain:
+        bare = recipe.spec.bare_domain
+        if bare is True or (isinstance(bare, str) and recipe_true(recipe, data, bare)):
             out.append((domain, ("commune", "domaine")))
     return out
 

@@ -69,12 +69,12 @@ def _services(profile: Profile, hosts: dict[str, dict[str, str]]) -> dict[str, A
 def _context(profile: Profile, hosts: dict[str, dict[str, str]]) -> dict[str, Any]:
     """What every page may show: no password in it."""
     names = {s.id: s.nom for s in profile.services_municipaux}
-    domain = profile.commune.domaine
-    agents = [{"nom": u.nom, "identifiant": u.identifiant, "matrix": f"@{u.identifiant}:{domain}",
+    domain, matrix = profile.commune.domaine, profile.matrix_server_name
+    agents = [{"nom": u.nom, "identifiant": u.identifiant, "matrix": f"@{u.identifiant}:{matrix}",
                "services": [names[s] for s in u.services_municipaux if s in names]}
               for u in profile.utilisateurs]
     return {
-        "commune": {"nom": profile.commune.nom, "domaine": domain,
+        "commune": {"nom": profile.commune.nom, "domaine": domain, "serveur_matrix": matrix,
                     "email_contact": profile.commune.email_contact},
         "services": _services(profile, hosts),
         "admins": [u.nom for u in profile.utilisateurs if u.role == "administrateur"],

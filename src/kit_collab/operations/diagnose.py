@@ -133,9 +133,30 @@ def preflight_and_records(profile: Any, bundle: Any, facts: Any, *, resolver: An
     findings += dns_findings(names, answers, server,
                                 acme=profile.serveur.certificats.mode == "acme",
                                 forced=_resolve_map(resolve))
+    findings += _website_guard(profile, answers, server, resolve, resolver, timeout)
     findings += _reachability(server, web_ports, timeout, facts)
     return findings, missing(profile.commune.code, profile.commune.domaine, names, answers,
                              server)
+
+
+def _website_guard(profile: Any, answers: Any, server: Any, resolve: ResolveArg,
+                   resolver: Any, timeout: float) -> list[Finding]:
+    """domaine-vers-serveur refused while a website answers on the domain elsewhere."""
+    from kit_collab.check.probes import delegation as probe
+    from kit_collab.check.probes import dns as dnscheck
+    from kit_collab.check.probes.health import ssl_context
+    from kit_collab.check.rules.delegation import points_elsewhere, website_guard
+
+    matrix, domain = profile.services.matrix, profile.commune.domaine
+    if not (matrix.actif and matrix.domaine_sur_serveur):
+        return []
+    answer = answers.get(domain) or dnscheck.lookup(domain, resolver)
+    elsewhere = points_elsewhere(answer, server)
+    if not elsewhere:
+        return []
+    site = probe.website(domain, elsewhere[0], resolve=_resolve_map(resolve),
+                         ctx=ssl_context(), timeout=timeout)
+    return website_guard(profile, answer, server, site)
 
 
 def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
@@ -150,16 +171,40 @@ def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
 
 def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None,
            deadline: float = 60, root: str = constants.SERVER_ROOT,
-           ca_pem: str | None = None) -> list[Finding]:
+           ca_pem: str | None = None, profile: Profile | None = None,
+           website_strict: bool = True) -> list[Finding]:
     """The recipes' health checks over HTTPS, TLS of every name and the TURN port, retried
-    with backoff until ``deadline`` seconds. ``ca_cert``/``ca_pem``: one more trusted CA."""
+    with backoff until ``deadline`` seconds. ``ca_cert``/``ca_pem``: one more trusted CA.
+    With ``profile``, the Matrix delegation files too (on the website, when it keeps them:
+    ``website_strict`` False makes a missing one a warning, as right after an install)."""
     from kit_collab.check.probes import health as health_mod
 
     ctx = health_mod.ssl_context(ca_cert)
     if ca_pem:
         ctx.load_verify_locations(cadata=ca_pem)
-    return health_mod.run_health(bundle, resolve=_resolve_map(resolve), ctx=ctx,
-                                 deadline=deadline, root=root)
+    found = health_mod.run_health(bundle, resolve=_resolve_map(resolve), ctx=ctx,
+                                  deadline=deadline, root=root)
+    if profile is not None:
+        found += _delegation(profile, bundle, _resolve_map(resolve), ctx, deadline,
+                             website_strict)
+    return found
+
+
+def _delegation(profile: Profile, bundle: Any, resolve: dict[str, Endpoint], ctx: Any,
+                deadline: float, strict: bool) -> list[Finding]:
+    from dataclasses import replace
+
+    from kit_collab.check.probes import delegation as probe
+    from kit_collab.check.rules import delegation as rules
+
+    d = rules.delegation(profile, bundle)
+    if d is None:
+        return []
+    found = rules.delegation_findings(d, probe.read_documents(d, resolve=resolve, ctx=ctx,
+                                                              deadline=min(deadline, 30)))
+    if d.on_website and not strict:
+        found = [replace(f, level=WARNING) if f.level == ERROR else f for f in found]
+    return found
 
 
 def internal_ca(transport: Any, root: str = constants.SERVER_ROOT) -> str | None:
@@ -200,7 +245,8 @@ def health_after_deploy(transport: Any, profile: Profile, bundle: Any, wait: flo
     ca_pem = (internal_ca(transport, profile.serveur.racine)
               if profile.serveur.certificats.mode == "interne" else None)
     return [*health(bundle, resolve=resolve, deadline=min(wait, 120),
-                    root=profile.serveur.racine, ca_pem=ca_pem),
+                    root=profile.serveur.racine, ca_pem=ca_pem, profile=profile,
+                    website_strict=False),
             *nextcloud_apps(transport, profile, bundle)]
 
 
@@ -247,8 +293,8 @@ def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
     if deployed:
         findings += health(bundle, resolve=targets, ca_cert=options.ca_cert,
                            deadline=options.deadline, root=profile.serveur.racine,
-                           ca_pem=ca_pem)
-    return _diagnosis(profile, findings, records)
+                           ca_pem=ca_pem, profile=profile)
+    return _diagnosis(profile, findings, records, webmaster=_webmaster(profile, bundle))
 
 
 def unreachable(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions,
@@ -267,15 +313,26 @@ def unreachable(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions,
     return _diagnosis(profile, findings, records, code=error.exit_code)
 
 
+def _webmaster(profile: Profile, bundle: Any) -> list[str]:
+    """The website's part, when it keeps the Matrix files (site-existant)."""
+    from kit_collab.check.rules import delegation as rules
+
+    d = rules.delegation(profile, bundle)
+    return rules.webmaster_text(d) if d is not None and d.on_website else []
+
+
 def _diagnosis(profile: Profile, findings: list[Finding], records: list[Record], *,
-               code: int | None = None) -> Diagnosis:
+               code: int | None = None, webmaster: list[str] | None = None) -> Diagnosis:
     counts = summary(findings)
     text = (f"{counts[OK]} ok, "
             + count(counts[WARNING], ("avert.", "avert."), ("warn.", "warn.")) + ", "
             + count(counts[ERROR], ("erreur", "erreurs"), ("error", "errors")))
     first = next((f.message for f in findings if f.level == ERROR), "")
+    data = as_dict(profile, findings, records)
+    if webmaster:
+        data["delegation_matrix"] = webmaster
     base = OperationResult.of(exit_code(findings) if code is None else code, text, first,
-                              as_dict(profile, findings, records))
+                              data)
     return Diagnosis(base.code, base.state, base.summary, base.message, base.data,
                      findings=findings, records=records)
 

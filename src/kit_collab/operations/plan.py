@@ -8,6 +8,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.i18n import count, tr
 from kit_collab.operations.report import NOTHING, OK, OperationResult, Reporter
+from kit_collab.plan import identity
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -27,9 +28,14 @@ def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporte
     changes = result.changes()
     for change in changes:
         reporter.step(f"{change.action} {change.target} {change.detail}".strip())
+    data = result.as_dict()
+    note = identity.first_install_note(profile, facts.state)
+    if note:  # said before the first install: identifiers never change afterwards
+        reporter.step(note)
+        data["identifiants_matrix"] = note
     if result.noop:
         return Planned(constants.EXIT_OK, NOTHING, tr("à jour", "up to date"), "",
-                       result.as_dict(), plan=result)
+                       data, plan=result)
     return Planned(constants.EXIT_OK, OK, count(len(changes), ("changement", "changements"),
                                                 ("change", "changes")), result.resume,
-                   result.as_dict(), plan=result)
+                   data, plan=result)

@@ -19,7 +19,8 @@ from kit_collab.i18n import tr
 
 VERSION = 1
 _KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
-         "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique"}
+         "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique",
+         "serveur_matrix"}
 OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
 STEPS = ("taches", "comptes")  # the steps after `up` that must succeed for a release
 HISTORY = 5  # releases remembered as once deployed (pruning keeps them first)
@@ -56,6 +57,7 @@ class State:
     pending: Pending | None = None  # an operation that has not reached its commit point
     steps: dict[str, str] = field(default_factory=dict)  # release's taches/comptes -> ok|echec
     history: tuple[str, ...] = ()  # releases once deployed, newest first
+    matrix_server_name: str = ""  # Matrix identifiers @agent:<this>, fixed at first install
 
     @property
     def empty(self) -> bool:
@@ -107,7 +109,8 @@ class State:
                 "hotes": {k: dict(v) for k, v in self.hosts.items()}, "bootstrap": self.bootstrap,
                 "besoins": dict(self.needs), "deploye_le": self.deployed_at,
                 "operation": self.pending.as_json() if self.pending else None,
-                "etapes": dict(self.steps), "historique": list(self.history)}
+                "etapes": dict(self.steps), "historique": list(self.history),
+                "serveur_matrix": self.matrix_server_name}
 
 
 def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,4 +205,5 @@ def from_json(data: Any, where: str = "state.json") -> State:
         pending=_pending(data.get("operation"), where),
         steps={str(k): str(v) for k, v in _mapping(data.get("etapes"), "etapes",
                                                    where).items()},
-        history=_history(data.get("historique"), where))
+        history=_history(data.get("historique"), where),
+        matrix_server_name=_text(data, "serveur_matrix", where))

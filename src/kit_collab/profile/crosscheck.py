@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kit_collab.i18n import tr
 from kit_collab.profile.messages import Loc, closest, pretty_loc
-from kit_collab.profile.model import EU_EEA, Profile
+from kit_collab.profile.model import EU_EEA, Profile, url_host
 
 Found = list[tuple[Loc, str, str | None]]  # (path, message, hint)
 
@@ -23,7 +23,26 @@ def cross_checks(profile: Profile) -> Found:
     found.extend(_user_checks(profile, list(ids)))
     found.extend(_subdomain_checks(profile))
     found.extend(_hosting_checks(profile))
+    found.extend(_matrix_checks(profile))
     return found
+
+
+def _matrix_checks(profile: Profile) -> Found:
+    """In domaine-vers-serveur, the domain points at this server: the website it redirects
+    to must live elsewhere, or every visitor would loop."""
+    matrix, domain = profile.services.matrix, profile.commune.domaine
+    if not (matrix.actif and matrix.domaine_sur_serveur and matrix.site_web):
+        return []
+    if url_host(matrix.site_web) != domain:
+        return []
+    return [(("services", "matrix", "site_web"), tr(
+        f"{matrix.site_web} est le domaine lui-même, qui pointera vers ce serveur : les "
+        "visiteurs du site tourneraient en rond",
+        f"{matrix.site_web} is the domain itself, which will point at this server: the "
+        "website's visitors would loop"), tr(
+        f"donnez l'adresse où le site reste (ex. : https://www.{domain}), ou choisissez "
+        "identifiants: site-existant", f"give the address where the website stays (e.g. "
+        f"https://www.{domain}), or choose identifiants: site-existant"))]
 
 
 def _user_checks(profile: Profile, service_ids: list[str]) -> Found:

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from kit_collab.i18n import tr
 
@@ -253,11 +253,51 @@ class Nextcloud(_Strict):
     quota_par_defaut: Quota = Field("10 GB", description="Quota par agent (ex. : 10 GB).")
 
 
+# How Matrix identifiers find their server (never by taking over the town's website):
+SITE_EXISTANT = "site-existant"  # @agent:<domaine>; the website serves two small files
+DOMAINE_VERS_SERVEUR = "domaine-vers-serveur"  # @agent:<domaine>; <domaine> points here
+SOUS_DOMAINE = "sous-domaine"  # @agent:matrix.<domaine>; nothing on <domaine>
+IdentifiantsMatrix = Literal["site-existant", "domaine-vers-serveur", "sous-domaine"]
+
+
 class Matrix(_Strict):
     actif: bool = Field(True, description="Installer Matrix (Synapse) et Element.")
     sous_domaine: Label = Field("matrix", description="Sous-domaine du serveur Synapse.")
     element_sous_domaine: Label = Field("discussion", description="Sous-domaine d'Element.")
     federation: bool = Field(False, description="Ouvrir la fédération avec d'autres serveurs.")
+    identifiants: IdentifiantsMatrix = Field(
+        "site-existant", description="Comment les identifiants Matrix trouvent leur serveur, "
+        "choisi une fois pour toutes (ils ne changent plus après la première installation). "
+        "site-existant : @agent:<domaine>, le site web de la commune reste où il est et sert "
+        "deux petits fichiers (install et check en donnent le contenu exact) ; "
+        "domaine-vers-serveur : @agent:<domaine>, le domaine pointe vers ce serveur, qui "
+        "renvoie tout le reste vers "
+        "site_web ; sous-domaine : @agent:<sous_domaine>.<domaine>, rien sur le domaine.")
+    site_web: Url | None = Field(
+        None, description="Adresse du site web de la commune (ex. : https://www.<domaine>) ; "
+        "en domaine-vers-serveur, tout ce qui n'est pas Matrix y est redirigé.")
+
+    # Booleans the recipes' conditions (when:) read, one per mode.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def via_site_existant(self) -> bool:
+        return self.identifiants == SITE_EXISTANT
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def domaine_sur_serveur(self) -> bool:
+        return self.identifiants == DOMAINE_VERS_SERVEUR
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def via_sous_domaine(self) -> bool:
+        return self.identifiants == SOUS_DOMAINE
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def redirection_site_web(self) -> bool:
+        """The proxy sends every other page of the domain to the website."""
+        return self.domaine_sur_serveur and self.site_web is not None
 
 
 class Jitsi(_Strict):
@@ -315,4 +355,18 @@ class Profile(_Strict):
     utilisateurs: list[Utilisateur] = Field(default_factory=list)
     assistance: Assistance | None = Field(None, description="Assistance des agents : nom, "
                                           "téléphone, e-mail, imprimés sur chaque fiche.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def matrix_server_name(self) -> str:
+        """Synapse's server_name: the part after ":" in every Matrix identifier."""
+        return matrix_server_name(self.commune.domaine, self.services.matrix)
+
+
+def url_host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+
+
+def matrix_server_name(domain: str, matrix: Matrix) -> str:
+    return f"{matrix.sous_domaine}.{domain}" if matrix.via_sous_domaine else domain
 

@@ -117,12 +117,26 @@ def _services_block(answers: Answers) -> list[str]:
         *_key(Matrix, "element_sous_domaine", "discussion", 4),
         *_key(Matrix, "federation", False, 4, "Ouvrir la fédération avec d'autres serveurs "
               "Matrix (false : messagerie interne à la commune)."),
+        *_matrix_identity(answers),
         "  jitsi:",
         *_key(Jitsi, "actif", "jitsi" in chosen, 4),
         *_key(Jitsi, "sous_domaine", "visio", 4),
         *_key(Jitsi, "invites", True, 4),
         "",
     ]
+
+
+def _matrix_identity(answers: Answers) -> list[str]:
+    """How identifiers find their server, from the plain answers (site web, webmestre)."""
+    from kit_collab.profile.questions import matrix_mode
+
+    if "matrix" not in set(answers["services"]):
+        return []
+    mode = matrix_mode(answers)
+    lines = _key(Matrix, "identifiants", mode, 4)
+    if answers.get("site_web"):
+        lines += _key(Matrix, "site_web", answers["site_web"], 4)
+    return lines
 
 
 def _people_block(answers: Answers) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from kit_collab.i18n import tr
 from kit_collab.profile.answer_checks import (
+    NONE_WORDS,
     SERVICES,
     AnswerCheck,
     Answers,
@@ -26,7 +27,16 @@ from kit_collab.profile.answer_checks import (
     field_checker,
     slugify,
 )
-from kit_collab.profile.model import RESERVED_IDS, Commune, Serveur, Utilisateur
+from kit_collab.profile.model import (
+    DOMAINE_VERS_SERVEUR,
+    RESERVED_IDS,
+    SITE_EXISTANT,
+    SOUS_DOMAINE,
+    Commune,
+    Matrix,
+    Serveur,
+    Utilisateur,
+)
 
 DEFAULT_ADMIN = ("Secrétariat de mairie", "secretariat")
 
@@ -42,6 +52,33 @@ def _is_ip(text: str | None) -> bool:
 def _needs_public_ip(answers: Answers) -> bool:
     media = {"matrix", "jitsi"} & set(answers.get("services", ()))
     return bool(media) and not _is_ip(answers.get("hote"))
+
+
+def _matrix(answers: Answers) -> bool:
+    return "matrix" in set(answers.get("services", ()))
+
+
+def _yes_no(text: str, _a: Answers) -> bool:
+    word = text.strip().lower()
+    if word in ("o", "oui", "y", "yes"):
+        return True
+    if word in ("n", "non", "no"):
+        return False
+    raise ValueError(tr("répondez oui ou non", "answer yes or no"))
+
+
+def _website(text: str, _a: Answers) -> str | None:
+    if text.strip().lower() in NONE_WORDS:
+        return None
+    value = field_check(Matrix, "site_web", text)
+    return str(value) if value else None
+
+
+def matrix_mode(answers: Answers) -> str:
+    """services.matrix.identifiants from the plain answers."""
+    if not answers.get("site_existant"):
+        return DOMAINE_VERS_SERVEUR
+    return SITE_EXISTANT if answers.get("webmestre", True) else SOUS_DOMAINE
 
 
 def _suggest_id(name: str, answers: Answers) -> str:
@@ -70,6 +107,7 @@ class Question:
     when: Callable[[Answers], bool] = lambda _a: True
     help_fr: str = ""
     help_en: str = ""
+    has_option: bool = True  # init has an option for it (else: asked, or its default)
 
     @property
     def option(self) -> str:
@@ -78,6 +116,10 @@ class Question:
     @property
     def text(self) -> str:
         return tr(self.fr, self.en)
+
+    def asked(self, answers: Answers) -> str:
+        """The question with the commune's own domain in it."""
+        return self.text.replace("<domaine>", str(answers.get("domaine") or "<domaine>"))
 
 
 _COMMUNE, _SERVEUR, _MUNICIPAUX = ("commune", "serveur", "municipaux")
@@ -99,6 +141,32 @@ QUESTIONS: tuple[Question, ...] = (
              "plusieurs dans Nextcloud ; matrix : messagerie (Element) ; jitsi : visioconférence.",
              help_en="nextcloud: files and calendars; collabora: documents edited together in "
              "Nextcloud; matrix: chat (Element); jitsi: video meetings."),
+    # How Matrix identifiers find their server: never by taking over the town's website.
+    Question("site_existant", _COMMUNE, "Votre commune a-t-elle déjà un site web à l'adresse "
+             "<domaine> ? (oui/non)", "Does your commune already have a website at <domaine>? "
+             "(yes/no)", _yes_no, default=lambda _a: tr("oui", "yes"), when=_matrix,
+             help_fr="Les comptes de messagerie s'écrivent de préférence @agent:<domaine>. Si un "
+             "site existe, il reste où il est : kit-collab ne le remplace jamais.",
+             help_en="Chat accounts preferably read @agent:<domaine>. If a website exists, it "
+             "stays where it is: kit-collab never replaces it.", has_option=False),
+    Question("webmestre", _COMMUNE, "Son webmestre peut-il y publier deux petits fichiers "
+             "(kit-collab les lui donne) ? (oui/non)", "Can its webmaster publish two small "
+             "files on it (kit-collab gives them)? (yes/no)", _yes_no,
+             default=lambda _a: tr("oui", "yes"),
+             when=lambda a: _matrix(a) and bool(a.get("site_existant")),
+             help_fr="Sinon, les comptes s'écriront @agent:matrix.<domaine> et le site n'a rien "
+             "à faire. Ce choix est définitif après la première installation.",
+             help_en="Otherwise accounts will read @agent:matrix.<domaine> and the website has "
+             "nothing to do. This choice is final after the first install.",
+             has_option=False),
+    Question("site_web", _COMMUNE, "Adresse du site web de la commune, s'il est ailleurs (ex. : "
+             "https://www.<domaine>), ou « aucun »", "Address of the commune's website, if it "
+             "is elsewhere (e.g. https://www.<domaine>), or 'aucun'", _website,
+             default=lambda _a: "aucun",
+             when=lambda a: _matrix(a) and a.get("site_existant") is False,
+             help_fr="Le domaine pointera vers le nouveau serveur, qui y renverra les visiteurs.",
+             help_en="The domain will point at the new server, which sends visitors there.",
+             has_option=False),
     Question("hote", _SERVEUR, "Adresse du serveur (IP ou nom, ou « local »)",
              "Server address (IP or name, or 'local')", check_host,
              help_fr="Le serveur loué chez l'hébergeur, où tout sera installé par SSH.",

@@ -33,7 +33,7 @@ class Dialog(Protocol):
 
 def option_keys() -> list[str]:
     """Keys accepted in ``values``: one per question, ``admin_<key>`` for the first agent."""
-    return [q.key for q in QUESTIONS] + [f"admin_{q.key}" for q in USER_QUESTIONS
+    return [q.key for q in QUESTIONS if q.has_option] + [f"admin_{q.key}" for q in USER_QUESTIONS
                                          if q.key in ADMIN_OPTIONS]
 
 
@@ -88,9 +88,10 @@ def _answer(question: Question, answers: Answers, dialog: Dialog | None, preset:
                         "host is not an IP address and Matrix or Jitsi is installed)"))
         return question.check(default, answers)
     if question.help_fr:
-        dialog.tell(tr(question.help_fr, question.help_en))
+        domain = str(answers.get("domaine") or "<domaine>")
+        dialog.tell(tr(question.help_fr, question.help_en).replace("<domaine>", domain))
     while True:
-        raw = dialog.ask(question.text, default)
+        raw = dialog.ask(question.asked(answers), default)
         try:
             return question.check(raw, answers)
         except ValueError as exc:

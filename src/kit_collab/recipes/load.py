@@ -167,8 +167,9 @@ class RecipeSpec(_Data):
     advisories: list[Advisory] = Field(default_factory=list)
     resources: Resources
     hostnames: dict[str, str] = Field(default_factory=dict)  # key -> profile path of the label
-    # The proxy site also answers on the commune's bare domain (Matrix delegation files).
-    bare_domain: bool = False
+    # The proxy site also answers on the commune's bare domain (Matrix delegation files):
+    # always, never, or when a profile path is true (e.g. services.matrix.domaine_sur_serveur).
+    bare_domain: bool | str = False
     ports: list[PortSpec] = Field(default_factory=list)
     secrets: list[SecretSpec] = Field(default_factory=list)
     files: list[FileSpec]

@@ -206,20 +206,7 @@ def _well_known_client(check: Check, obs: HttpObservation,
                   f"{check.url} leads to {wanted} (CORS open)"), ""
 
 
-def _well_known_server(check: Check, obs: HttpObservation,
-                       ctx: _Ctx) -> Verdict | None:
-    wanted = f"{ctx.bundle.hosts['matrix']['synapse']}:443"
-    got = _json_of(obs).get("m.server")
-    if got != wanted:
-        return ERROR, tr(f"{check.url} annonce « {got} » au lieu de {wanted} : la fédération "
-                         "échouera", f"{check.url} announces '{got}' instead of {wanted}: "
-                         "federation will fail"), _redeploy()
-    return OK, tr(f"{check.url} délègue la fédération à {wanted}",
-                  f"{check.url} delegates federation to {wanted}"), ""
-
-
 _DEEP = {
     ("matrix", "element"): _element_config,
     ("matrix", "well-known-client"): _well_known_client,
-    ("matrix", "well-known-server"): _well_known_server,
 }

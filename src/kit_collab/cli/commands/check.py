@@ -70,6 +70,7 @@ def run_targets(targets: list[Path], opts: Any, fleet: FleetArgs) -> int:
             except ConnectError as exc:  # the server not reachable yet: checked without it
                 result = diagnose.unreachable(profile, recipes, opts, exc, profile_path=path)
         print_report(profile, result.findings, result.records)
+        _print_lines(result.data.get("delegation_matrix") or [])
         return result.code
 
     return session.run("check", targets, fleet,
@@ -86,6 +87,14 @@ def run(profile_path: Path, *, as_json: bool, resolve: list[str], ca_cert: Path 
                            deadline=deadline, server=server)
     return run_targets([profile_path], opts,
                        FleetArgs(as_json=as_json, accept_host_key=accept_host_key))
+
+
+def _print_lines(lines: list[str]) -> None:
+    """The website's part of the Matrix delegation (identifiants: site-existant)."""
+    from kit_collab.cli.output import esc, out
+
+    for line in lines:
+        out.print(esc(line))
 
 
 _ICONS = {"ok": "[green]✓[/]", "avertissement": "[yellow]![/]", "erreur": "[red]✗[/]"}

@@ -90,7 +90,7 @@ def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     from kit_collab.operations.report import QuietReporter
 
     planned = plan_op.plan(transport, profile, recipes, QuietReporter())
-    show_plan(planned.plan)
+    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""))
     if planned.plan.noop:
         return False
     if not yes_no(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):
@@ -149,3 +149,15 @@ def _summary(profile: Any, outcome: Any) -> None:
     out.print(tr(f"  Mots de passe : sur le serveur, dans {secrets} (lisible par root "
                  "seulement).",
                  f"  Passwords: on the server, in {secrets} (readable by root only)."))
+    _webmaster(profile, bundle)
+
+
+def _webmaster(profile: Any, bundle: Any) -> None:
+    """Matrix identifiers on a website kept where it is: what its webmaster publishes."""
+    from kit_collab.check.rules import delegation
+    from kit_collab.cli.output import esc, out
+
+    d = delegation.delegation(profile, bundle)
+    if d is not None and d.on_website:
+        for line in delegation.webmaster_text(d):
+            out.print(f"  {esc(line)}")

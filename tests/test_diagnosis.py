@@ -224,7 +224,7 @@ def test_hosting_in_the_eu() -> None:
 
 
 def _facts(**kw: Any) -> Facts:
-    base = {"os_id": "debian", "os_version": "12", "arch": "x86_64", "mem_mb": 16000,
+    base = {"os_id": "debian", "os_version": "13", "arch": "x86_64", "mem_mb": 16000,
             "disk_free_gb": 200.0}
     return Facts(**{**base, **kw})
 
@@ -240,7 +240,7 @@ def test_system_unsupported_os_and_arch(bundle: render.Bundle) -> None:
     found = {f.check: f for f in dg.system_findings(
         _facts(os_id="centos", os_version="7", arch="armv7l"), bundle)}
     assert found["système"].level == "erreur" and "centos 7" in found["système"].message
-    assert "Debian 12" in found["système"].fix
+    assert "Debian 13" in found["système"].fix
     assert found["architecture"].level == "erreur"
 
 

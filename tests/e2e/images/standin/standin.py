@@ -172,9 +172,13 @@ def jitsi_web() -> None:
     domain = env("XMPP_DOMAIN")
     index = ('<!DOCTYPE html><html><head><title>Jitsi Meet (substitut kce2e)</title>'
              '<script src="libs/app.bundle.min.js?v=11146"></script></head><body></body></html>\n')
-    config = (f"var config = {{}};\nconfig.hosts = {{ domain: '{domain}', "
-              f"muc: 'muc.{domain}' }};\n"
-              f"config.websocket = 'wss://{host}/xmpp-websocket';\n")
+    # As the image writes it at stable-11146-2 (web/rootfs/defaults/system-config.js with
+    # ENABLE_SUBDOMAINS unset, i.e. true), nginx's SSI filling `subdir` with '' when served:
+    # the text "/xmpp-websocket" does not occur in it.
+    config = (f"var config = {{}};\nvar subdir = '';\n"
+              f"config.hosts = {{ domain: '{domain}', muc: 'muc.{domain}' }};\n"
+              f"config.bosh = 'https://{host}/' + subdir + 'http-bind';\n"
+              f"config.websocket = 'wss://{host}/' + subdir + 'xmpp-websocket';\n")
 
     def answer(path: str) -> Reply | None:
         if path in ("/", "/index.html"):

@@ -12,7 +12,7 @@ the pinned version). Stand-ins
 ("substituts", see images/standin/): Nextcloud (with a `php occ` that keeps state), Element
 Web, Collabora, Jitsi's web, jicofo and jvb. The images keep their upstream names and tags in
 the rendered compose files; the versions inside differ for the Debian-packaged services
-(e.g. PostgreSQL 15 under postgres:17.6, coturn 4.6 under coturn/coturn:4.17.0-r0).
+(e.g. PostgreSQL 15 under postgres:17.11, coturn 4.6 under coturn/coturn:4.17.0-r0).
 
 The phases run in order on one server; each prints its timing (and each kit-collab step's),
 and a phase whose predecessor failed is skipped. kit-collab's code and recipes are copied at
@@ -411,7 +411,7 @@ def test_1_first_install(scenario: Scenario) -> None:
         assert "overlay2" in after  # /var/lib/docker on its own volume
         # The images came from the mirror under their upstream names.
         images = bed.sh("docker image ls --format '{{.Repository}}:{{.Tag}}'").stdout.split()
-        for ref in ("caddy:2.10.2", "postgres:17.6", "matrixdotorg/synapse:v1.157.1",
+        for ref in ("caddy:2.11.4", "postgres:17.11", "matrixdotorg/synapse:v1.157.1",
                     "nextcloud:34.0.2-apache", "ghcr.io/jitsi/web:stable-11146-2"):
             assert ref in images, f"{ref} not pulled: {images}"
 

@@ -62,7 +62,7 @@ def test_validate_examples(cli) -> None:
     assert "profil valide (L'Haÿ-sur-Mer)" in result.out
     data = json.loads(cli("validate", "--json", EXAMPLES / "minimale.yaml").out)
     assert data == [{"fichier": str(EXAMPLES / "minimale.yaml"), "valide": True,
-                     "commune": "Saint-Exemple", "problemes": []}]
+                     "commune": "Saint-Exemple", "problemes": [], "avertissements": []}]
 
 
 def test_schema_matches_shipped_file_and_examples_point_at_it(cli) -> None:

@@ -149,7 +149,7 @@ def test_dry_run_of_an_inventory_renders_every_commune(tmp_path: Path, cli) -> N
     result = cli("install", tmp_path, "--dry-run")
     assert result.code == 0, result.text
     assert "cloud.alpha.fr" in result.out and "cloud.beta.fr" in result.out
-    assert "2 commune(s)" in result.out
+    assert "2 communes" in result.out
     only = cli("install", tmp_path, "--dry-run", "--seulement", "b")
     assert only.code == 0 and "cloud.beta.fr" in only.out and "alpha.fr" not in only.out
     write(tmp_path, "c.yaml", commune("Gamma", "alpha.fr", commune={

@@ -18,6 +18,7 @@ from kit_collab.i18n import tr
 from kit_collab.profile import yamlsafe
 from kit_collab.profile.load import DEFAULTS_FILE, load_document, validate_document
 from kit_collab.profile.model import Profile
+from kit_collab.profile.notes import domain_notes
 
 if TYPE_CHECKING:
     from kit_collab.recipes.load import RecipeSet
@@ -79,6 +80,7 @@ class FileCheck:
     path: Path
     name: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # warnings on a valid profile
 
     @property
     def valid(self) -> bool:
@@ -98,7 +100,8 @@ def check_files(paths: list[Path]) -> list[FileCheck]:
             checks.append(FileCheck(path, None, list(problems)))
             continue
         entries.append(found)
-        checks.append(FileCheck(path, found.profile.commune.nom))
+        checks.append(FileCheck(path, found.profile.commune.nom,
+                                notes=domain_notes(found.doc, found.profile)))
     by_file = {str(c.path): c for c in checks}
     for problem in cross_checks(entries):
         target = by_file.get(problem.file or "")

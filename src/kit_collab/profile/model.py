@@ -6,6 +6,7 @@ Pure: no file, no network, no clock. ``kit_collab.profile.load`` reads a file in
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import unicodedata
@@ -32,14 +33,28 @@ _FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 _TZ_RE = re.compile(r"^[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}$|^UTC$")
 
 
+def normal_domain(value: str) -> str:
+    """A domain as people type it, made the one DNS knows: no scheme, path, port or final
+    dot, lower case, and an accented name in its ASCII (``xn--``) form (IDNA 2008, UTS 46).
+    Anything else is left for the format check to refuse."""
+    value = value.strip()
+    value = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", value)
+    value = value.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    value = re.sub(r":\d+$", "", value).rstrip(".").lower()
+    if value and not value.isascii():
+        import idna
+
+        with contextlib.suppress(idna.IDNAError):  # left for the format check to refuse
+            value = idna.encode(value, uts46=True).decode("ascii")
+    return value
+
+
 def _domain(value: str) -> str:
-    value = value.strip().lower().rstrip(".")
+    value = normal_domain(value)
     if not _DOMAIN_RE.match(value):
         raise ValueError(tr(
-            f"« {value} » n'est pas un nom de domaine valide (ex. : mairie-exemple.fr ; "
-            "un domaine accentué s'écrit en xn--)",
-            f"'{value}' is not a valid domain name (e.g. town-example.fr; write accented "
-            "domains in xn-- form)",
+            f"« {value} » n'est pas un nom de domaine valide (ex. : mairie-exemple.fr)",
+            f"'{value}' is not a valid domain name (e.g. town-example.fr)",
         ))
     return value
 

@@ -49,7 +49,7 @@ def run(paths: list[Path], *, as_json: bool) -> int:
 def _result(check: Any) -> dict[str, Any]:
     if check.valid:
         return {"fichier": str(check.path), "valide": True, "commune": check.name,
-                "problemes": []}
+                "problemes": [], "avertissements": [n.as_dict() for n in check.notes]}
     return {"fichier": str(check.path), "valide": False,
             "problemes": [p.as_dict() for p in check.problems]}
 
@@ -60,6 +60,8 @@ def _print(check: Any) -> None:
     if check.valid:
         out.print(f"[green]✓[/] {esc(check.path)} : " + tr(
             f"profil valide ({esc(check.name)})", f"valid profile ({esc(check.name)})"))
+        for note in check.notes:
+            out.print(f"  [yellow]![/] {esc(problem_line(note))}")
         return
     err.print(f"[red]✗[/] {esc(check.path)} : "
               + count(len(check.problems), ("problème", "problèmes"), ("problem", "problems")))

@@ -24,6 +24,25 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Firewall:
+    """The commune's public rules (``3478/udp``, recorded in state.json) and what an install
+    opens and closes on the server's firewall (apply/scripts/firewall.py)."""
+
+    rules: tuple[str, ...] = ()
+    opened: tuple[str, ...] = ()
+    closed: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.opened or self.closed)
+
+    def describe(self) -> str:
+        parts = ([tr("ouvrir ", "open ") + ", ".join(self.opened)] if self.opened else []) + (
+            [tr("fermer ", "close ") + ", ".join(self.closed)] if self.closed else [])
+        return tr("pare-feu : ", "firewall: ") + " ; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Plan:
     slug: str
     release: str
@@ -40,11 +59,13 @@ class Plan:
     new_secrets: tuple[str, ...] = ()  # their names ("recipe.secret"), never their values
     files: dict[str, str] = field(default_factory=dict)  # release-relative path -> sha256
     resume: str = ""  # why the last operation is not committed (set by apply.deploy)
+    firewall: Firewall = field(default_factory=Firewall)  # set by apply.deploy
 
     @property
     def noop(self) -> bool:
         return not (self.bootstrap or self.release != self.previous or self.proxy_changed
-                    or self.store_secrets or self.upload or self.resume)
+                    or self.store_secrets or self.upload or self.resume
+                    or self.firewall.changes)
 
     def changes(self) -> list[Change]:
         out: list[Change] = []
@@ -60,6 +81,8 @@ class Plan:
         out += [Change("proxy", f"proxy/{p}") for p in self.proxy_changed]
         out += [Change("redemarrage", s) for s in self.restart]
         out += [Change("tache", f"{t.recipe}:{t.name}", t.description) for t in self.tasks]
+        if self.firewall.changes:
+            out.append(Change("pare-feu", tr("serveur", "server"), self.firewall.describe()))
         if self.new_secrets:
             out.append(Change("secrets", tr("secrets à créer : ", "secrets to create: ")
                               + ", ".join(self.new_secrets)))

@@ -19,7 +19,8 @@ from kit_collab.i18n import tr
 
 VERSION = 1
 _KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
-         "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique"}
+         "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique",
+         "domaine", "pare_feu"}
 OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
 STEPS = ("taches", "comptes")  # the steps after `up` that must succeed for a release
 HISTORY = 5  # releases remembered as once deployed (pruning keeps them first)
@@ -56,6 +57,8 @@ class State:
     pending: Pending | None = None  # an operation that has not reached its commit point
     steps: dict[str, str] = field(default_factory=dict)  # release's taches/comptes -> ok|echec
     history: tuple[str, ...] = ()  # releases once deployed, newest first
+    domain: str = ""  # the commune's identity with slug and hosts ("" before it was recorded)
+    firewall: tuple[str, ...] = ()  # the commune's public firewall rules ("3478/udp")
 
     @property
     def empty(self) -> bool:
@@ -107,7 +110,8 @@ class State:
                 "hotes": {k: dict(v) for k, v in self.hosts.items()}, "bootstrap": self.bootstrap,
                 "besoins": dict(self.needs), "deploye_le": self.deployed_at,
                 "operation": self.pending.as_json() if self.pending else None,
-                "etapes": dict(self.steps), "historique": list(self.history)}
+                "etapes": dict(self.steps), "historique": list(self.history),
+                "domaine": self.domain, "pare_feu": list(self.firewall)}
 
 
 def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
@@ -161,12 +165,12 @@ def _pending(value: Any, where: str) -> Pending | None:
                    phase=_text(data, "phase", where), started=_text(data, "debut", where))
 
 
-def _history(value: Any, where: str) -> tuple[str, ...]:
+def _texts(value: Any, where: str, key: str = "historique") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _invalid(where, tr("« historique » doit être une liste de textes",
-                                 "'historique' must be a list of texts"))
+        raise _invalid(where, tr(f"« {key} » doit être une liste de textes",
+                                 f"'{key}' must be a list of texts"))
     return tuple(value)
 
 
@@ -202,4 +206,6 @@ def from_json(data: Any, where: str = "state.json") -> State:
         pending=_pending(data.get("operation"), where),
         steps={str(k): str(v) for k, v in _mapping(data.get("etapes"), "etapes",
                                                    where).items()},
-        history=_history(data.get("historique"), where))
+        history=_texts(data.get("historique"), where),
+        domain=_text(data, "domaine", where),
+        firewall=_texts(data.get("pare_feu"), where, "pare_feu"))

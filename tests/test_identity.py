@@ -53,7 +53,7 @@ def test_the_same_domain_under_another_slug_is_refused() -> None:
 
 def test_a_hostname_held_by_another_commune_is_refused() -> None:
     facts = Facts(others={"a-fr": State(release="r", hosts=HOSTS)})  # an older state
-    with pytest.raises(identity.IdentityError, match="cloud.a.fr"):
+    with pytest.raises(identity.IdentityError, match=r"cloud\.a\.fr"):
         identity.check("autre", "autre.fr", HOSTS, facts)
 
 

@@ -10,7 +10,7 @@ from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.plan.state import State
 
-MARGIN_KB = 256 * 1024  # beside an upload: staging, state, logs, the previous copies
+MARGIN_KB = 64 * 1024  # beside an upload: staging, state, logs, the previous copies
 # Images to pull: their size is not known before asking the registry, so a release that
 # changes asks for a fixed minimum on Docker's data root (a Nextcloud image is ~1.3 GiB).
 PULL_KB = 2 * 1024 * 1024

@@ -16,6 +16,15 @@ from kit_collab.apply.scripts import firewall
 from kit_collab.plan.changes import Firewall, Plan
 from kit_collab.plan.state import State, from_json
 
+from . import dockerbed
+from .test_deploy import (  # noqa: F401  (fixtures shared with the deploy tests)
+    data_root,
+    images,
+    server_root,
+    sshd,
+)
+
+OTHER = dockerbed.slug("voisine-essai")  # a second commune of this run
 FAKE_UFW = r"""#!/bin/sh
 # A stand-in for ufw: "allow RULE [comment C]", "delete allow RULE", "show added".
 RULES={rules}
@@ -157,3 +166,59 @@ def test_state_records_the_firewall_and_the_domain() -> None:
     again = from_json(state.as_json())
     assert (again.domain, again.firewall) == ("x.fr", ("3478/udp",))
     assert from_json({"release": "r"}).firewall == ()  # written before the field existed
+
+
+# --- for real over SSH: two communes on one server, the fake ufw first on PATH ---------------
+
+class FakeUfwPath:
+    """Wraps a transport: every script runs with the fake ufw first on PATH (set inside the
+    script, after sudo has reset the environment)."""
+
+    def __init__(self, inner, bin_dir: Path) -> None:
+        self.inner, self.bin_dir = inner, bin_dir
+
+    @property
+    def round_trips(self) -> int:
+        return int(self.inner.round_trips)
+
+    def run(self, script, **kwargs):
+        return self.inner.run(f"PATH={self.bin_dir}:$PATH; export PATH\n{script}", **kwargs)
+
+
+def test_two_communes_on_one_server_turn_of_the_later_opened_the_removed_ones_closed(
+        sshd, server_root, data_root, tmp_path) -> None:  # noqa: F811
+    from kit_collab.apply import deploy
+    from kit_collab.profile.model import Profile
+    from kit_collab.recipes.load import load_recipes
+
+    from .test_deploy import _connect, profile_for
+
+    bin_dir, rules = _fake_ufw(tmp_path)
+    recipes = load_recipes(data_root)
+    first = profile_for(sshd, server_root)
+    data = first.model_dump(mode="json", exclude_none=True)
+    data["commune"].update(slug=OTHER, domaine="voisine-essai.fr",
+                           email_contact="mairie@voisine-essai.fr", nom="Voisine")
+    second = Profile.model_validate(data)
+    try:
+        with _connect(sshd, first, tmp_path) as transport:
+            fake = FakeUfwPath(transport, bin_dir)
+            one = deploy.install(fake, first, recipes, wait_seconds=60)
+            port_one = f"{one.bundle.ports['demo']['media']}/udp"
+            assert f"ufw allow {port_one} comment 'kit-collab'" in _rules(rules)
+            planned = deploy.make_plan(second, recipes, deploy.read_facts(fake, second))[0]
+            two = deploy.install(fake, second, recipes, wait_seconds=60)
+            port_two = f"{two.bundle.ports['demo']['media']}/udp"
+            assert port_two != port_one
+            assert planned.firewall.opened == (port_two,)  # shown in the plan first
+            assert {f"ufw allow {p} comment 'kit-collab'" for p in (port_one, port_two)} <= (
+                _rules(rules))
+            state = (server_root / "communes" / OTHER / "state.json").read_text()
+            assert port_two in state
+            deploy.remove(fake, second)
+            left = _rules(rules)
+            assert f"ufw allow {port_one} comment 'kit-collab'" in left
+            assert not any(port_two in r for r in left)
+            assert f"ufw allow {sshd.port}/tcp comment 'kit-collab'" in left
+    finally:
+        dockerbed.compose_down(OTHER)

@@ -22,6 +22,7 @@ from kit_collab.apply.scripts import (
     bootstrap,
     compose,
     facts,
+    firewall,
     lock,
     probes,
     release,
@@ -82,6 +83,8 @@ def _task(user: str | None) -> Task:
 
 CASES: dict[str, Callable[[], str]] = {
     "facts": lambda: facts.script(ROOT, SLUG),
+    "firewall": lambda: firewall.reconcile(ROOT, SLUG, ["3478/udp", "49160:49259/udp"], 22),
+    "firewall-remove": lambda: firewall.reconcile(ROOT, None, (), 2222),
     "lock-take": lambda: lock.take_lock(ROOT, SLUG, "moi@poste pid=1 install r-1", "r-0"),
     "lock-take-staged-ports": lambda: lock.take_lock(
         ROOT, SLUG, HOSTILE, "", staged=True, ports=[10000, 10001, 3478]),

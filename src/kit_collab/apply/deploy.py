@@ -27,6 +27,7 @@ from kit_collab.apply.lock import (
     locked_error,
 )
 from kit_collab.apply.runner import Reporter, SilentReporter, check, read_facts, run
+from kit_collab.apply.scripts import firewall as firewall_script
 from kit_collab.apply.scripts import lock as lock_script
 from kit_collab.apply.scripts import release as release_script
 from kit_collab.apply.scripts import remove as remove_script
@@ -79,17 +80,23 @@ def make_plan(profile: Profile, recipes: RecipeSet,
               facts: facts_mod.Facts) -> tuple[plan_mod.Plan, render.Bundle, render.Secrets]:
     """The plan; an unfinished operation (interrupted, or whose tasks or provisioning did
     not succeed) is resumed: never "nothing to do" until it is committed."""
-    secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
     identity.check_matrix_identity(profile, facts.state)
     bundle, secrets, created = desired(profile, recipes, facts)
+    identity.check(bundle.slug, profile.commune.domaine, bundle.hosts, facts)
+    secrets_guard.check_file(profile.serveur.racine, profile.commune.code, facts)
     secrets_guard.check_created(profile.serveur.racine, profile.commune.code, facts, bundle,
                                 created)
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre,
                           data=plan_mod.data_of(recipes))
+    plan = replace(plan, firewall=firewall_script.delta(
+        facts.firewall, firewall_script.public_rules(bundle, recipes),
+        {n: s.firewall for n, s in facts.others.items()}, profile.serveur.port_ssh))
     unfinished = facts.state.unfinished(facts.current)
     if unfinished:
         plan = replace(plan, resume=unfinished, tasks=bundle.tasks)
+    facts_mod.check_space(facts, sum(len(f.content) for f in bundle.files) if plan.upload
+                          else 0, plan.release != plan.previous, profile.serveur.racine)
     return plan, bundle, secrets
 
 
@@ -113,27 +120,14 @@ def _state(plan: plan_mod.Plan, bundle: render.Bundle, facts: facts_mod.Facts,
         recipes=dict(bundle.recipes), files=plan.files, ports=bundle.port_blocks,
         hosts=bundle.hosts, bootstrap=plan_mod.BOOTSTRAP_VERSION, needs=bundle.resources,
         deployed_at=_now(), steps=steps_done,
-        history=remembered(bundle.release, facts.state.history))
+        history=remembered(bundle.release, facts.state.history),
+        firewall=plan.firewall.rules)
 
 
 def _keep(state: State, facts: facts_mod.Facts) -> list[str]:
     """Releases pruning keeps (besides `current`): this one, its previous, the one current
     before this install, and the newest deployed ones up to KEEP_RELEASES."""
     return [state.release, state.previous, facts.current, *state.history[:KEEP_RELEASES]]
-
-
-def _open_ports(profile: Profile, bundle: render.Bundle,
-                recipes: RecipeSet) -> list[tuple[str, str]]:
-    out = [("80", "tcp"), ("443", "tcp"), ("443", "udp")]
-    for name, _version in bundle.recipes:
-        for spec in recipes[name].spec.ports:
-            if not spec.public:
-                continue
-            start = bundle.ports[name][spec.name]
-            port = str(start) if spec.size == 1 else f"{start}:{start + spec.size - 1}"
-            for proto in spec.protocol.split("+"):
-                out.append((port, proto))
-    return out
 
 
 Preflight = Callable[[facts_mod.Facts, render.Bundle], str]
@@ -204,7 +198,10 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
     interrupt.hold(slug)
     try:
         if plan.bootstrap:
-            steps.bootstrap(transport, profile, _open_ports(profile, bundle, recipes), rep)
+            steps.bootstrap(transport, profile, list(firewall_script.WEB), rep)
+        check(run(transport, firewall_script.reconcile(root, slug, plan.firewall.rules,
+                                                       profile.serveur.port_ssh)),
+              tr("le réglage du pare-feu", "setting the firewall"))
         interrupt.check("images", slug)
         steps.pull(transport, profile, bundle, rep)
         steps.snapshot(transport, profile, plan, rep)
@@ -228,9 +225,10 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         interrupt.check("etat", slug)
         steps.prune_snapshots(transport, profile, facts, bundle.release)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
-        state = _state(plan, bundle, facts, {"taches": OK if tasks_ok else FAILED,
-                                             "comptes": OK if accounts_ok else FAILED},
-                       identity.server_name_to_record(profile, facts.state))
+        state = replace(_state(plan, bundle, facts, {
+            "taches": OK if tasks_ok else FAILED, "comptes": OK if accounts_ok else FAILED},
+            identity.server_name_to_record(profile, facts.state)),
+            domain=profile.commune.domaine)
         check(run(transport, state_script.finish(
             root, slug, state.as_json(),
             audit_line("install", profile, bundle.release, "ok" if tasks_ok and accounts_ok
@@ -326,6 +324,9 @@ def remove(transport: Any, profile: Profile) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     script = remove_script.remove(root, slug, lock_info("remove", facts.current), stamp)
     lock_result(run(transport, script, timeout=600), profile)
+    # The commune's folder is gone: its ports are closed, the other communes' kept.
+    check(run(transport, firewall_script.reconcile(root, None, (), profile.serveur.port_ssh)),
+          tr("le réglage du pare-feu", "setting the firewall"))
     run(transport, state_script.audit_only(root, audit_line("remove", profile, facts.current,
                                                             "ok")))
     return f"{root}/retirees/{slug}-{stamp}"
@@ -336,7 +337,7 @@ def force_unlock(transport: Any, profile: Profile, why: str = "force") -> str:
     state.json): the lock is a folder, removed without reading anything."""
     try:
         facts = read_facts(transport, profile)
-    except DeployError:
+    except (DeployError, ValueError, UnicodeError):  # facts unreadable: unlock all the same
         facts = facts_mod.Facts(current="?", lock=tr("inconnu", "unknown"))
     run(transport, lock_script.unlock(profile.serveur.racine, profile.commune.code))
     run(transport, state_script.audit_only(profile.serveur.racine, audit_line(

@@ -55,6 +55,25 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Firewall:
+    """The commune's public rules (``3478/udp``, recorded in state.json) and what an install
+    opens and closes on the server's firewall (apply/scripts/firewall.py)."""
+
+    rules: tuple[str, ...] = ()
+    opened: tuple[str, ...] = ()
+    closed: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.opened or self.closed)
+
+    def describe(self) -> str:
+        parts = ([tr("ouvrir ", "open ") + ", ".join(self.opened)] if self.opened else []) + (
+            [tr("fermer ", "close ") + ", ".join(self.closed)] if self.closed else [])
+        return tr("pare-feu : ", "firewall: ") + " ; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Plan:
     slug: str
     release: str
@@ -75,11 +94,13 @@ class Plan:
     snapshot: tuple[Saved, ...] = ()
     # An avant-<release> folder is on the server already (an earlier attempt took it).
     snapshot_found: bool = False
+    firewall: Firewall = field(default_factory=Firewall)  # set by apply.deploy
 
     @property
     def noop(self) -> bool:
         return not (self.bootstrap or self.release != self.previous or self.proxy_changed
-                    or self.store_secrets or self.upload or self.resume)
+                    or self.store_secrets or self.upload or self.resume
+                    or self.firewall.changes)
 
     def changes(self) -> list[Change]:
         out: list[Change] = []
@@ -100,6 +121,8 @@ class Plan:
                                                "snapshot before the switch: ")
                               + ", ".join(s.service for s in self.snapshot),
                               f"communes/{self.slug}/avant-{self.release}"))
+        if self.firewall.changes:
+            out.append(Change("pare-feu", tr("serveur", "server"), self.firewall.describe()))
         if self.new_secrets:
             out.append(Change("secrets", tr("secrets à créer : ", "secrets to create: ")
                               + ", ".join(self.new_secrets)))

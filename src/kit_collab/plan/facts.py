@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit_collab.errors import DeployError
+from kit_collab.i18n import tr
 from kit_collab.plan.state import State
 
 # The servers kit-collab installs onto, as /etc/os-release names them (ID, VERSION_ID): Docker
@@ -32,6 +34,11 @@ def os_refusal(system: str) -> tuple[str, str, str, str]:
             f"reinstall the server with {names.replace(' ou ', ' or ')} from the hosting "
             "provider's panel: it takes a few minutes")
 
+MARGIN_KB = 64 * 1024  # beside an upload: staging, state, logs, the previous copies
+# Images to pull: their size is not known before asking the registry, so a release that
+# changes asks for a fixed minimum on Docker's data root (a Nextcloud image is ~1.3 GiB).
+PULL_KB = 2 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Facts:
@@ -40,6 +47,11 @@ class Facts:
     arch: str = ""
     mem_mb: int = 0
     disk_free_gb: float = 0.0
+    disk_free_kb: int | None = None  # free under the server root; None when unknown
+    docker_free_kb: int | None = None  # free under Docker's data root; None when unknown
+    docker_same_disk: bool = True  # both on one file system (their needs add up)
+    commune_dir: bool = False  # <root>/communes/<slug> exists
+    firewall: frozenset[str] | None = None  # kit-collab's ufw rules; None: ufw absent/unread
     docker: str = ""  # server version, empty when absent
     compose: str = ""  # compose v2 version, empty when absent
     current: str = ""  # release id that `current` points at
@@ -77,3 +89,32 @@ class Facts:
     @property
     def bootstrapped(self) -> bool:
         return bool(self.docker and self.compose)
+
+
+def _size(kb: int) -> str:
+    return f"{kb / 1024 / 1024:.1f} Gio" if kb >= 1024 * 1024 else f"{kb // 1024} Mio"
+
+
+def check_space(facts: Facts, upload_bytes: int, pulls: bool, root: str) -> None:
+    """Refuse, before the lock and the upload, a plan the server's disks cannot hold: the
+    upload plus MARGIN_KB under the root, PULL_KB on Docker's data root when images may be
+    pulled (added up when both are one file system). Unknown free space is not refused."""
+    need_root = (upload_bytes // 1024 + MARGIN_KB) if upload_bytes else 0
+    need_docker = PULL_KB if pulls else 0
+    checks = [(root, facts.disk_free_kb, need_root)]
+    if facts.docker_same_disk:
+        checks[0] = (root, facts.disk_free_kb, need_root + need_docker)
+    else:
+        checks.append((tr("données de Docker", "Docker's data"), facts.docker_free_kb,
+                       need_docker))
+    for where, free, need in checks:
+        if need and free is not None and free < need:
+            raise DeployError(
+                tr(f"espace disque insuffisant sur le serveur ({where}) : {_size(free)} "
+                   f"libres, {_size(need)} nécessaires : rien n'a été changé",
+                   f"not enough disk space on the server ({where}): {_size(free)} free, "
+                   f"{_size(need)} needed: nothing was changed"),
+                hint=tr("libérez de la place (docker image prune, anciens journaux) ou "
+                        "agrandissez le disque, puis relancez",
+                        "free some space (docker image prune, old logs) or grow the disk, "
+                        "then run again"))

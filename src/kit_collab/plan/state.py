@@ -20,7 +20,7 @@ from kit_collab.i18n import tr
 VERSION = 1
 _KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
          "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique",
-         "serveur_matrix"}
+         "serveur_matrix", "domaine", "pare_feu"}
 OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
 STEPS = ("taches", "comptes")  # the steps after `up` that must succeed for a release
 HISTORY = 5  # releases remembered as once deployed (pruning keeps them first)
@@ -58,6 +58,8 @@ class State:
     steps: dict[str, str] = field(default_factory=dict)  # release's taches/comptes -> ok|echec
     history: tuple[str, ...] = ()  # releases once deployed, newest first
     matrix_server_name: str = ""  # Matrix identifiers @agent:<this>, fixed at first install
+    domain: str = ""  # the commune's identity with slug and hosts ("" before it was recorded)
+    firewall: tuple[str, ...] = ()  # the commune's public firewall rules ("3478/udp")
 
     @property
     def empty(self) -> bool:
@@ -110,7 +112,8 @@ class State:
                 "besoins": dict(self.needs), "deploye_le": self.deployed_at,
                 "operation": self.pending.as_json() if self.pending else None,
                 "etapes": dict(self.steps), "historique": list(self.history),
-                "serveur_matrix": self.matrix_server_name}
+                "serveur_matrix": self.matrix_server_name,
+                "domaine": self.domain, "pare_feu": list(self.firewall)}
 
 
 def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
@@ -164,12 +167,12 @@ def _pending(value: Any, where: str) -> Pending | None:
                    phase=_text(data, "phase", where), started=_text(data, "debut", where))
 
 
-def _history(value: Any, where: str) -> tuple[str, ...]:
+def _texts(value: Any, where: str, key: str = "historique") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _invalid(where, tr("« historique » doit être une liste de textes",
-                                 "'historique' must be a list of texts"))
+        raise _invalid(where, tr(f"« {key} » doit être une liste de textes",
+                                 f"'{key}' must be a list of texts"))
     return tuple(value)
 
 
@@ -205,5 +208,7 @@ def from_json(data: Any, where: str = "state.json") -> State:
         pending=_pending(data.get("operation"), where),
         steps={str(k): str(v) for k, v in _mapping(data.get("etapes"), "etapes",
                                                    where).items()},
-        history=_history(data.get("historique"), where),
-        matrix_server_name=_text(data, "serveur_matrix", where))
+        history=_texts(data.get("historique"), where),
+        matrix_server_name=_text(data, "serveur_matrix", where),
+        domain=_text(data, "domaine", where),
+        firewall=_texts(data.get("pare_feu"), where, "pare_feu"))

@@ -31,7 +31,7 @@ if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != '{"registry-mirrors": ["htt
   docker info --format '{{json .RegistryConfig.Mirrors}}' | grep -qF http://miroir.local:5000 || { echo "mirror-not-applied"; exit 3; }
 fi
 ufw default deny incoming >/dev/null; ufw default allow outgoing >/dev/null
-ufw allow 2222/tcp >/dev/null
+ufw allow 2222/tcp comment kit-collab >/dev/null
 
 ufw --force enable >/dev/null
 mkdir -p /opt/kit-collab/communes /opt/kit-collab/proxy

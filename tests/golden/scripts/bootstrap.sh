@@ -25,10 +25,10 @@ printf '%s\n%s\n' 2.20 "${cv#v}" | sort -C -V || { echo "compose-too-old=$cv"; e
 printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n' > /etc/apt/apt.conf.d/20auto-upgrades
 true
 ufw default deny incoming >/dev/null; ufw default allow outgoing >/dev/null
-ufw allow 22/tcp >/dev/null
-ufw allow 80/tcp >/dev/null
-ufw allow 443/udp >/dev/null
-ufw allow 10000:10010/udp >/dev/null
+ufw allow 22/tcp comment kit-collab >/dev/null
+ufw allow 80/tcp comment kit-collab >/dev/null
+ufw allow 443/udp comment kit-collab >/dev/null
+ufw allow 10000:10010/udp comment kit-collab >/dev/null
 ufw --force enable >/dev/null
 mkdir -p /opt/kit-collab/communes /opt/kit-collab/proxy
 echo 1 > /opt/kit-collab/.bootstrap

@@ -6,7 +6,12 @@ if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${ID:-}"; echo "os_version=${VERSION_ID:-}"; echo "arch=$(uname -m)"
 echo "mem_kb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
 d=$R; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{print $4}')"
+echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{print $4}')"; echo "disk_dev=$(stat -c %d "$d")"
+dr=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || true)
+if [ -n "$dr" ] && [ -d "$dr" ]; then echo "docker_kb=$(df -Pk "$dr" | awk 'NR==2{print $4}')"; echo "docker_dev=$(stat -c %d "$dr")"; fi
+if [ -d "$C" ]; then echo "commune_dir=1"; fi
+if command -v ufw >/dev/null 2>&1 && fw=$(ufw show added 2>/dev/null); then printf '%s
+' "$fw" | sed 's/^/ufw=/'; echo "ufw_read=1"; fi
 echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
 echo "compose=$(docker compose version --short 2>/dev/null)"
 echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"

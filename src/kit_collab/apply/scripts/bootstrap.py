@@ -81,9 +81,11 @@ printf '%s\\n%s\\n' {COMPOSE_MIN} "${{cv#v}}" | sort -C -V || {{ echo "compose-t
 def bootstrap(root: str, version: str, ssh_port: int, open_ports: Iterable[tuple[str, str]],
               mirror: str | None) -> str:
     """Prepare a fresh Debian 13 / Ubuntu 24.04 server: Docker engine and compose v2 from the
-    distribution, a firewall that lets in only SSH, the web and the media ports, automatic
-    security updates, and the registry mirror. Only what is missing is installed."""
-    rules = "\n".join(f"ufw allow {q(f'{port}/{proto}')} >/dev/null"
+    distribution, a firewall that lets in only SSH and the web (the communes' own ports are
+    opened by the firewall step, under the lock, on every install), automatic security
+    updates, and the registry mirror. Only what is missing is installed."""
+    # Commented as kit-collab's: the firewall step (firewall.py) then manages them.
+    rules = "\n".join(f"ufw allow {q(f'{port}/{proto}')} comment kit-collab >/dev/null"
                       for port, proto in open_ports)
     return f"""set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -91,7 +93,7 @@ export DEBIAN_FRONTEND=noninteractive
 printf 'APT::Periodic::Update-Package-Lists "1";\\nAPT::Periodic::Unattended-Upgrade "1";\\n' > /etc/apt/apt.conf.d/20auto-upgrades
 {_mirror_block(mirror)}
 ufw default deny incoming >/dev/null; ufw default allow outgoing >/dev/null
-ufw allow {int(ssh_port)}/tcp >/dev/null
+ufw allow {int(ssh_port)}/tcp comment kit-collab >/dev/null
 {rules}
 ufw --force enable >/dev/null
 mkdir -p {q(root)}/communes {q(root)}/proxy

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from kit_collab.apply.scripts import firewall as firewall_script
 from kit_collab.apply.scripts.common import commune_dir, q
 from kit_collab.bundle import structure
 from kit_collab.errors import DeployError
@@ -34,7 +35,11 @@ if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${{ID:-}}"; echo "os_version=${{VERSION_ID:-}}"; echo "arch=$(uname -m)"
 echo "mem_kb=$(awk '/^MemTotal:/{{print $2}}' /proc/meminfo)"
 d=$R; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{{print $4}}')"
+echo "disk_kb=$(df -Pk "$d" | awk 'NR==2{{print $4}}')"; echo "disk_dev=$(stat -c %d "$d")"
+dr=$(docker info --format '{{{{.DockerRootDir}}}}' 2>/dev/null || true)
+if [ -n "$dr" ] && [ -d "$dr" ]; then echo "docker_kb=$(df -Pk "$dr" | awk 'NR==2{{print $4}}')"; echo "docker_dev=$(stat -c %d "$dr")"; fi
+if [ -d "$C" ]; then echo "commune_dir=1"; fi
+if command -v ufw >/dev/null 2>&1 && fw=$(ufw show added 2>/dev/null); then printf '%s\n' "$fw" | sed 's/^/ufw=/'; echo "ufw_read=1"; fi
 echo "docker=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
 echo "compose=$(docker compose version --short 2>/dev/null)"
 echo "current=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null)"
@@ -98,6 +103,12 @@ def _images(recipe: str, encoded: str) -> dict[str, str]:
         return {}
 
 
+def _int(text: str | None) -> int | None:
+    """A number the script printed; None when it is missing or garbled (never a crash:
+    ``unlock --force`` reads the facts of servers in any state)."""
+    return int(text) if text and text.isdigit() else None
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -118,6 +129,7 @@ class _Lines:
     volumes: list[str] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
     snapshots: list[str] = field(default_factory=list)
+    ufw: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def _other(self, name: str, encoded: str) -> None:
@@ -139,6 +151,8 @@ class _Lines:
             self.claims[name] = frozenset(int(n) for n in rest.split() if n.isdigit())
         elif key == "other" and rest:
             self._other(name, rest.strip())
+        elif key == "ufw":
+            self.ufw.append(value)
         elif key == "volume" and name:
             self.volumes.append(name)
         elif key == "compose" and rest:
@@ -172,8 +186,13 @@ def parse(output: str) -> Facts:
     return Facts(
         os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
         arch=values.get("arch", ""),
-        mem_mb=int(values.get("mem_kb") or 0) // 1024,
-        disk_free_gb=round(int(values.get("disk_kb") or 0) / 1024 / 1024, 1),
+        mem_mb=(_int(values.get("mem_kb")) or 0) // 1024,
+        disk_free_gb=round((_int(values.get("disk_kb")) or 0) / 1024 / 1024, 1),
+        disk_free_kb=_int(values.get("disk_kb")), docker_free_kb=_int(values.get("docker_kb")),
+        docker_same_disk=values.get("docker_dev") == values.get("disk_dev"),
+        commune_dir=bool(values.get("commune_dir")),
+        firewall=firewall_script.parse_added("\n".join(lines.ufw))
+        if values.get("ufw_read") else None,
         docker=values.get("docker", ""), compose=values.get("compose", ""),
         current=values.get("current", ""),
         releases=tuple(sorted(values.get("releases", "").split())),

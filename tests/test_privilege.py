@@ -262,3 +262,14 @@ def test_no_secret_on_a_command_line_while_accounts_are_provisioned(tmp_path: Pa
         secrets["matrix"]["bot_password"], secrets["matrix"]["registration_shared_secret"],
         *(t for t in tokens if t)}
     assert not _leaks(watch.seen, values)
+
+
+def test_a_served_file_holding_a_secret_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(Path(__file__).resolve().parent.parent / "recipes", tmp_path / "recipes")
+    client = tmp_path / "recipes" / "matrix" / "templates" / "well-known-client.json.j2"
+    client.write_text('{"x": "{{ secrets.matrix.form_secret }}"}\n')
+    data = base_profile()
+    data["services"]["matrix"] = {"actif": True}
+    with pytest.raises(RenderError) as info:
+        make_bundle(Profile.model_validate(data), load_recipes(tmp_path), draw=digest_draw("t"))
+    assert "well-known/client.json" in info.value.message and "secret" in info.value.message

@@ -45,6 +45,15 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # a commune's folder name (others are 
 SERVED = "proxy"  # the release's folder the shared proxy sees (published at each switch)
 
 
+def _check_served(recipe: Recipe, dest: str, text: str,
+                  secrets: dict[str, dict[str, str]]) -> None:
+    """A file the internet-facing proxy serves holds no secret."""
+    if any(v and v in text for bucket in secrets.values() for v in bucket.values()):
+        raise RenderError(tr(
+            f"recette {recipe.name} : {dest} est servi par le proxy mais contient un secret",
+            f"recipe {recipe.name}: {dest} is served by the proxy but holds a secret"))
+
+
 def _check_owner(recipe: Recipe, dest: str, owner: str | None) -> None:
     """Files of a release belong to root: a container that must read a file no one else
     may read gets it through its group ("0:991" and mode 0640), never by owning it (a
@@ -161,6 +170,8 @@ def _render_recipe(recipe: Recipe, data: dict[str, Any], shared: dict[str, Any],
             raise RenderError(tr(f"recette {recipe.name} : dest {unsafe}",
                                  f"recipe {recipe.name}: dest {unsafe}"))
         text = render_template(env, recipe, spec.template, ctx)
+        if spec.served:
+            _check_served(recipe, spec.dest, text, shared["secrets"])
         parsed = validate.parse(recipe, spec.template, spec.format, text)
         if recipe.spec.proxy_site == spec.dest:
             out.site_texts.append((recipe.name, text))

@@ -230,7 +230,7 @@ def test_bundle_passes_validators(tmp_path: Path, federation: bool) -> None:
     assert aliases == [f"{bundle.slug}-matrix-synapse"]
     config = parsed[f"{bundle.release_dir}/matrix/config.json"]
     assert config["default_server_config"]["m.homeserver"]["server_name"] == "saint-essai.fr"
-    client = parsed[f"{bundle.release_dir}/matrix/well-known/client.json"]
+    client = parsed[f"{bundle.release_dir}/proxy/matrix/well-known/client.json"]
     assert client == {"m.homeserver": {"base_url": "https://matrix.saint-essai.fr"}}
     log_config = parsed[f"{bundle.release_dir}/matrix/log.config"]
     assert log_config["root"]["handlers"] == ["console"]
@@ -381,11 +381,12 @@ def test_federation_off_and_on_differ_as_designed(tmp_path: Path) -> None:
     assert hs_off["listeners"][0]["resources"][0]["names"] == ["client"]
     assert hs_on["listeners"][0]["resources"][0]["names"] == ["client", "federation"]
     # Delegation for servers only when federation is on; for clients always.
-    assert not (off_rel / "matrix" / "well-known" / "server.json").exists()
-    server = json.loads((on_rel / "matrix" / "well-known" / "server.json").read_text("utf-8"))
+    assert not (off_rel / "proxy" / "matrix" / "well-known" / "server.json").exists()
+    server = json.loads((on_rel / "proxy" / "matrix" / "well-known" / "server.json")
+                        .read_text("utf-8"))
     assert server == {"m.server": "matrix.saint-essai.fr:443"}
     for rel in (off_rel, on_rel):
-        assert (rel / "matrix" / "well-known" / "client.json").exists()
+        assert (rel / "proxy" / "matrix" / "well-known" / "client.json").exists()
     names_off = {c.name for c in off.checks if c.recipe == "matrix"}
     names_on = {c.name for c in on.checks if c.recipe == "matrix"}
     # /.well-known/matrix/server is judged by check's delegation rule (check/rules/delegation).
@@ -441,14 +442,16 @@ def test_synapse_database_collation_is_c__matrix_org_synapse_14566(tmp_path: Pat
 @pytest.mark.validators
 def test_signing_key_readable_by_synapse_uid__element_hq_synapse_16824(tmp_path: Path) -> None:
     """Synapse runs as 991:991 and, since v1.99, a root-owned 0640 key is unreadable to it.
-    The key and homeserver.yaml are rendered for uid 991, mounted where the config says, and
+    The key and homeserver.yaml are root's with group 991 (start.py drops to 991:991 with
+    gosu, docker/start.py at v1.157.1), mounted where the config says, and
     the key file is one Synapse's own reader accepts."""
     from signedjson.key import read_signing_keys
 
     bundle, out, release = _rendered(tmp_path, _profile())
     for name in ("signing.key", "homeserver.yaml"):
         f = _bundle_file(bundle, name)
-        assert f.owner == "991:991", name
+        assert f.owner == "0:991", name
+        assert f.mode & 0o040 and not f.mode & 0o022, (name, oct(f.mode))
         assert f.mode & 0o400 and not f.mode & 0o007, (name, oct(f.mode))
     hs = yaml.safe_load((release / "matrix" / "homeserver.yaml").read_text("utf-8"))
     synapse = compose_config(out / bundle.release_dir / "compose.yaml")["services"][

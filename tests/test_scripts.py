@@ -92,6 +92,10 @@ CASES: dict[str, Callable[[], str]] = {
     "release-upload": lambda: release.upload(ROOT, SLUG, "r-2", "r-1",
                                              ["nextcloud/old.conf", "a b"], "ab" * 32, 12),
     "release-upload-first": lambda: release.upload(ROOT, SLUG, "r-1", "", [], "ab" * 32, 3),
+    "release-upload-perms": lambda: release.upload(
+        ROOT, SLUG, "r-1", "", [], "ab" * 32, 4,
+        {"compose.yaml": (0o644, None), "matrix/homeserver.yaml": (0o640, "0:991"),
+         "matrix/signing.key": (0o640, "0:991"), HOSTILE: (0o600, None)}),
     "release-upload-hostile-id": lambda: release.upload(ROOT, SLUG, HOSTILE, HOSTILE, [],
                                                         "ab" * 32, 1),
     "release-pull": lambda: release.pull(ROOT, SLUG, "r-2"),

@@ -17,3 +17,9 @@ def proxy_project() -> str:
     """The shared proxy's compose project and network: ``kit-collab-proxy``, renamed by
     KIT_COLLAB_PROXY_PROJECT (the tests, to run side by side on one Docker engine)."""
     return os.environ.get("KIT_COLLAB_PROXY_PROJECT") or PROXY_NETWORK
+
+
+def commune_network(slug: str) -> str:
+    """The network between the shared proxy and ONE commune's services (the proxy joins
+    every commune's; a commune's containers reach no other commune's)."""
+    return f"{proxy_project()}-{slug}"

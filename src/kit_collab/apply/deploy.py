@@ -71,7 +71,8 @@ def desired(profile: Profile, recipes: RecipeSet,
     reserved = [p for _proto, p in facts.ports_in_use if p not in ours] + sorted(
         facts.others_ports())
     made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
-                       recorded_ports=recorded, reserved_ports=reserved)
+                       recorded_ports=recorded, reserved_ports=reserved,
+                       neighbours=facts.neighbours)
     remember(v for bucket in made.secrets.values() for v in bucket.values())
     return made.bundle, made.secrets, made.created
 

@@ -42,7 +42,9 @@ def upload(transport: Any, profile: Profile, plan: plan_mod.Plan, bundle: render
                 f"{len(stream) // 1024} KiB)"))
     script = release_script.upload(profile.serveur.racine, bundle.slug, bundle.release,
                                    plan.previous, plan.removed,
-                                   hashlib.sha256(listing).hexdigest(), len(plan.files))
+                                   hashlib.sha256(listing).hexdigest(), len(plan.files),
+                                   {f.path.removeprefix(prefix): (f.mode, f.owner)
+                                    for f in bundle.files if f.path.startswith(prefix)})
     result = run(transport, script, stdin=stream,
                  progress=lambda n: rep.progress(n, len(stream)), timeout=600)
     if result.code == release_script.UPLOAD_INCOMPLETE_EXIT:

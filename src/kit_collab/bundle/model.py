@@ -12,6 +12,13 @@ from typing import Any
 Secrets = dict[str, dict[str, str]]  # recipe -> secret name -> value
 
 
+def published_dir(root: str, slug: str) -> str:
+    """Where a commune's sites and served files are published for the shared proxy, which
+    mounts only <root>/proxy: ``current`` in it points at the running release's copy of its
+    ``proxy/`` folder (the switch publishes it; never a secret in it)."""
+    return f"{root}/proxy/communes/{slug}"
+
+
 @dataclass(frozen=True)
 class BundleFile:
     path: str  # relative to the server root (/opt/kit-collab)
@@ -19,7 +26,7 @@ class BundleFile:
     mode: int
     recipe: str
     format: str = "text"
-    owner: str | None = None  # uid[:gid] the file must belong to on the server
+    owner: str | None = None  # "0:gid": root, and the group of the container that reads it
 
     @property
     def sha256(self) -> str:

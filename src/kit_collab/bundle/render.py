@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +30,7 @@ from kit_collab.bundle.model import (
     Service,
     StunTarget,
     Task,
+    published_dir,
 )
 from kit_collab.errors import RenderError
 from kit_collab.i18n import tr
@@ -38,6 +41,29 @@ from kit_collab.recipes.load import Recipe, dest_problem
 __all__ = ["Bundle", "BundleFile", "Check", "Secrets", "Task", "accounts_digest", "render_bundle"]
 
 KIT = "kit-collab"  # the owner of the files the engine writes itself
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")  # a commune's folder name (others are no commune)
+SERVED = "proxy"  # the release's folder the shared proxy sees (published at each switch)
+
+
+def _check_served(recipe: Recipe, dest: str, text: str,
+                  secrets: dict[str, dict[str, str]]) -> None:
+    """A file the internet-facing proxy serves holds no secret."""
+    if any(v and v in text for bucket in secrets.values() for v in bucket.values()):
+        raise RenderError(tr(
+            f"recette {recipe.name} : {dest} est servi par le proxy mais contient un secret",
+            f"recipe {recipe.name}: {dest} is served by the proxy but holds a secret"))
+
+
+def _check_owner(recipe: Recipe, dest: str, owner: str | None) -> None:
+    """Files of a release belong to root: a container that must read a file no one else
+    may read gets it through its group ("0:991" and mode 0640), never by owning it (a
+    container that owned its configuration could rewrite it)."""
+    if owner is not None and owner.partition(":")[0] != "0":
+        raise RenderError(tr(
+            f"recette {recipe.name} : {dest} doit appartenir à root (owner « 0:<groupe> », "
+            f"et non « {owner} ») : le conteneur le lit par son groupe",
+            f"recipe {recipe.name}: {dest} must belong to root (owner '0:<group>', not "
+            f"'{owner}'): the container reads it through its group"))
 
 
 def accounts_digest(profile: Profile) -> str:
@@ -128,6 +154,7 @@ class _Rendered:
     services: list[Service] = field(default_factory=list)
     proxy_services: list[Service] = field(default_factory=list)
     site_texts: list[tuple[str, str]] = field(default_factory=list)  # (recipe, caddyfile)
+    served: list[BundleFile] = field(default_factory=list)  # release-relative, under SERVED
 
 
 def _render_recipe(recipe: Recipe, data: dict[str, Any], shared: dict[str, Any],
@@ -143,19 +170,23 @@ def _render_recipe(recipe: Recipe, data: dict[str, Any], shared: dict[str, Any],
             raise RenderError(tr(f"recette {recipe.name} : dest {unsafe}",
                                  f"recipe {recipe.name}: dest {unsafe}"))
         text = render_template(env, recipe, spec.template, ctx)
+        if spec.served:
+            _check_served(recipe, spec.dest, text, shared["secrets"])
         parsed = validate.parse(recipe, spec.template, spec.format, text)
         if recipe.spec.proxy_site == spec.dest:
             out.site_texts.append((recipe.name, text))
             continue
-        path = f"{prefix}/{spec.dest}"
+        _check_owner(recipe, spec.dest, spec.owner)
+        path = f"{SERVED}/{recipe.name}/{spec.dest}" if spec.served else f"{prefix}/{spec.dest}"
         if spec.format == "compose":
             found = structure.services(recipe.name, path.rsplit("/", 1)[0], parsed)
             if recipe.spec.scope == "commune":
                 out.services += found
             else:
                 out.proxy_services += found
-        out.files.append(BundleFile(path, text.encode("utf-8"), spec.mode_int, recipe.name,
-                                    spec.format, spec.owner))
+        target = out.served if spec.served else out.files
+        target.append(BundleFile(path, text.encode("utf-8"), spec.mode_int, recipe.name,
+                                 spec.format, spec.owner))
     out.tasks += _tasks(env, recipe, ctx)
     out.checks += _checks(env, recipe, shared["hosts"], ctx)
 
@@ -169,17 +200,25 @@ def _missing_secrets(active: list[Recipe], secrets: Secrets) -> None:
 
 
 def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
-                  port_blocks: dict[str, dict[str, PortBlock]]) -> Bundle:
+                  port_blocks: dict[str, dict[str, PortBlock]],
+                  neighbours: Iterable[str] = ()) -> Bundle:
     """Render the active recipes (in order) for this commune. Missing secrets are an error
-    here: rendering itself draws no randomness (``make.make_bundle`` completes them)."""
+    here: rendering itself draws no randomness (``make.make_bundle`` completes them).
+    ``neighbours``: the other communes of the server (the shared proxy joins their networks)."""
     _missing_secrets(active, secrets)
     data = profile_data(profile)
     slug = profile.commune.code
     hosts = hostnames(data, active)
     port_map = ports.template_view(port_blocks)
+    root = profile.serveur.racine
     shared = {"hosts": hosts, "secrets": {r.name: dict(secrets.get(r.name, {})) for r in active},
               "ports": port_map, "active": [r.name for r in active], "slug": slug,
-              "proxy_network": constants.proxy_project(), "server_root": profile.serveur.racine}
+              # The network between the proxy and this commune's services (its own), and
+              # every commune network of the server, which the proxy joins.
+              "proxy_network": constants.commune_network(slug),
+              "proxy_networks": [constants.commune_network(s)
+                                 for s in sorted({slug, *neighbours}) if SLUG.fullmatch(s)],
+              "server_root": root, "site_root": f"{published_dir(root, slug)}/current"}
     out = _Rendered()
     for recipe in active:
         _render_recipe(recipe, data, shared, out)
@@ -213,7 +252,7 @@ def _place(profile: Profile, active: list[Recipe], out: _Rendered,
     """The release id, and every file at its place under the server root."""
     slug = profile.commune.code
     commune_recipes = [r.name for r in active if r.spec.scope == "commune"]
-    commune_files = [f for f in out.files if not f.path.startswith("proxy/")]
+    commune_files = [f for f in out.files if not f.path.startswith("proxy/")] + out.served
     commune_files.append(BundleFile("compose.yaml", _root_compose(slug, commune_recipes),
                                     0o644, KIT, "compose"))
     sites = "\n".join(text for _name, text in out.site_texts)
@@ -241,7 +280,7 @@ def _place(profile: Profile, active: list[Recipe], out: _Rendered,
 def _release_id(files: list[BundleFile]) -> str:
     digest = hashlib.sha256()
     for f in sorted(files, key=lambda f: f.path):
-        digest.update(f"{f.path}\0{f.mode:o}\0".encode())
+        digest.update(f"{f.path}\0{f.mode:o}\0{f.owner or ''}\0".encode())
         digest.update(f.content)
     return "r-" + digest.hexdigest()[:12]
 

@@ -9,6 +9,7 @@ agree on the shared proxy. Pure: reads files, no network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -191,14 +192,16 @@ def cross_checks(entries: list[InventoryEntry],
     return problems
 
 
-def proxy_files(profile: Profile) -> dict[str, bytes]:
-    """The shared proxy's files as this commune would write them."""
+def proxy_files(profile: Profile, neighbours: Iterable[str] = ()) -> dict[str, bytes]:
+    """The shared proxy's files as this commune would write them (``neighbours``: the
+    server's other communes, whose networks the proxy joins too)."""
     from kit_collab.bundle.make import make_bundle
     from kit_collab.bundle.secrets import digest_draw
     from kit_collab.recipes.load import load_recipes
 
     # Only the proxy's files are kept: stand-in secrets, nothing random drawn.
-    bundle = make_bundle(profile, load_recipes(), draw=digest_draw("inventaire")).bundle
+    bundle = make_bundle(profile, load_recipes(), draw=digest_draw("inventaire"),
+                         neighbours=neighbours).bundle
     return {f.path: f.content for f in bundle.files if f.path.startswith("proxy/")}
 
 
@@ -212,9 +215,10 @@ def _shared_server_checks(entries: list[InventoryEntry]) -> list[Problem]:
     for group in per_server.values():
         if len(group) < 2:  # a server of its own: nothing to agree on (and nothing rendered)
             continue
-        expected = proxy_files(group[0].profile)
+        slugs = [one.profile.commune.code for one in group]
+        expected = proxy_files(group[0].profile, slugs)
         problems.extend(_proxy_problem(other, group[0]) for other in group[1:]
-                        if proxy_files(other.profile) != expected)
+                        if proxy_files(other.profile, slugs) != expected)
     return problems
 
 

@@ -55,7 +55,8 @@ def prepare(profile_path: Path, secrets_path: Path | None = None, *,
 
 def write_bundle(bundle: Bundle, out: str) -> list[str]:
     """Write the bundle under ``out`` as it would sit under /opt/kit-collab, with ``current``
-    pointing at the release. Returns the paths written."""
+    pointing at the release, and its sites published for the proxy. Returns the paths
+    written."""
     written = []
     for f in bundle.files:
         target = os.path.join(out, f.path)
@@ -69,6 +70,12 @@ def write_bundle(bundle: Bundle, out: str) -> list[str]:
     if os.path.islink(current):
         os.unlink(current)
     os.symlink(f"releases/{bundle.release}", current)
+    # What the switch publishes for the proxy (a copy of the release's proxy/ on a server).
+    published = os.path.join(out, "proxy", "communes", bundle.slug, "current")
+    os.makedirs(os.path.dirname(published), exist_ok=True)
+    if os.path.islink(published):
+        os.unlink(published)
+    os.symlink(f"../../../{bundle.release_dir}/proxy", published)
     return written
 
 

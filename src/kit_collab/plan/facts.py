@@ -61,6 +61,7 @@ class Facts:
     secrets_file: str = ""  # absent | empty | unreadable | present (secrets/secrets.json)
     secrets_problem: str = ""  # why the secrets file cannot be used (French), "" when fine
     volumes: tuple[str, ...] = ()  # this commune's Docker volumes (<slug>_*)
+    neighbours: tuple[str, ...] = ()  # the other communes' folders on this server
     warnings: tuple[str, ...] = ()  # e.g. another commune's unreadable state.json
     lock: str = ""  # the lock's details, empty when free
     proxy_files: dict[str, str] = field(default_factory=dict)  # path -> sha256

@@ -51,6 +51,9 @@ class FileSpec(_Data):
     mode: str = Field("0644", pattern=r"^0[0-7]{3}$")
     owner: str | None = Field(None, pattern=r"^\d+(:\d+)?$")  # uid[:gid] inside the container
     when: str | None = None  # a dotted profile path; the file is rendered only when it is true
+    # A static file the shared proxy serves (site_root/<recipe>/<dest>): published with the
+    # commune's sites, the only part of a release the proxy can see.
+    served: bool = False
 
     @property
     def mode_int(self) -> int:

@@ -27,6 +27,7 @@ if [ -d "$C/.lock" ]; then echo "lock_dir=1"; fi
 (docker volume ls -q 2>/dev/null || true) | while read -r v; do case "$v" in "${S}_"*) echo "volume=$v" ;; esac; done
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
 for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = "$S" ] || echo "claim=$n $(tr '\n' ' ' < "$f")"; done
+for d in "$R"/communes/*/; do n=$(basename "$d"); [ ! -d "$d" ] || [ "$n" = "$S" ] || echo "commune=$n"; done
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {} + | awk '{print "file=" $1 " " substr($2, 3)}'); fi

@@ -2,6 +2,14 @@ set -eu
 C=/opt/kit-collab/communes/saint-essai-fr
 [ -d "$C/releases/"r-1 ]
 ln -sfn releases/r-1 "$C/current.new" && mv -T "$C/current.new" "$C/current"
+P=/opt/kit-collab/proxy/communes/saint-essai-fr; PR=r-1
+(umask 022; mkdir -p "$P")
+if [ ! -d "$P/$PR" ]; then
+  rm -rf "$P/.$PR.new"; (umask 022; cp -R "$C/releases/$PR/proxy" "$P/.$PR.new")
+  mv "$P/.$PR.new" "$P/$PR"
+fi
+ln -sfn "$PR" "$P/current.new" && mv -T "$P/current.new" "$P/current"
+for d in "$P"/*; do [ -L "$d" ] || [ -d "$C/releases/${d##*/}" ] || rm -rf "$d"; done
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml up -d --remove-orphans --force-recreate --wait --wait-timeout 300
 exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9

@@ -7,6 +7,14 @@ sync "$C/state.json.new" 2>/dev/null || sync
 if [ -f "$C/state.json" ]; then cp -p "$C/state.json" "$C/state.json.prev"; fi
 mv "$C/state.json.new" "$C/state.json"
 ln -sfn releases/r-2 "$C/current.new" && mv -T "$C/current.new" "$C/current"
+P=/opt/kit-collab/proxy/communes/saint-essai-fr; PR=r-2
+(umask 022; mkdir -p "$P")
+if [ ! -d "$P/$PR" ]; then
+  rm -rf "$P/.$PR.new"; (umask 022; cp -R "$C/releases/$PR/proxy" "$P/.$PR.new")
+  mv "$P/.$PR.new" "$P/$PR"
+fi
+ln -sfn "$PR" "$P/current.new" && mv -T "$P/current.new" "$P/current"
+for d in "$P"/*; do [ -L "$d" ] || [ -d "$C/releases/${d##*/}" ] || rm -rf "$d"; done
 exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
 docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml up -d --remove-orphans

@@ -1,5 +1,5 @@
 set -eu
-umask 022
+umask 027
 C=/opt/kit-collab/communes/saint-essai-fr; R=/opt/kit-collab; REL=r-2; BASE=r-1
 NEW="$C/releases/$REL.partial"; M="$C/releases/$REL.sha256"
 mkdir -p "$C/releases"
@@ -13,6 +13,7 @@ incomplete() { echo "upload-incomplete $1"; rm -f "$M"; exit 7; }
 (cd "$NEW" && sha256sum -c --quiet --strict "$M" >/dev/null 2>&1) || incomplete files
 [ "$(cd "$NEW" && find . -type f | wc -l)" -eq 12 ] || incomplete count
 rm -f "$M"
+chmod 0750 "$C" "$C/releases"
 OLD="$C/releases/.$REL.old"; rm -rf "$OLD"
 if [ -d "$C/releases/$REL" ]; then mv "$C/releases/$REL" "$OLD"; fi
 mv "$NEW" "$C/releases/$REL"; rm -rf "$OLD"

@@ -13,6 +13,7 @@ docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/curr
 mkdir -p /opt/kit-collab/retirees
 rm -rf "$C/.lock"
 mv "$C" /opt/kit-collab/retirees/saint-essai-fr-20260101-000000
+rm -rf /opt/kit-collab/proxy/communes/saint-essai-fr
 exec 9>/opt/kit-collab/.proxy.lock
 flock -w 600 9
 docker compose -p kit-collab-proxy -f /opt/kit-collab/proxy/compose.yaml exec -T caddy caddy reload --config /opt/kit-collab/proxy/Caddyfile --adapter caddyfile || true

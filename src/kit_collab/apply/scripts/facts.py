@@ -55,6 +55,7 @@ if [ -d "$C/.lock" ]; then echo "lock_dir=1"; fi
 (docker volume ls -q 2>/dev/null || true) | while read -r v; do case "$v" in "${{S}}_"*) echo "volume=$v" ;; esac; done
 echo "bootstrap=$(cat "$R/.bootstrap" 2>/dev/null)"
 for f in "$R"/communes/*/ports.claim; do [ -f "$f" ] || continue; n=$(basename "$(dirname "$f")"); [ "$n" = "$S" ] || echo "claim=$n $(tr '\\n' ' ' < "$f")"; done
+for d in "$R"/communes/*/; do n=$(basename "$d"); [ ! -d "$d" ] || [ "$n" = "$S" ] || echo "commune=$n"; done
 for s in "$R"/communes/*/state.json; do [ -f "$s" ] || continue; n=$(basename "$(dirname "$s")"); [ "$n" = "$S" ] || echo "other=$n $(b64 "$s")"; done
 echo "daemon=$(b64 /etc/docker/daemon.json)"
 if [ -d "$C/current/" ]; then (cd "$C/current/" && find . -type f -exec sha256sum {{}} + | awk '{{print "file=" $1 " " substr($2, 3)}}'); fi
@@ -130,6 +131,7 @@ class _Lines:
     images: dict[str, str] = field(default_factory=dict)
     snapshots: list[str] = field(default_factory=list)
     ufw: list[str] = field(default_factory=list)
+    communes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def _other(self, name: str, encoded: str) -> None:
@@ -159,6 +161,8 @@ class _Lines:
             self.images.update(_images(name, rest.strip()))
         elif key == "snapshot" and name:
             self.snapshots.append(name)
+        elif key == "commune" and name:
+            self.communes.append(name)
         elif key == "file" and rest:
             self.files[rest] = name  # "file=<sha256> <path>"
         elif key == "port":
@@ -198,7 +202,8 @@ def parse(output: str) -> Facts:
         releases=tuple(sorted(values.get("releases", "").split())),
         state=from_json(_b64json(values.get("state", ""), "state.json")),
         secrets=secrets, secrets_file=values.get("secrets_file", ""), secrets_problem=problem,
-        volumes=tuple(sorted(lines.volumes)), warnings=tuple(lines.warnings), lock=lock, proxy_files=proxy, ports_in_use=frozenset(ports),
+        volumes=tuple(sorted(lines.volumes)), neighbours=tuple(sorted(lines.communes)),
+        warnings=tuple(lines.warnings), lock=lock, proxy_files=proxy, ports_in_use=frozenset(ports),
         server_time=_float(values.get("time", "")),
         release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),

@@ -15,6 +15,7 @@ from kit_collab.apply.scripts.common import (
     q,
     reload_proxy,
 )
+from kit_collab.bundle.model import published_dir
 
 Entry = tuple[str, bytes, int, "str | None"]  # name under the server root, content, mode, owner
 
@@ -48,16 +49,40 @@ def manifest_name(release_dir: str) -> str:
     return f"{release_dir}.sha256"
 
 
+Permission = tuple[int, "str | None"]  # mode, owner ("0:gid") of a file of the release
+
+
+def permissions(perms: Mapping[str, Permission]) -> str:
+    """Lines (run in the new release's folder) giving every file its mode and owner, and
+    every folder 0750 root: a file copied from the base release keeps the base's otherwise,
+    and a release's files are root's, readable by a container through its group only."""
+    modes: dict[int, list[str]] = {}
+    owners: dict[str, list[str]] = {}
+    for path, (mode, owner) in sorted(perms.items()):
+        modes.setdefault(mode, []).append(q("./" + path))
+        if owner:
+            uid, _, gid = owner.partition(":")
+            owners.setdefault(f"{int(uid)}:{int(gid or uid)}", []).append(q("./" + path))
+    return "\n".join([
+        "chown -R 0:0 .", "find . -type d -exec chmod 0750 {} +",
+        *(f"chmod {mode:04o} -- {' '.join(paths)}" for mode, paths in sorted(modes.items())),
+        *(f"chown {owner} -- {' '.join(paths)}" for owner, paths in sorted(owners.items()))])
+
+
 def upload(root: str, slug: str, release: str, base: str, removed: Iterable[str],
-           manifest_sha256: str, count: int) -> str:
+           manifest_sha256: str, count: int, perms: Mapping[str, Permission] | None = None,
+           ) -> str:
     """Build the new release from ``base`` (the running one) plus the tar stream on stdin
     (only the changed files, then the manifest of every file). Needs no lock: releases are
     content-addressed and immutable, and the release is complete only once its files match
     the manifest (whose own hash this script carries) and it is renamed from ``.partial``:
-    GNU tar exits 0 when its input ends between two members, the manifest check does not."""
+    GNU tar exits 0 when its input ends between two members, the manifest check does not.
+    ``perms``: every file's mode and owner (release-relative path), applied before the
+    release is put in place; the commune's folders are not world-readable."""
     rm = " ".join(q(p) for p in removed)
+    own = f'(cd "$NEW" && {{\n{permissions(perms)}\n}})\n' if perms else ""
     return f"""set -eu
-umask 022
+umask 027
 C={q(commune_dir(root, slug))}; R={q(root)}; REL={q(release)}; BASE={q(base)}
 NEW="$C/releases/$REL.partial"; M="$C/releases/$REL.sha256"
 mkdir -p "$C/releases"
@@ -71,6 +96,7 @@ incomplete() {{ echo "upload-incomplete $1"; rm -f "$M"; exit {UPLOAD_INCOMPLETE
 (cd "$NEW" && sha256sum -c --quiet --strict "$M" >/dev/null 2>&1) || incomplete files
 [ "$(cd "$NEW" && find . -type f | wc -l)" -eq {int(count)} ] || incomplete count
 rm -f "$M"
+{own}chmod 0750 "$C" "$C/releases"
 OLD="$C/releases/.$REL.old"; rm -rf "$OLD"
 if [ -d "$C/releases/$REL" ]; then mv "$C/releases/$REL" "$OLD"; fi
 mv "$NEW" "$C/releases/$REL"; rm -rf "$OLD"
@@ -95,9 +121,30 @@ def pull_line_shown(text: str) -> bool:
     return text.endswith((" Pulled", " Error")) or "error" in text.lower()
 
 
-def _point_current(release: str) -> str:
+def _point_current(root: str, slug: str, release: str) -> str:
+    """`current` to the release, atomically, then its ``proxy/`` folder (sites, served files)
+    published where the shared proxy sees it: the proxy mounts only <root>/proxy."""
     return (f'ln -sfn {q("releases/" + release)} "$C/current.new" && '
-            'mv -T "$C/current.new" "$C/current"')
+            'mv -T "$C/current.new" "$C/current"\n' + publish(root, slug, release))
+
+
+def publish(root: str, slug: str, release: str) -> str:
+    """Copy the release's ``proxy/`` folder (no secret in it) to <root>/proxy/communes/<slug>/
+    <release> once (releases never change), point that folder's `current` at it atomically,
+    and drop the copies of releases no longer on the server."""
+    return f"""P={q(published_dir(root, slug))}; PR={q(release)}
+(umask 022; mkdir -p "$P")
+if [ ! -d "$P/$PR" ]; then
+  rm -rf "$P/.$PR.new"; (umask 022; cp -R "$C/releases/$PR/proxy" "$P/.$PR.new")
+  mv "$P/.$PR.new" "$P/$PR"
+fi
+ln -sfn "$PR" "$P/current.new" && mv -T "$P/current.new" "$P/current"
+for d in "$P"/*; do [ -L "$d" ] || [ -d "$C/releases/${{d##*/}}" ] || rm -rf "$d"; done"""
+
+
+def unpublish(root: str, slug: str) -> str:
+    """The commune's published sites and files removed: the proxy no longer serves it."""
+    return f"rm -rf {q(published_dir(root, slug))}"
 
 
 def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
@@ -112,7 +159,7 @@ def switch_and_up(root: str, slug: str, release: str, restart: Iterable[str],
              if names else "true")
     return f"""set -eu
 C={q(commune_dir(root, slug))}
-{before}{_point_current(release)}
+{before}{_point_current(root, slug, release)}
 {proxy_locked(root, proxy_compose(root, "up", "-d", "--remove-orphans"))}
 {compose(root, slug, "up", "-d", "--remove-orphans", *wait)}
 {force}
@@ -134,6 +181,7 @@ def switch_back(root: str, slug: str, previous: str, wait_seconds: int,
     if not previous:
         return f"""{head}{compose(root, slug, "down", "--remove-orphans")} || true
 rm -f "$C/current" "$C/ports.claim"
+{unpublish(root, slug)}
 {reload}
 {after}echo rolled-back
 """
@@ -149,7 +197,7 @@ rm -f "$C/current" "$C/ports.claim"
             "\n" + compose(root, slug, "up", "-d", "--no-deps", "--force-recreate", *names)
             if names else "") + "\n" + compose(root, slug, "up", "-d", *wait)
     return f"""{head}[ -d "$C/releases/"{q(previous)} ]
-{_point_current(previous)}
+{_point_current(root, slug, previous)}
 {up}
 {reload}
 {after}echo rolled-back

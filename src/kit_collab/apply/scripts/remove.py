@@ -10,6 +10,7 @@ from kit_collab.apply.scripts.common import (
     reload_proxy,
 )
 from kit_collab.apply.scripts.lock import lock_lines
+from kit_collab.apply.scripts.release import unpublish
 
 
 def remove(root: str, slug: str, lock_info: str, stamp: str) -> str:
@@ -22,6 +23,7 @@ C={q(commune_dir(root, slug))}
 mkdir -p {q(root + "/retirees")}
 rm -rf "$C/.lock"
 mv "$C" {q(f"{root}/retirees/{slug}-{stamp}")}
+{unpublish(root, slug)}
 {proxy_locked(root, reload_proxy(root) + " || true")}
 echo removed
 """

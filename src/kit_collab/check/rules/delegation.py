@@ -60,7 +60,8 @@ def delegation(profile: Profile, bundle: Bundle) -> Delegation | None:
     matrix = profile.services.matrix
     if not matrix.actif or "matrix" not in dict(bundle.recipes):
         return None
-    base = f"{bundle.release_dir}/matrix/well-known/"
+    # Files the proxy serves ("served" in recipe.yaml) sit under the release's proxy/ folder.
+    base = f"{bundle.release_dir}/proxy/matrix/well-known/"
     files = {f.path: f for f in bundle.files}
     client = json.loads(files[base + "client.json"].content)
     server_file = files.get(base + "server.json")

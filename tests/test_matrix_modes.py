@@ -145,7 +145,9 @@ def test_synapse_server_name_per_mode(tmp_path: Path, mode: str, server_name: st
     assert parsed.server.server_name == server_name
     element = json.loads((release / "config.json").read_text("utf-8"))
     assert element["default_server_config"]["m.homeserver"]["server_name"] == server_name
-    client = json.loads((release / "well-known" / "client.json").read_text("utf-8"))
+    # Served by the proxy ("served" in recipe.yaml): under the release's proxy/ folder.
+    client = json.loads((release.parent / "proxy" / "matrix" / "well-known" / "client.json")
+                        .read_text("utf-8"))
     assert client == {"m.homeserver": {"base_url": f"https://{SYNAPSE}"}}
 
 
@@ -191,7 +193,7 @@ def website(tmp: Path, files: dict[str, str], *, cors: bool = True) -> Iterator[
 
 
 def _webmaster_files(bundle: Any, out: Path) -> dict[str, str]:
-    folder = out / bundle.release_dir / "matrix" / "well-known"
+    folder = out / bundle.release_dir / "proxy" / "matrix" / "well-known"
     return {p.stem: p.read_text("utf-8") for p in folder.glob("*.json")}
 
 
@@ -280,7 +282,7 @@ def test_existing_website_without_cors_is_a_warning(tmp_path: Path) -> None:
     bundle = make_bundle(profile, load_recipes(), draw=SYSTEM).bundle
     d = rules.delegation(profile, bundle)
     assert d is not None and d.on_website
-    client = bundle.file(f"{bundle.release_dir}/matrix/well-known/client.json").content
+    client = bundle.file(f"{bundle.release_dir}/proxy/matrix/well-known/client.json").content
     with website(tmp_path, {"client": client.decode()}, cors=False) as (port, ca):
         seen = probe.read_documents(d, resolve={DOMAIN: Endpoint(RUN_HOST, port)},
                                     ctx=ssl_context(ca))

@@ -331,3 +331,36 @@ def test_option_keys_match_the_questions() -> None:
         "admin_email"]
     with pytest.raises(InputError):
         wizard.check_options({"pays": "ZZZ"})
+
+
+class ByQuestion(Scripted):
+    """Answers chosen by a word of the question; Enter (the default) for the others."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        super().__init__([])
+        self.replies = replies
+
+    def ask(self, text: str, default: str | None) -> str:
+        self.asked.append((text, default))
+        reply = next((r for word, r in self.replies.items() if word in text), "")
+        return default if reply == "" and default is not None else reply
+
+    def confirm(self, text: str, default: bool) -> bool:
+        self.asked.append((text, default))
+        return False
+
+
+def test_www_domain_is_questioned_and_dropped_on_no() -> None:
+    # Issue 15, item 3: "www.Saint-Etienne-du-Gres.fr is accepted silently (every address
+    # becomes cloud.www.…, Matrix identifiers @x:www.… forever)".
+    dialog = ByQuestion({"Nom de la commune": "Saint-Étienne-du-Grès",
+                         "Domaine de la commune": "https://www.Saint-Etienne-du-Gres.fr/",
+                         "www.": "non", "Adresse du serveur": "203.0.113.9",
+                         "Hébergeur": "scaleway", "Nom de l": "Marie Dupont"})
+    answers = wizard.collect(dialog)
+    asked = [text for text, _default in dialog.asked]
+    www = next(t for t in asked if "pour toujours" in t)
+    assert "cloud.www.saint-etienne-du-gres.fr" in www
+    assert answers["domaine"] == "saint-etienne-du-gres.fr"
+    profile = wizard.check_text(wizard.profile_text(answers, None), "commune.yaml")
+    assert profile.commune.domaine == "saint-etienne-du-gres.fr"

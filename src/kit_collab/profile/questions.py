@@ -67,6 +67,14 @@ def _yes_no(text: str, _a: Answers) -> bool:
     raise ValueError(tr("répondez oui ou non", "answer yes or no"))
 
 
+def _keep_www(text: str, answers: Answers) -> bool:
+    """No: the domain loses its ``www.`` (the answers are the questionnaire's own record)."""
+    keep = _yes_no(text, answers)
+    if not keep:
+        answers["domaine"] = str(answers["domaine"]).removeprefix("www.")
+    return keep
+
+
 def _website(text: str, _a: Answers) -> str | None:
     if text.strip().lower() in NONE_WORDS:
         return None
@@ -132,6 +140,17 @@ QUESTIONS: tuple[Question, ...] = (
              "Domain of the commune (e.g. town-example.fr)", field_checker(Commune, "domaine"),
              help_fr="Les services en seront des sous-domaines : cloud.<domaine>, visio.<domaine>…",
              help_en="The services will be its sub-domains: cloud.<domain>, visio.<domain>…"),
+    # A domain typed with www. would put cloud.www.… and @agent:www.… in place forever.
+    Question("garder_www", _COMMUNE, "Le domaine commence par « www. » : les adresses seraient "
+             "cloud.<domaine>… et les identifiants @agent:<domaine>, pour toujours. Le garder "
+             "tel quel ? (oui/non)", "The domain starts with 'www.': addresses would be "
+             "cloud.<domaine>… and identifiers @agent:<domaine>, forever. Keep it as is? "
+             "(yes/no)", _keep_www, default=lambda _a: tr("oui", "yes"),
+             when=lambda a: str(a.get("domaine") or "").startswith("www."),
+             help_fr="Le domaine d'une commune s'écrit en général sans « www. », qui nomme son "
+             "site web ; répondez non pour l'enlever.",
+             help_en="A commune's domain is usually written without 'www.', which names its "
+             "website; answer no to drop it.", has_option=False),
     Question("email", _COMMUNE, "Adresse e-mail de contact de la mairie",
              "Contact e-mail address of the town hall", field_checker(Commune, "email_contact"),
              default=lambda a: f"mairie@{a['domaine']}"),

@@ -262,12 +262,13 @@ def _modules_after(*argv: str) -> set[str]:
 
     code = ("import sys\nfrom kit_collab.cli.app import run\n"
             f"code = run({list(argv)!r})\n"
-            "print('\\n'.join(sorted(sys.modules)))\n")
+            "print('--modules--')\nprint('\\n'.join(sorted(sys.modules)))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, env={**os.environ,
                                  "PYTHONPATH": str(Path(kit_collab.__file__).parents[1])})
     assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
+    # Only what follows the marker: the help's own words ("dns" is a command) are not modules.
+    return set(result.stdout.split("--modules--\n", 1)[1].split())
 
 
 def test_validate_and_help_import_no_network_stack_nor_help_renderer_at_start() -> None:

@@ -440,7 +440,11 @@ def test_1_first_install(scenario: Scenario) -> None:
 
         run, report = sc.check()
         assert run.code == 0, report
-        assert report["resume"]["erreur"] == 0 and report["resume"]["avertissement"] == 0
+        assert report["resume"]["erreur"] == 0, report
+        # The bed's server sits on a private Docker network: check rightly says that address
+        # cannot be reached from the internet. Nothing else may be a warning.
+        warned = [c for c in report["constats"] if c["niveau"] == "avertissement"]
+        assert [c["controle"] for c in warned] == ["adresse publique"], warned
     sc.passed.add("install")
 
 

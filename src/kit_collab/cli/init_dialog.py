@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.prompt import Confirm, InvalidResponse, Prompt
+from rich.prompt import Prompt
 
 from kit_collab import constants
+from kit_collab.cli.prompts import YesNo
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
 from kit_collab.profile import wizard
@@ -20,25 +21,6 @@ class _Ask(Prompt):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.prompt_suffix = tr(" : ", ": ")
-
-
-class _YesNo(Confirm):
-    """o/n in French (y/n in English); oui, non, yes and no are understood too."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.prompt_suffix = tr(" : ", ": ")
-        self.choices = [tr("o", "y"), "n"]
-        self.validate_error_message = tr("[prompt.invalid]Répondez o (oui) ou n (non)",
-                                         "[prompt.invalid]Please answer y (yes) or n (no)")
-
-    def process_response(self, value: str) -> bool:
-        word = value.strip().lower()
-        if word in ("o", "oui", "y", "yes"):
-            return True
-        if word in ("n", "non", "no"):
-            return False
-        raise InvalidResponse(self.validate_error_message)
 
 
 class RichDialog:
@@ -57,7 +39,7 @@ class RichDialog:
     def confirm(self, text: str, default: bool) -> bool:
         from kit_collab.cli.output import esc
 
-        return _YesNo.ask(f"[bold]{esc(text)}[/]", console=self.console, default=default)
+        return YesNo.ask(f"[bold]{esc(text)}[/]", console=self.console, default=default)
 
     def tell(self, text: str, *, error: bool = False, heading: bool = False) -> None:
         from kit_collab.cli.output import esc

@@ -156,3 +156,24 @@ def test_missing_file(cli, tmp_path) -> None:
     assert result.code == 2
     assert "fichier introuvable" in result.err
     assert "Traceback" not in result.text
+
+
+def test_top_level_section_indented_under_another_says_where_it_belongs(cli, tmp_path) -> None:
+    # Issue 15, item 5: "utilisateurs: placed under serveur: suggests the SSH key utilisateur".
+    path = tmp_path / "commune.yaml"
+    path.write_text("commune:\n  nom: X\n  domaine: x.fr\n  email_contact: a@x.fr\n"
+                    "serveur:\n  hote: 203.0.113.1\n  hebergeur: ovh\n  pays: FR\n"
+                    "  utilisateurs:\n    - {identifiant: ab, nom: A, email: a@x.fr}\n", "utf-8")
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "section de premier niveau" in result.err and "sans retrait" in result.err
+    assert "vouliez-vous dire « utilisateur »" not in result.err
+
+
+def test_key_of_another_section_names_that_section(cli, tmp_path) -> None:
+    path = tmp_path / "commune.yaml"
+    path.write_text("commune:\n  nom: X\n  domaine: x.fr\n  email_contact: a@x.fr\n"
+                    "  port_ssh: 22\nserveur:\n  hote: 203.0.113.1\n  hebergeur: ovh\n"
+                    "  pays: FR\n", "utf-8")
+    result = cli("validate", path)
+    assert result.code == 2 and "« port_ssh » se place sous « serveur »" in result.err

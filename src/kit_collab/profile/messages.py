@@ -50,14 +50,53 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _homes(key: str) -> list[str]:
+    """Where a key really belongs in the profile: the dotted paths of the sections that have
+    it ("" for the top level), found by walking the models from ``Profile``."""
+    found: list[str] = []
+    todo: list[tuple[str, type[BaseModel]]] = [("", Profile)]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        path, model = todo.pop(0)
+        if model in seen:
+            continue
+        seen.add(model)
+        if key in model.model_fields:
+            found.append(path)
+        for name, field in model.model_fields.items():
+            inner = _model_of(field.annotation)
+            if inner is not None:
+                todo.append((f"{path}.{name}" if path else name, inner))
+    return found
+
+
+def _misplaced(key: str, loc: Loc) -> str | None:
+    """The hint for a known key written under the wrong section (position matters more than
+    spelling: « utilisateurs » under « serveur » is not the SSH key « utilisateur »)."""
+    here = ".".join(str(p) for p in loc[:-1] if not isinstance(p, int))
+    homes = [h for h in _homes(key) if h != here]
+    if not homes:
+        return None
+    home = homes[0]
+    if home == "":
+        return tr(f"« {key} » est une section de premier niveau : écrivez-la au début de la "
+                  f"ligne, sans retrait ; elle est ici sous « {here} »",
+                  f"'{key}' is a top-level section: write it at the start of the line, "
+                  f"without indentation; it is under '{here}' here")
+    return tr(f"« {key} » se place sous « {home} », pas sous « {here or 'la racine'} »",
+              f"'{key}' goes under '{home}', not under '{here or 'the top level'}'")
+
+
 def _simple_messages(ctx: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """French and English text for pydantic's error types that need no lookup."""
     bound = next(iter(ctx.values()), "")
     return {
         "missing": ("champ obligatoire manquant", "required field missing"),
         "string_type": ("texte attendu", "text expected"),
-        "bool_type": ("true ou false attendu", "true or false expected"),
-        "bool_parsing": ("true ou false attendu", "true or false expected"),
+        "bool_type": ("true ou false attendu (oui : true ; non : false)",
+                      "true or false expected"),
+        "bool_parsing": ("true ou false attendu (oui : true ; non : false)",
+                         "true or false expected"),
         "int_type": ("nombre entier attendu", "whole number expected"),
         "int_parsing": ("nombre entier attendu", "whole number expected"),
         "int_from_float": ("nombre entier attendu", "whole number expected"),
@@ -87,6 +126,10 @@ def pydantic_message(err: dict[str, Any]) -> tuple[str, str | None]:
         model = _model_at(loc)
         known = sorted(model.model_fields) if model else []
         guess = closest(str(loc[-1]), known)
+        misplaced = _misplaced(str(loc[-1]), loc)
+        if misplaced:
+            return tr(f"clé inconnue « {loc[-1]} » à cet endroit",
+                      f"unknown key '{loc[-1]}' here"), misplaced
         hint = tr(f"vouliez-vous dire « {guess} » ?", f"did you mean '{guess}'?") if guess else (
             tr(f"clés possibles : {', '.join(known)}", f"known keys: {', '.join(known)}")
             if known else None)

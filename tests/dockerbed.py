@@ -162,6 +162,21 @@ def engine(projects: list[str]) -> Iterator[list[str]]:
         cleanup(projects, images)
 
 
+@contextlib.contextmanager
+def server_root(tmp_path: Path, projects: list[str]) -> Iterator[Path]:
+    """A server root for one test on this machine's engine (marked bootstrapped: no bootstrap
+    on the CI host); the ``projects`` brought down afterwards."""
+    root = tmp_path / "srv"
+    root.mkdir()
+    root.chmod(0o755)
+    (root / ".bootstrap").write_text("1\n")
+    try:
+        yield root
+    finally:
+        for project in projects:
+            compose_down(project)
+
+
 def compose_down(project: str) -> None:
     docker("compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "1", check=False,
            timeout=120)

@@ -44,12 +44,8 @@ def data_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server_root(tmp_path: Path, images) -> Iterator[Path]:
-    root = tmp_path / "srv"
-    root.mkdir()
-    root.chmod(0o755)
-    (root / ".bootstrap").write_text("1\n")  # this engine exists: no bootstrap on the CI host
-    yield root
-    dockerbed.compose_down(SLUG)
+    with dockerbed.server_root(tmp_path, [SLUG]) as root:
+        yield root
 
 
 def profile_for(sshd: Sshd, server_root: Path, user: str = "root") -> Profile:

@@ -42,13 +42,8 @@ def sshd() -> Iterator[Sshd]:
 
 @pytest.fixture
 def server_root(tmp_path: Path, images) -> Iterator[Path]:
-    root = tmp_path / "srv"
-    root.mkdir()
-    root.chmod(0o755)
-    (root / ".bootstrap").write_text("1\n")  # this engine exists: no bootstrap on the CI host
-    yield root
-    for slug in (A, B):
-        dockerbed.compose_down(slug)
+    with dockerbed.server_root(tmp_path, [A, B]) as root:
+        yield root
 
 
 def _profile(sshd: Sshd, server_root: Path, slug: str, domain: str) -> Profile:

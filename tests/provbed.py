@@ -3,11 +3,18 @@
 - Synapse: matrix-synapse from this Python, started from the matrix recipe's own rendered
   homeserver.yaml with only the test-run changes (SQLite, a loopback port, paths under tmp);
   its secrets (service account password, registration shared secret) are the bundle's.
-- Prosody: Debian's prosody (``apt-get install prosody``), never started as a service: the
-  test runs ``prosody`` itself with a config under tmp (own data directory, client port on
-  127.0.0.1 only, no TLS so that a SASL PLAIN login can be checked by hand).
-Both are stopped by their PID. ``local_target`` points provisioning at them: the very same
-scripts run through a LocalTransport, with each command run here instead of in a container.
+- Prosody: Debian 13's Prosody 13 (the major the Jitsi image runs, issue 14 item 11), in a
+  container of the e2e bed's ``kce2e/prosody`` image (Debian 13 root filesystem plus
+  ``apt-get install prosody``), built on demand by tests/e2e/build_images.py and cached by
+  content (a second session finds it up to date in about a second). The test runs
+  ``prosody`` itself with a config under tmp, bind-mounted at the same path (own data
+  directory, client port on 127.0.0.1 only in the host's network, no TLS so that a SASL
+  PLAIN login can be checked by hand); ``prosodyctl`` on the test's PATH runs the
+  container's own (``docker exec -i``: passwords still travel on its standard input).
+  Skipped, with the reason, only when Docker is absent.
+Both are stopped by their PID (the container by its id). ``local_target`` points
+provisioning at them: the very same scripts run through a LocalTransport, with each command
+run here instead of in a container.
 """
 
 from __future__ import annotations
@@ -253,11 +260,54 @@ class Prosody:
             return b"<success" in answer
 
 
+PROSODY_IMAGE = "kce2e/prosody"
+_IMAGE_READY: list[str] = []  # the image's id once built or found up to date this session
+
+
+def _docker(*args: str, check: bool = True,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=600,
+                            input=stdin)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {args[0]}: {(result.stderr or result.stdout)[-1500:]}")
+    return result
+
+
 def require_prosody() -> None:
-    if not (shutil.which("prosody") and shutil.which("prosodyctl")):
-        pytest.skip("prosody is not installed (apt-get install prosody; .ci/run)")
-    if os.geteuid() != 0:
-        pytest.skip("the test Prosody runs as root (run_as_root) with its files under tmp")
+    """Docker, and the Prosody 13 image (built here when missing or out of date)."""
+    if shutil.which("docker") is None or _docker("info", check=False).returncode != 0:
+        pytest.skip("Docker is not available: the Jitsi accounts are tested against "
+                    "Prosody 13 in a container (kce2e/prosody)")
+    if _IMAGE_READY:
+        return
+    from tests.e2e import build_images
+
+    started = time.monotonic()
+    if build_images.main(["--only", "prosody"]) != 0:
+        pytest.fail("tests/e2e/build_images.py --only prosody failed (mmdebstrap missing?)")
+    _IMAGE_READY.append(_docker("image", "inspect", "--format", "{{.Id}}",
+                                PROSODY_IMAGE).stdout.strip())
+    print(f"[provbed] {PROSODY_IMAGE} ready in {time.monotonic() - started:.1f} s")
+
+
+def prosody_version() -> str:
+    """The version of the Prosody the tests run ("13.0.x")."""
+    require_prosody()
+    about = _docker("run", "--rm", "--entrypoint", "prosodyctl", PROSODY_IMAGE, "about")
+    first = next((line.split() for line in (about.stdout + about.stderr).splitlines()
+                  if line.startswith("Prosody ")), ["", ""])
+    return first[1]  # "Prosody 13.0.1"
+
+
+def _prosodyctl_wrapper(root: Path, container: str) -> Path:
+    """A ``prosodyctl`` for this machine that runs the container's own (its standard input
+    passed on, as ``docker compose exec`` does on a server)."""
+    folder = root / "bin"
+    folder.mkdir(exist_ok=True)
+    wrapper = folder / "prosodyctl"
+    wrapper.write_text(f'#!/bin/sh\nexec docker exec -i {container} prosodyctl "$@"\n')
+    wrapper.chmod(0o755)
+    return folder
 
 
 @contextlib.contextmanager
@@ -267,20 +317,36 @@ def running_prosody(root: Path) -> Iterator[Prosody]:
     (root / "data").mkdir(exist_ok=True)
     server = Prosody(free_port(), root)
     server.config.write_text(PROSODY_CONFIG.format(root=root, port=server.port))
-    log = root / "prosody.out"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([shutil.which("prosody") or "prosody", "--config",
-                                 str(server.config)], cwd=root, stdout=sink,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                     "HOME": str(root)})
+    name = f"kctest-{os.getpid()}-{server.port}-prosody"
+    _docker("create", "--name", name, "--network", "host", "--entrypoint", "prosody",
+            "-v", f"{root}:{root}", "-w", str(root), "--label", "org.kctest.prosody=1",
+            PROSODY_IMAGE, "--config", str(server.config))
+    previous = os.environ.get("PATH", "/usr/bin:/bin")
+    os.environ["PATH"] = f"{_prosodyctl_wrapper(root, name)}{os.pathsep}{previous}"
 
     def accepting() -> bool:
         with socket.create_connection(("127.0.0.1", server.port), timeout=1):
             return True
 
     try:
-        _wait(accepting, proc, log, "prosody", deadline_s=20)
+        _docker("start", name)
+        _wait_container(accepting, name, "prosody", deadline_s=30)
         yield server
     finally:
-        _stop(proc)
+        os.environ["PATH"] = previous
+        _docker("rm", "-f", name, check=False)
+
+
+def _wait_container(check: Any, name: str, what: str, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        state = _docker("inspect", "--format", "{{.State.Running}}", name, check=False)
+        if state.stdout.strip() != "true":
+            logs = _docker("logs", name, check=False)
+            pytest.fail(f"{what} exited:\n{(logs.stdout + logs.stderr)[-3000:]}")
+        with contextlib.suppress(OSError):
+            if check():
+                return
+        time.sleep(0.1)
+    logs = _docker("logs", name, check=False)
+    pytest.fail(f"{what} not ready in {deadline_s} s:\n{(logs.stdout + logs.stderr)[-3000:]}")

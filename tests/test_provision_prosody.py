@@ -1,4 +1,5 @@
-"""Jitsi provisioning against a real Prosody (Debian's, run by the test under tmp).
+"""Jitsi provisioning against a real Prosody 13 (Debian 13's, the major the Jitsi image
+runs: in a container of the kce2e/prosody image, run by the test under tmp; provbed.py).
 
 provision's own read and apply scripts run through a LocalTransport, with prosodyctl called
 here (pointed at the test config) instead of in the jitsi-prosody container. Each account is
@@ -18,7 +19,15 @@ import pytest
 from kit_collab.apply import provision
 from kit_collab.apply.transport import LocalTransport
 
-from .provbed import Prosody, local_target, profile_data, profile_of, running_prosody, secrets_for
+from .provbed import (
+    Prosody,
+    local_target,
+    profile_data,
+    profile_of,
+    prosody_version,
+    running_prosody,
+    secrets_for,
+)
 
 pytestmark = pytest.mark.validators
 
@@ -47,6 +56,14 @@ def _apply(server: Prosody, tmp: Path, data: dict[str, Any], survey: provision.S
                                   survey.actions, secrets, confirm_disable=confirm)
     assert outcome.failed == [], [(r.action, r.log) for r in outcome.failed]
     return outcome
+
+
+def test_jitsi_accounts_are_tested_against_prosody_13_as_the_jitsi_image_runs(
+        prosody: Prosody) -> None:
+    """Issue 14, item 11: not Debian 12's Prosody 0.12 any more."""
+    version = prosody_version()
+    print(f"Prosody {version}")
+    assert version.split(".")[0] == "13", version
 
 
 def test_accounts_created_login_and_rerun_is_a_noop(prosody: Prosody, tmp_path: Path) -> None:

@@ -148,6 +148,7 @@ class Bed:
     registry_ip: str = ""
     fingerprint: str = ""
     old_ip: str = ""  # the Debian 12 server, once started
+    website_ip: str = ""  # the commune's existing website, once started
     old_fingerprint: str = ""
     key_file: Path | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)
@@ -171,6 +172,10 @@ class Bed:
     @property
     def server_volume(self) -> str:
         return f"kce2e-{self.run}-server-docker"
+
+    @property
+    def website(self) -> str:
+        return f"kce2e-{self.run}-website"
 
     # -- start -----------------------------------------------------------------------------
 
@@ -228,6 +233,47 @@ class Bed:
 
     def stop_debian12(self) -> None:
         docker("rm", "-f", "-v", self.old_server, check=False)
+
+    def start_website(self, domain: str) -> str:
+        """A commune's existing website, elsewhere than the server (another address of the
+        bed's network): the bed's real Caddy (kce2e/caddy) serving a static folder,
+        /srv/www, over HTTPS for ``domain`` with its own internal authority (the test
+        trusts its root, as browsers trust a public one). Returns its address."""
+        assert self.subnet is not None
+        started = time.monotonic()
+        self.website_ip = str(list(self.subnet.hosts())[19])
+        caddyfile = (f"{{\n\tlocal_certs\n\tskip_install_trust\n}}\n{domain} {{\n"
+                     "\theader /.well-known/matrix/* Access-Control-Allow-Origin \"*\"\n"
+                     "\theader /.well-known/matrix/* Content-Type application/json\n"
+                     "\troot * /srv/www\n\tfile_server\n}\n")
+        docker("create", "--name", self.website, "--hostname", "site-web",
+               "--network", self.network, "--ip", self.website_ip,
+               "--label", "org.kce2e.run=" + self.run, f"{PREFIX}caddy")
+        docker("start", self.website)
+        self.website_put("Caddyfile", caddyfile, root="/etc/caddy")
+        self.website_put("index.html", f"<title>Mairie — {domain}</title>\n")
+        docker("restart", "-t", "5", self.website)
+        deadline = time.monotonic() + 60
+        while not self.website_ca():
+            if time.monotonic() > deadline:
+                raise RuntimeError("website: no certificate after 60 s\n" + docker(
+                    "logs", "--tail", "30", self.website, check=False).stderr[-3000:])
+            time.sleep(0.3)
+        self.timings.append(("test bed: website up", time.monotonic() - started))
+        return self.website_ip
+
+    def website_put(self, path: str, text: str, *, root: str = "/srv/www") -> None:
+        """What the website's webmaster does: a file put on the site (its folders made)."""
+        target = f"{root}/{path}"
+        docker("exec", "-i", self.website, "sh", "-c",
+               f'mkdir -p "$(dirname {shlex.quote(target)})" && cat > {shlex.quote(target)}',
+               stdin=text)
+
+    def website_ca(self) -> str:
+        """The root certificate of the website's own authority ("" until it has one)."""
+        out = docker("exec", self.website, "cat",
+                     "/data/caddy/pki/authorities/local/root.crt", check=False)
+        return out.stdout if "BEGIN CERTIFICATE" in out.stdout else ""
 
     def sh_in(self, container: str, script: str, *,
               check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -325,6 +371,7 @@ class Bed:
         """Remove everything this bed started, by name (each step even if another fails)."""
         started = time.monotonic()
         for args in (["rm", "-f", "-v", self.server], ["rm", "-f", "-v", self.old_server],
+                     ["rm", "-f", "-v", self.website],
                      ["rm", "-f", "-v", self.registry],
                      ["volume", "rm", "-f", self.server_volume],
                      ["network", "rm", self.network]):

@@ -172,7 +172,7 @@ def _reachability(server: Any, web_ports: tuple[int, ...], timeout: float,
 def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None,
            deadline: float = 60, root: str = constants.SERVER_ROOT,
            ca_pem: str | None = None, profile: Profile | None = None,
-           website_strict: bool = True) -> list[Finding]:
+           website_strict: bool = True, dns_server: str | None = None) -> list[Finding]:
     """The recipes' health checks over HTTPS, TLS of every name and the TURN port, retried
     with backoff until ``deadline`` seconds. ``ca_cert``/``ca_pem``: one more trusted CA.
     With ``profile``, the Matrix delegation files too (on the website, when it keeps them:
@@ -186,12 +186,12 @@ def health(bundle: Any, *, resolve: ResolveArg = (), ca_cert: Path | None = None
                                   deadline=deadline, root=root)
     if profile is not None:
         found += _delegation(profile, bundle, _resolve_map(resolve), ctx, deadline,
-                             website_strict)
+                             website_strict, dns_server)
     return found
 
 
 def _delegation(profile: Profile, bundle: Any, resolve: dict[str, Endpoint], ctx: Any,
-                deadline: float, strict: bool) -> list[Finding]:
+                deadline: float, strict: bool, dns_server: str | None = None) -> list[Finding]:
     from dataclasses import replace
 
     from kit_collab.check.probes import delegation as probe
@@ -200,8 +200,11 @@ def _delegation(profile: Profile, bundle: Any, resolve: dict[str, Endpoint], ctx
     d = rules.delegation(profile, bundle)
     if d is None:
         return []
-    found = rules.delegation_findings(d, probe.read_documents(d, resolve=resolve, ctx=ctx,
-                                                              deadline=min(deadline, 30)))
+    from kit_collab.check.probes.dns import make_resolver
+
+    resolver = make_resolver(dns_server) if dns_server and d.on_website else None
+    found = rules.delegation_findings(d, probe.read_documents(
+        d, resolve=resolve, ctx=ctx, deadline=min(deadline, 30), resolver=resolver))
     if d.on_website and not strict:
         found = [replace(f, level=WARNING) if f.level == ERROR else f for f in found]
     return found
@@ -293,7 +296,7 @@ def diagnose(profile: Profile, recipes: RecipeSet, options: DiagnoseOptions, *,
     if deployed:
         findings += health(bundle, resolve=targets, ca_cert=options.ca_cert,
                            deadline=options.deadline, root=profile.serveur.racine,
-                           ca_pem=ca_pem, profile=profile)
+                           ca_pem=ca_pem, profile=profile, dns_server=options.dns_server)
     return _diagnosis(profile, findings, records, webmaster=_webmaster(profile, bundle))
 
 

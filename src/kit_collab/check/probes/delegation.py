@@ -3,14 +3,17 @@ name, and whether a website answers on the commune's domain (preflight).
 
 A website kept where it is (``site-existant``) is read where the DNS leads, never through
 this server: a ``*`` given to --resolve stands for this server's names, so only an entry
-naming the domain itself redirects the request (a test website). Certificates are always
-verified (``health.ssl_context``); redirects are followed as Matrix clients do.
+naming the domain itself redirects the request (a test website). With ``--dns``, the
+domain's address is the one that DNS server gives (the same answer the DNS checks read);
+otherwise the system's resolver decides. Certificates are always verified
+(``health.ssl_context``); redirects are followed as Matrix clients do.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from typing import Any
 
 import httpx
 
@@ -21,8 +24,22 @@ from kit_collab.check.rules.names import Endpoint, Resolve, endpoint_for
 from kit_collab.i18n import tr
 
 
-def _target(d: rules.Delegation, resolve: Resolve) -> Endpoint | None:
-    return resolve.get(d.host) if d.on_website else endpoint_for(resolve, d.host)
+def _target(d: rules.Delegation, resolve: Resolve, resolver: Any = None
+            ) -> Endpoint | str | None:
+    """Where to read the documents: an endpoint, None (the system's resolver decides), or
+    why the name has no address in the DNS server given (``resolver``)."""
+    if not d.on_website:
+        return endpoint_for(resolve, d.host)
+    if d.host in resolve or resolver is None:
+        return resolve.get(d.host)
+    from kit_collab.check.probes import dns as dnscheck
+
+    answer = dnscheck.lookup(d.host, resolver)
+    address = next(iter((*answer.a, *answer.aaaa)), None)
+    if address is None:
+        return tr(f"{d.host} n'a pas d'adresse dans le DNS ({answer.error or 'aucune'})",
+                  f"{d.host} has no address in the DNS ({answer.error or 'none'})")
+    return Endpoint(address)
 
 
 def fetch(url: str, host: str, target: Endpoint | None, ctx: ssl.SSLContext,
@@ -46,10 +63,14 @@ def fetch(url: str, host: str, target: Endpoint | None, ctx: ssl.SSLContext,
 
 
 def read_documents(d: rules.Delegation, *, resolve: Resolve, ctx: ssl.SSLContext,
-                   deadline: float = 30) -> dict[str, HttpObservation]:
+                   deadline: float = 30, resolver: Any = None) -> dict[str, HttpObservation]:
     """What is answered for each document ``check`` reads itself; retried until a deadline
-    only on this server (a proxy may still be starting), once on a website."""
-    target = _target(d, resolve)
+    only on this server (a proxy may still be starting), once on a website. ``resolver``:
+    the DNS server given to check (--dns), asked for the website's address."""
+    target = _target(d, resolve, resolver)
+    if isinstance(target, str):
+        return {name: HttpObservation(d.url(name), error=target) for name, _e in d.documents()}
+    where: Endpoint | None = target
     limit = health.Deadline.after(deadline if not d.on_website else 0)
     seen: dict[str, HttpObservation] = {}
 
@@ -59,7 +80,7 @@ def read_documents(d: rules.Delegation, *, resolve: Resolve, ctx: ssl.SSLContext
     for name, _expected in d.documents():
         url = d.url(name)
         seen[name] = health.retry(
-            lambda t, u=url: fetch(u, d.host, target, ctx, min(t, 10)),  # type: ignore[misc]
+            lambda t, u=url: fetch(u, d.host, where, ctx, min(t, 10)),  # type: ignore[misc]
             answered, limit)
     return seen
 

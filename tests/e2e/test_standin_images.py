@@ -1,8 +1,9 @@
 """The Nextcloud and Collabora stand-ins (tests/e2e/images/standin) behave as the upstream
 images do where the deployment depends on it (tests/e2e/README.md, "Stand-ins"): built here
 under per-run tags from the e2e bed's base image, run next to the bed's real PostgreSQL and
-Redis images, each behaviour asserted. Needs the kce2e base images (build_images.py);
-marked e2e (about a minute)."""
+Redis images, each behaviour asserted. The kce2e base images come from the e2e session
+(build_images.py, through the ``e2e_images`` fixture); marked e2e (about a minute), run by
+CI with the rest of tests/e2e."""
 
 from __future__ import annotations
 
@@ -20,13 +21,12 @@ from kit_collab.bundle.make import make_bundle
 from kit_collab.bundle.secrets import SYSTEM
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import load_recipes
-
-from .conftest import RUN_ID, base_profile
+from tests.conftest import RUN_ID, base_profile
 
 pytestmark = pytest.mark.e2e
 
-STANDIN = Path(__file__).parent / "e2e" / "images" / "standin"
-REDIS = Path(__file__).parent / "e2e" / "images" / "redis"
+STANDIN = Path(__file__).parent / "images" / "standin"
+REDIS = Path(__file__).parent / "images" / "redis"
 PREFIX = f"kctest-{RUN_ID}"
 HEALTH: list[str] = []  # the rendered nextcloud healthcheck
 PASSWORDS = {"db": "DbPass1234567890", "admin": "AdminPass1234567", "redis": "RedisPass1234567"}
@@ -45,10 +45,10 @@ def build(tag: str, context: Path, dockerfile: str, **args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    for base in ("kce2e/rootfs-base", "kce2e/postgres"):
-        if docker("image", "inspect", base, check=False).returncode != 0:
-            pytest.skip(f"{base} is missing: run tests/e2e/build_images.py")
+def standins(e2e_images: None,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    for base in ("kce2e/rootfs-base", "kce2e/postgres"):  # built by the e2e_images fixture
+        assert docker("image", "inspect", base, check=False).returncode == 0, base
     images = {
         "nc34": build(f"{PREFIX}-nextcloud:34", STANDIN, "Dockerfile.nextcloud",
                       NEXTCLOUD_VERSION="34.0.2"),
@@ -168,9 +168,9 @@ def healthy(cid: str) -> bool:
     return sh(cid, HEALTH[0]).returncode == 0
 
 
-def test_nextcloud_standin_installs_upgrades_and_refuses_older_images(bed) -> None:
+def test_nextcloud_standin_installs_upgrades_and_refuses_older_images(standins) -> None:
     volume = f"{PREFIX}-html"
-    cid = nextcloud(bed, "nc-a", "nc34", volume)
+    cid = nextcloud(standins, "nc-a", "nc34", volume)
     # During the install (as www-data, KCE2E_INSTALL_SECONDS), occ is not available.
     wait_for(lambda: "Starting nextcloud installation" in logs(cid), 60, "install started")
     during = sh(cid, "php occ status", user="33")
@@ -189,36 +189,36 @@ def test_nextcloud_standin_installs_upgrades_and_refuses_older_images(bed) -> No
                    "/var/www/html/config/kit-collab.config.php")
     assert same.returncode == 0
     assert sh(cid, "php occ app:list --output=json", user="33").returncode == 0
-    remove(bed, cid)
+    remove(standins, cid)
     # A newer image on the same volume: rsync, `occ upgrade`, the data keeps its config.
-    cid = nextcloud(bed, "nc-b", "nc35", volume)
+    cid = nextcloud(standins, "nc-b", "nc35", volume)
     wait_for(lambda: healthy(cid), 60, "upgraded and healthy")
     assert "Upgrading nextcloud from 34.0.2.0" in logs(cid)
     status = sh(cid, "php occ status", user="33").stdout
     assert '"version": "35.0.0.0"' in status and '"needsDbUpgrade": false' in status
     assert "35.0.0" in sh(cid, "cat /var/www/html/core/kce2e.txt").stdout
-    remove(bed, cid)
+    remove(standins, cid)
     # An older image on newer data: refused, the container exits 1.
-    cid = nextcloud(bed, "nc-c", "nc34", volume)
+    cid = nextcloud(standins, "nc-c", "nc34", volume)
     wait_for(lambda: docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip()
              == "exited", 30, "older image stopped")
     assert docker("inspect", "-f", "{{.State.ExitCode}}", cid).stdout.strip() == "1"
     assert "downgrading is not supported" in logs(cid)
-    remove(bed, cid)
+    remove(standins, cid)
     # Two majors ahead: refused as well.
-    cid = nextcloud(bed, "nc-d", "nc36", volume)
+    cid = nextcloud(standins, "nc-d", "nc36", volume)
     wait_for(lambda: docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip()
              == "exited", 30, "two majors ahead stopped")
     assert "is not supported" in logs(cid)
 
 
-def test_nextcloud_standin_config_mounted_into_the_volume_never_installs(bed) -> None:
+def test_nextcloud_standin_config_mounted_into_the_volume_never_installs(standins) -> None:
     """Issue 14 item 1, reproduced: a file bind-mounted into config/ makes it root-owned and
     non-empty; the image's config is never seeded and occ exits 0 after "Cannot write into
     config directory", so the install "succeeds" and Nextcloud stays uninstalled."""
     volume = f"{PREFIX}-html-mounted"
-    cid = nextcloud(bed, "nc-m", "nc34", volume, hook=False, extra=[
-        f"{bed['files']['kit-collab.config.php']}:/var/www/html/config/kit-collab.config.php:ro"])
+    cid = nextcloud(standins, "nc-m", "nc34", volume, hook=False, extra=[
+        f"{standins['files']['kit-collab.config.php']}:/var/www/html/config/kit-collab.config.php:ro"])
     wait_for(lambda: "Initializing finished" in logs(cid), 60, "entrypoint done")
     text = logs(cid)
     assert 'Cannot write into "config" directory!' in text
@@ -228,15 +228,15 @@ def test_nextcloud_standin_config_mounted_into_the_volume_never_installs(bed) ->
     assert sh(cid, "php occ app:list", user="33").returncode == 0  # "succeeds", does nothing
 
 
-def test_collabora_standin_serves_discovery_after_its_start_delay(bed) -> None:
+def test_collabora_standin_serves_discovery_after_its_start_delay(standins) -> None:
     import re
 
-    compose = (Path(__file__).parent.parent / "recipes" / "collabora" / "templates" /
+    compose = (Path(__file__).parents[2] / "recipes" / "collabora" / "templates" /
                "compose.yaml.j2").read_text()
     script = re.search(r'"bash", "-c", "(.*)"\]', compose)
     assert script
     check = script[1].encode().decode("unicode_escape")
-    cid = run(bed, "code", bed["images"]["code"],
+    cid = run(standins, "code", standins["images"]["code"],
               env={"server_name": "office.saint-essai.fr", "KCE2E_COLLABORA_START_SECONDS": "4"})
     start = time.monotonic()
 

@@ -37,8 +37,9 @@ def _target(d: rules.Delegation, resolve: Resolve, resolver: Any = None
     answer = dnscheck.lookup(d.host, resolver)
     address = next(iter((*answer.a, *answer.aaaa)), None)
     if address is None:
-        return tr(f"{d.host} n'a pas d'adresse dans le DNS ({answer.error or 'aucune'})",
-                  f"{d.host} has no address in the DNS ({answer.error or 'none'})")
+        why = answer.error or tr("aucun enregistrement A ni AAAA", "no A or AAAA record")
+        return tr(f"{d.host} n'a pas d'adresse dans le DNS ({why})",
+                  f"{d.host} has no address in the DNS ({why})")
     return Endpoint(address)
 
 

@@ -36,7 +36,7 @@ import pytest
 from tests.e2e import dnsstub
 from tests.e2e.bed import SERVER_USER, Bed
 from tests.e2e.test_scenario import MIRROR, Run, Scenario, _phase
-from tests.e2e.timings import record
+from tests.e2e.timings import record, summary
 
 pytestmark = pytest.mark.e2e
 
@@ -144,6 +144,7 @@ def modes(e2e_images: None, e2e_workdir: Path, kit_snapshot: Path) -> Iterator[M
         else:
             the_bed.stop()
             record("modes test bed removed", the_bed.timings[-1][1])
+        summary()  # the phases so far (the session's bed prints the whole run's at its end)
 
 
 def _site_https(m: Modes, path: str) -> httpx.Response:

@@ -318,23 +318,23 @@ def running_prosody(root: Path) -> Iterator[Prosody]:
     server = Prosody(free_port(), root)
     server.config.write_text(PROSODY_CONFIG.format(root=root, port=server.port))
     name = f"kctest-{os.getpid()}-{server.port}-prosody"
-    _docker("create", "--name", name, "--network", "host", "--entrypoint", "prosody",
-            "-v", f"{root}:{root}", "-w", str(root), "--label", "org.kctest.prosody=1",
-            PROSODY_IMAGE, "--config", str(server.config))
+    cid = _docker("create", "--name", name, "--network", "host", "--entrypoint", "prosody",
+                  "-v", f"{root}:{root}", "-w", str(root), "--label", "org.kctest.prosody=1",
+                  PROSODY_IMAGE, "--config", str(server.config)).stdout.strip()
     previous = os.environ.get("PATH", "/usr/bin:/bin")
-    os.environ["PATH"] = f"{_prosodyctl_wrapper(root, name)}{os.pathsep}{previous}"
+    os.environ["PATH"] = f"{_prosodyctl_wrapper(root, cid)}{os.pathsep}{previous}"
 
     def accepting() -> bool:
         with socket.create_connection(("127.0.0.1", server.port), timeout=1):
             return True
 
     try:
-        _docker("start", name)
-        _wait_container(accepting, name, "prosody", deadline_s=30)
+        _docker("start", cid)
+        _wait_container(accepting, cid, "prosody", deadline_s=30)
         yield server
     finally:
         os.environ["PATH"] = previous
-        _docker("rm", "-f", name, check=False)
+        _docker("rm", "-f", cid, check=False)
 
 
 def _wait_container(check: Any, name: str, what: str, deadline_s: float) -> None:

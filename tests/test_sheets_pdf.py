@@ -4,6 +4,7 @@ phone-calendar section and every address; the PDF has one page per agent"."""
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import subprocess
@@ -16,6 +17,12 @@ from kit_collab.handover import pdf, sheets
 from kit_collab.operations.prepare import Prepared
 
 from .conftest import EXAMPLES
+from .test_deploy import (  # noqa: F401  (fixtures shared with the deploy tests)
+    data_root,
+    images,
+    server_root,
+    sshd,
+)
 from .test_sheets import (  # noqa: F401  (the module's fixture and its printing helpers)
     Page,
     _chromium,
@@ -175,3 +182,28 @@ def test_screenshots_show_the_help_desk_phone_and_the_phone_calendar_steps(
     assert box is not None, "the Android calendar steps are not visible in the guide"
     box = _ink_where(tmp_path, guide, f"<strong>{PHONE}</strong>", "<strong></strong>", 3000)
     assert box is not None, "the help-desk phone is not visible in the guide"
+
+
+# --- Through the command, over real SSH: the passwords come from the server ----------------
+
+def test_fiches_pdf_command_writes_one_page_per_agent_from_the_server(
+        sshd, server_root, data_root, tmp_path, cli) -> None:  # noqa: F811
+    from .test_deploy import SLUG, _profile_file
+    from .test_secrets_guard import _env
+
+    _weasyprint()
+    path = _profile_file(tmp_path, sshd, server_root)
+    env = _env(data_root, tmp_path)
+    assert cli("install", path, "--yes", "--force", "--accept-host-key", sshd.fingerprint,
+               env=env).code == 0
+    result = cli("fiches", path, "--pdf", env=env)
+    assert result.code == 0, result.text
+    written = tmp_path / f"fiches-{SLUG}" / "fiches.pdf"
+    assert "fiches.pdf" in result.out
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    secrets = server_root / "communes" / SLUG / "secrets" / "secrets.json"
+    accounts = json.loads(secrets.read_text())["comptes"]
+    pages = _pages(written)
+    assert len(pages) == len(accounts)
+    assert all(any(pw in page for page in pages) for pw in accounts.values())
+    assert not any(pw in result.text for pw in accounts.values())  # never on the terminal

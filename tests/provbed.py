@@ -148,8 +148,13 @@ class Synapse:
             "password": password})
 
     def bot_token(self) -> str:
-        """The token the service account keeps (provisioning saved it): no new login."""
-        return (self.tmp / "bot.token").read_text().strip()
+        """The token the service account keeps (provisioning saved it): no new login. A
+        non-root runner provisions through sudo, so the 0600 file is root's: read it so."""
+        path = self.tmp / "bot.token"
+        if os.geteuid() == 0 or os.access(path, os.R_OK):
+            return path.read_text().strip()
+        return subprocess.run(["sudo", "-n", "cat", str(path)], capture_output=True,
+                              text=True, check=True).stdout.strip()
 
 
 def _synapse_config(tmp: Path, secrets: render.Secrets, port: int) -> Path:

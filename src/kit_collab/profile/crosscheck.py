@@ -1,36 +1,61 @@
-"""Rules that span several fields of a valid profile: duplicates, unknown references,
-sub-domains taken twice, hosting outside the EU/EEA."""
+"""Rules that span several fields: duplicates, unknown references, sub-domains taken twice,
+hosting outside the EU/EEA. They run on what can be read of a profile (``salvage.Parts``),
+so that they are reported in the same pass as the field errors."""
 
 from __future__ import annotations
 
 from kit_collab.i18n import tr
 from kit_collab.profile.messages import Loc, closest, pretty_loc
-from kit_collab.profile.model import EU_EEA, Profile, url_host
+from kit_collab.profile.model import (
+    EU_EEA,
+    Commune,
+    Profile,
+    Serveur,
+    Services,
+    Utilisateur,
+    url_host,
+)
+from kit_collab.profile.salvage import Parts, from_profile
 
 Found = list[tuple[Loc, str, str | None]]  # (path, message, hint)
 
 
 def cross_checks(profile: Profile) -> Found:
-    """Rules that span several fields."""
+    """Rules that span several fields of a valid profile."""
+    return part_checks(from_profile(profile))
+
+
+def part_checks(parts: Parts) -> Found:
+    """Rules that span several fields, on the sections that could be read; none about a
+    value that was dropped (a default standing in for a faulty key)."""
     found: Found = []
     ids: dict[str, int] = {}
-    for i, svc in enumerate(profile.services_municipaux):
+    for i, svc in parts.services_municipaux:
         if svc.id in ids:
             found.append((("services_municipaux", i, "id"), tr(
                 f"service municipal « {svc.id} » déjà déclaré (n° {ids[svc.id] + 1})",
                 f"municipal service '{svc.id}' already declared (no. {ids[svc.id] + 1})"), None))
         ids.setdefault(svc.id, i)
-    found.extend(_user_checks(profile, list(ids)))
-    found.extend(_subdomain_checks(profile))
-    found.extend(_hosting_checks(profile))
-    found.extend(_matrix_checks(profile))
-    return found
+    found.extend(_user_checks(parts.utilisateurs, [*ids, *parts.service_ids]))
+    if parts.services is not None:
+        found.extend(_subdomain_checks(parts.services))
+        if parts.serveur is not None:
+            found.extend(_hosting_checks(parts.serveur, parts.services))
+        if parts.commune is not None:
+            found.extend(_matrix_checks(parts.services, parts.commune))
+    return [f for f in found if not _touches(f[0], f[1], parts.dropped)]
 
 
-def _matrix_checks(profile: Profile) -> Found:
+def _touches(loc: Loc, message: str, dropped: list[Loc]) -> bool:
+    """A finding at, above or below a dropped key, or naming one."""
+    return any(loc[:len(d)] == d or d[:len(loc)] == loc or pretty_loc(d) in message
+               for d in dropped)
+
+
+def _matrix_checks(services: Services, commune: Commune) -> Found:
     """In domaine-vers-serveur, the domain points at this server: the website it redirects
     to must live elsewhere, or every visitor would loop."""
-    matrix, domain = profile.services.matrix, profile.commune.domaine
+    matrix, domain = services.matrix, commune.domaine
     if not (matrix.actif and matrix.domaine_sur_serveur and matrix.site_web):
         return []
     if url_host(matrix.site_web) != domain:
@@ -45,11 +70,11 @@ def _matrix_checks(profile: Profile) -> Found:
         f"https://www.{domain}), or choose identifiants: site-existant"))]
 
 
-def _user_checks(profile: Profile, service_ids: list[str]) -> Found:
+def _user_checks(users: list[tuple[int, Utilisateur]], service_ids: list[str]) -> Found:
     found: Found = []
     seen_users: set[str] = set()
     seen_emails: set[str] = set()
-    for i, user in enumerate(profile.utilisateurs):
+    for i, user in users:
         if user.identifiant in seen_users:
             found.append((("utilisateurs", i, "identifiant"), tr(
                 f"identifiant « {user.identifiant} » déjà utilisé",
@@ -72,8 +97,7 @@ def _user_checks(profile: Profile, service_ids: list[str]) -> Found:
     return found
 
 
-def _subdomain_checks(profile: Profile) -> Found:
-    svc = profile.services
+def _subdomain_checks(svc: Services) -> Found:
     used: list[tuple[Loc, str]] = []
     if svc.nextcloud.actif:
         used.append((("services", "nextcloud", "sous_domaine"), svc.nextcloud.sous_domaine))
@@ -110,9 +134,8 @@ def _subdomain_checks(profile: Profile) -> Found:
     return found
 
 
-def _hosting_checks(profile: Profile) -> Found:
+def _hosting_checks(srv: Serveur, services: Services) -> Found:
     found: Found = []
-    srv = profile.serveur
     if srv.pays not in EU_EEA and not srv.derogation_hors_ue:
         found.append((("serveur", "pays"), tr(
             f"le pays « {srv.pays} » n'est ni dans l'Union européenne ni dans l'EEE : les "
@@ -122,7 +145,7 @@ def _hosting_checks(profile: Profile) -> Found:
             tr("choisissez un hébergeur dans l'UE, ou écrivez le motif dans "
                "serveur.derogation_hors_ue", "choose an EU host, or write the reason in "
                "serveur.derogation_hors_ue")))
-    needs_ip = profile.services.jitsi.actif or profile.services.matrix.actif
+    needs_ip = services.jitsi.actif or services.matrix.actif
     if needs_ip and srv.adresse_publique is None:
         found.append((("serveur", "ip_publique"), tr(
             "adresse IP publique nécessaire pour la vidéo (Jitsi) et le relais TURN",

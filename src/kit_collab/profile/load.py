@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kit_collab.errors import ProfileError
+from kit_collab.errors import Problem, ProfileError
 from kit_collab.i18n import tr
 from kit_collab.profile import yamlsafe
-from kit_collab.profile.crosscheck import cross_checks
+from kit_collab.profile.crosscheck import part_checks
 from kit_collab.profile.messages import located_problem, pydantic_message
 from kit_collab.profile.model import Profile
+from kit_collab.profile.salvage import from_profile, salvage
 
 
 def validate_document(doc: yamlsafe.Document) -> Profile:
@@ -28,19 +29,27 @@ def validate_document(doc: yamlsafe.Document) -> Profile:
             [located_problem(doc, (), tr(
                 "le profil doit être un bloc de clés (commune:, serveur:, …)",
                 "the profile must be a mapping (commune:, serveur:, …)"))])
+    problems: list[Problem] = []
+    profile: Profile | None = None
     try:
         profile = Profile.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             message, hint = pydantic_message(dict(err))
             problems.append(located_problem(doc, tuple(err["loc"]), message, hint))
-        raise ProfileError(tr("profil invalide", "invalid profile"), problems) from None
-    cross = cross_checks(profile)
-    if cross:
-        raise ProfileError(tr("profil invalide", "invalid profile"),
-                           [located_problem(doc, loc, msg, hint) for loc, msg, hint in cross])
+    # Cross-field rules in the same pass, on whatever sections could be read.
+    parts = from_profile(profile) if profile is not None else salvage(doc.data)
+    problems += [located_problem(doc, loc, msg, hint) for loc, msg, hint in part_checks(parts)]
+    if problems or profile is None:
+        raise ProfileError(tr("profil invalide", "invalid profile"), _in_file_order(problems))
     return profile
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Problems as the reader meets them: file by file, line by line (unplaced ones last)."""
+    files = list(dict.fromkeys(p.file for p in problems))
+    return sorted(problems, key=lambda p: (files.index(p.file), p.line is None, p.line or 0,
+                                           p.column or 0))
 
 
 DEFAULTS_FILE = "defauts.yaml"  # an inventory folder's shared defaults

@@ -2,13 +2,17 @@
 passwords kept on the server, without deploying anything: a lost sheet reprinted."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kit_collab.cli import options
 from kit_collab.cli.options import FleetArgs
 from kit_collab.i18n import tr
+
+if TYPE_CHECKING:
+    from kit_collab.fleet.runner import CommuneJob
+    from kit_collab.operations.report import OperationResult
 
 
 def register(app: typer.Typer) -> None:
@@ -26,17 +30,24 @@ def register(app: typer.Typer) -> None:
         dossier: Annotated[Path | None, typer.Option("--fiches", help=tr(
             "Dossier des fiches ; défaut : fiches-<commune> à côté du profil.",
             "Sheets folder; default: fiches-<commune> beside the profile."))] = None,
+        pdf: Annotated[bool, typer.Option("--pdf", help=tr(
+            "Écrit aussi fiches.pdf : une page par agent (option « pdf » de kit-collab).",
+            "Also writes fiches.pdf: one page per agent (kit-collab's 'pdf' extra)."))] = False,
         *, fleet: FleetArgs,
     ) -> int:
-        return run(targets, agent, dossier, fleet)
+        return run(targets, agent, dossier, fleet, pdf)
 
 
-def run(targets: list[Path], agent: str | None, folder: Path | None, fleet: FleetArgs) -> int:
+def run(targets: list[Path], agent: str | None, folder: Path | None, fleet: FleetArgs,
+        pdf: bool = False) -> int:
     from kit_collab.cli import session
     from kit_collab.fleet import actions
+    from kit_collab.handover import pdf as pdf_sheets
     from kit_collab.operations.sheets import SheetsOptions
     from kit_collab.recipes.load import load_recipes
 
+    if pdf:
+        pdf_sheets.require()  # before any connection: the extra is missing, say so now
     opts = SheetsOptions(agent=agent, folder=folder)
 
     def single(path: Path) -> int:
@@ -47,10 +58,28 @@ def run(targets: list[Path], agent: str | None, folder: Path | None, fleet: Flee
         with session.open_transport(profile, fleet.accept_host_key) as transport:
             result = operation.sheets(transport, profile, path, recipes, opts,
                                       session.RichReporter(profile))
+        if pdf:
+            result = with_pdf(result)
         out.print(f"[green]✓[/] {esc(result.summary)}")
         if result.message:
             out.print(f"[yellow]![/] {esc(result.message)}")
         return result.code
 
-    return session.run("fiches", targets, fleet,
-                       lambda: actions.sheets_action(load_recipes(), opts), single)
+    def job() -> "CommuneJob":
+        act = actions.sheets_action(load_recipes(), opts)
+        return (lambda *args: with_pdf(act(*args))) if pdf else act
+
+    return session.run("fiches", targets, fleet, job, single)
+
+
+def with_pdf(result: "OperationResult") -> "OperationResult":
+    """The result of writing the sheets, plus their PDF in the same folder."""
+    from dataclasses import replace
+
+    from kit_collab.handover import pdf as pdf_sheets
+
+    if result.code != 0:
+        return result
+    written = pdf_sheets.write_pdf(Path(result.data["dossier"]))
+    return replace(result, summary=f"{result.summary} ; {written.name}",
+                   data={**result.data, "pdf": str(written)})

@@ -51,6 +51,7 @@ def install_key(user: str, public_key: str, *, create: bool) -> str:
     authorized keys unless its key is there already. Prints ``user=``, ``sudo=`` and ``key=``
     lines; exits 3 when the account is absent and not to be created."""
     blob = public_key.split()[1]
+    create = create and user != "root"  # root always exists, and needs no sudo rule
     sudo = "" if user == "root" else f"""
 if [ "$CREATED" = 1 ]; then
   mkdir -p {SUDOERS_DIR}
@@ -67,8 +68,7 @@ fi"""
             if create else "  echo user=absent\n  exit 3\n")
     return f"""set -eu
 U={q(user)}
-CREATED=0
-if id -u "$U" >/dev/null 2>&1; then
+{"" if user == "root" else "CREATED=0" + chr(10)}if id -u "$U" >/dev/null 2>&1; then
   echo user=present
 else
 {make}fi{sudo}

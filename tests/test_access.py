@@ -239,3 +239,33 @@ def test_a_setting_read_before_the_drop_in_is_reported_and_undone(
     assert "passwordauthentication yes" in caught.value.message
     assert not (server.dropins / DROPIN).exists()
     assert _password_login(server) == "accepted"
+
+
+def test_every_question_is_asked_on_the_terminal_and_the_password_is_not_echoed(
+        server: ProviderServer, tmp_path: Path) -> None:
+    """The secretary's way, on a terminal: the host key shown and confirmed with « o », the
+    password typed without echo (getpass), the account created after a question, password
+    login closed after another. (``init`` offers this same command at its end:
+    tests/test_init.py answers its question.)"""
+    from .test_init import Terminal
+
+    env = {**os.environ, **_env(tmp_path, server), "PYTHONPATH": str(SRC), "NO_COLOR": "1",
+           "TERM": "xterm", "COLUMNS": "200", "LANG": "C.UTF-8"}
+    env.pop("SSH_AUTH_SOCK", None)
+    env.pop("CI", None)
+    path = _profile(tmp_path, server, env)
+    term = Terminal([sys.executable, "-m", "kit_collab", "acces", str(path), "--compte",
+                     server.user], tmp_path, env)
+    try:
+        term.expect(server.sshd.fingerprint)
+        term.answer("Faire confiance à cette clé ?", "o")
+        term.answer(f"Mot de passe du compte « {server.user} »", server.password)
+        term.answer(f"Le compte « {server.agent} » n'existe pas", "o")
+        term.answer("Fermer la connexion SSH par mot de passe", "o")
+        term.expect("Connexion par mot de passe fermée")
+    finally:
+        code = term.finish(timeout=60 if sys.exc_info()[0] is None else 0)
+    assert code == 0, term.text
+    assert server.password not in term.text  # typed without echo
+    assert _password_login(server) == "refused, methods: publickey"
+    assert load_profile(path).serveur.empreinte_hote == server.sshd.fingerprint

@@ -11,6 +11,8 @@ French sentences all the same.
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,32 +54,54 @@ class Opened:
     fingerprint: str  # the host key's SHA256, as confirmed or already known
 
 
-def open_with_password(serveur: Serveur, user: str, password: Password, *,
+def open_with_password(serveur: Serveur, user: str, password: Callable[[], Password], *,
                        confirm: ConfirmHostKey | None, accept_host_key: str | None = None,
                        known_hosts_file: Path | None = None, timeout: float = 15) -> Opened:
-    """One SSH connection as ``user`` with ``password``; the host key verified as for any
-    command (an unknown key shown to ``confirm`` and recorded once confirmed)."""
+    """One SSH connection as ``user`` with the password ``password()`` returns. The host key
+    is verified FIRST, on a connection of its own (an unknown key shown to ``confirm`` and
+    recorded once confirmed), so that the password is asked for, and sent, only to a server
+    whose key the user accepted."""
     pins = [p for p in (accept_host_key, serveur.empreinte_hote) if p]
     verifier = HostKeyVerifier(serveur.hote, serveur.port_ssh, pins=pins, confirm=confirm,
                                own_file=known_hosts_file)
+    _guarded(lambda: _check_host_key(serveur, verifier, timeout), serveur, user, timeout)
+    secret = password()
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(verifier.policy())
     try:
-        _connect(client, serveur, user, password, verifier, timeout)
+        _guarded(lambda: _connect(client, serveur, user, secret, verifier, timeout), serveur,
+                 user, timeout)
     except KitCollabError:
         client.close()
         raise
-    except paramiko.BadAuthenticationType as exc:
-        client.close()
-        raise _no_password_login(serveur, user, exc.allowed_types) from None
-    except paramiko.AuthenticationException:
-        client.close()
-        raise _password_refused(serveur, user) from None
-    except (OSError, EOFError, paramiko.SSHException) as exc:
-        client.close()
-        raise connect_error(exc, serveur, timeout) from None
     where = f"{serveur.hote}:{serveur.port_ssh}"
     return Opened(SshTransport(client, user=user, where=where), verifier.approved or "")
+
+
+def _guarded(attempt: Callable[[], None], serveur: Serveur, user: str,
+             timeout: float) -> None:
+    """paramiko's failures as French sentences (never holding the password)."""
+    try:
+        attempt()
+    except paramiko.BadAuthenticationType as exc:
+        raise _no_password_login(serveur, user, exc.allowed_types) from None
+    except paramiko.AuthenticationException:
+        raise _password_refused(serveur, user) from None
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise connect_error(exc, serveur, timeout) from None
+
+
+def _check_host_key(serveur: Serveur, verifier: HostKeyVerifier, timeout: float) -> None:
+    """Key exchange only: the server's host key checked by the verifier, nothing sent."""
+    sock = socket.create_connection((serveur.hote, serveur.port_ssh), timeout=timeout)
+    transport = _transport_factory(preferred_key_types(verifier.known()))(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.start_client(timeout=timeout)
+        verifier.check(transport.get_remote_server_key())
+    finally:
+        transport.close()
+        sock.close()
 
 
 def _connect(client: paramiko.SSHClient, serveur: Serveur, user: str, password: Password,
@@ -98,7 +122,7 @@ def password_refused(serveur: Serveur, user: str, password: Password, *,
     """A NEW connection with the password: True when the server refuses it (password login
     off, or the password no longer valid), False when it still lets the password in."""
     try:
-        opened = open_with_password(serveur, user, password, confirm=None,
+        opened = open_with_password(serveur, user, lambda: password, confirm=None,
                                     known_hosts_file=known_hosts_file, timeout=timeout)
     except _PasswordRefused:
         return True

@@ -174,11 +174,16 @@ def first_contact(profile_path: Path, dialog: Dialog, options: Options) -> Outco
     dialog.tell(tr(f"Clé SSH {'créée' if created else 'utilisée'} : {key_path}",
                    f"SSH key {'created' if created else 'used'}: {key_path}"))
     _record_key(profile_path, profile, key_path, dialog)
-    password = dialog.password(tr(
-        f"Mot de passe du compte « {options.account} » sur {serveur.hote} (envoyé par "
-        "l'hébergeur ; il n'est ni affiché ni enregistré)",
-        f"Password of the account '{options.account}' on {serveur.hote} (sent by the "
-        "hosting provider; neither shown nor stored)"))
+    asked: list[fc.Password] = []
+
+    def password() -> fc.Password:
+        asked.append(dialog.password(tr(
+            f"Mot de passe du compte « {options.account} » sur {serveur.hote} (envoyé par "
+            "l'hébergeur ; il n'est ni affiché ni enregistré)",
+            f"Password of the account '{options.account}' on {serveur.hote} (sent by the "
+            "hosting provider; neither shown nor stored)")))
+        return asked[0]
+
     opened = fc.open_with_password(
         serveur, options.account, password, confirm=dialog.host_key,
         accept_host_key=options.accept_host_key, known_hosts_file=options.known_hosts_file,
@@ -190,7 +195,7 @@ def first_contact(profile_path: Path, dialog: Dialog, options: Options) -> Outco
         keyed = serveur.model_copy(update={"cle_ssh": str(key_path)})
         _prove_key(keyed, options, dialog, after=False)
         if not options.keep_password_login and _close_asked(dialog):
-            _close_passwords(opened, keyed, password, options, dialog)
+            _close_passwords(opened, keyed, asked[0], options, dialog)
             outcome.password_login_closed = True
     return outcome
 

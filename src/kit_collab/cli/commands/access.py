@@ -115,3 +115,37 @@ def run(profile_path: Path, *, account: str = "root", create_account: bool | Non
     out.print(tr(f"Ensuite : kit-collab install {esc(profile_path)} --dry-run",
                  f"Next: kit-collab install {esc(profile_path)} --dry-run"))
     return constants.EXIT_OK
+
+
+def offer_after_init(profile_path: Path, hote: str) -> int:
+    """The end of ``kit-collab init`` on a terminal: prepare the connection now, or say how
+    later. The profile is written already; a failure here is told and its code returned."""
+    from kit_collab import constants
+    from kit_collab.cli.output import esc, out, report_error
+    from kit_collab.cli.prompts import yes_no
+    from kit_collab.errors import KitCollabError
+
+    later = tr(f"  Plus tard : kit-collab acces {esc(profile_path)}",
+               f"  Later: kit-collab acces {esc(profile_path)}")
+    if hote == "local":
+        return constants.EXIT_OK
+    out.print(tr("\n[bold]Connexion au serveur[/] : kit-collab se connecte par clé SSH. Avec le "
+                 "mot de passe envoyé par l'hébergeur, il peut créer la clé, l'installer, puis "
+                 "fermer la connexion par mot de passe.",
+                 "\n[bold]Connection to the server[/]: kit-collab connects with an SSH key. "
+                 "With the password the hosting provider sent, it can create the key, install "
+                 "it, then close password login."))
+    if not yes_no(tr("[bold]Préparer la connexion maintenant ?[/]",
+                     "[bold]Prepare the connection now?[/]"), default=True, console=out):
+        out.print(later)
+        return constants.EXIT_OK
+    from kit_collab.cli.init_dialog import RichDialog
+
+    account = RichDialog(out).ask(tr("Compte dont l'hébergeur a envoyé le mot de passe",
+                                     "Account whose password the hosting provider sent"), "root")
+    try:
+        return run(profile_path, account=account.strip() or "root")
+    except KitCollabError as exc:
+        report_error(exc)
+        out.print(later)
+        return exc.exit_code

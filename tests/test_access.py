@@ -269,3 +269,25 @@ def test_every_question_is_asked_on_the_terminal_and_the_password_is_not_echoed(
     assert server.password not in term.text  # typed without echo
     assert _password_login(server) == "refused, methods: publickey"
     assert load_profile(path).serveur.empreinte_hote == server.sshd.fingerprint
+
+
+def test_when_the_key_stops_working_after_the_reload_password_login_comes_back(
+        server: ProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never lock the user out: a setting the running sshd has not read yet (key login off)
+    takes effect with the reload; the key no longer gets in, so kit-collab reopens password
+    login through the session it kept open."""
+    env = _env(tmp_path, server)
+    path = _profile(tmp_path, server, env)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (server.dropins / "01-plus-de-cle.conf").write_text("PubkeyAuthentication no\n")
+    opts = access.Options(account=server.user, create_account=True,
+                          accept_host_key=server.sshd.fingerprint,
+                          known_hosts_file=Path(env["KIT_COLLAB_KNOWN_HOSTS"]),
+                          sshd_config=str(server.config))
+    with pytest.raises(DeployError) as caught:
+        access.first_contact(path, _Answers(server.password), opts)
+    assert "la clé n'entrait plus" in caught.value.message
+    assert "la connexion par mot de passe a été rouverte" in caught.value.message
+    assert not (server.dropins / DROPIN).exists()
+    assert _password_login(server) == "accepted"

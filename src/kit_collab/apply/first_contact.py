@@ -10,8 +10,10 @@ French sentences all the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +190,20 @@ def disable_passwords(transport: SshTransport, config: str) -> scripts.Answer:
 def enable_passwords(transport: SshTransport, config: str) -> scripts.Answer:
     result = transport.run(scripts.enable_passwords(config), timeout=120)
     return scripts.parse(result.code, result.stdout.decode("utf-8", "replace"))
+
+
+def wait_for_sshd(serveur: Serveur, seconds: float = 10) -> bool:
+    """After a reload (sshd re-executes itself on SIGHUP, its port closed for a moment):
+    True once it answers with its banner again."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(
+                (serveur.hote, serveur.port_ssh), timeout=2) as sock:
+            sock.settimeout(2)
+            if sock.recv(8).startswith(b"SSH-"):
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def _script_failed(stderr: bytes, answer: scripts.Answer | None = None) -> DeployError:

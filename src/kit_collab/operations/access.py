@@ -277,10 +277,12 @@ def _close_passwords(opened: fc.Opened, keyed: Serveur, password: fc.Password,
     answer = fc.disable_passwords(opened.transport, options.sshd_config)
     if answer.code != 0:
         raise _not_closed(answer)
+    fc.wait_for_sshd(keyed)
     try:
         _retry_while_reloading(lambda: _prove_key(keyed, options, dialog, after=True))
     except KitCollabError as exc:
         fc.enable_passwords(opened.transport, options.sshd_config)
+        fc.wait_for_sshd(keyed)
         raise DeployError(tr(
             f"après le changement, la clé n'entrait plus ({exc.message}) : la connexion par "
             "mot de passe a été rouverte, rien n'est perdu",

@@ -115,9 +115,9 @@ def test_first_contact_from_a_provider_password_to_key_only_login(
     watch = CommandLines()
     watch.start()
     try:
-        done = _cli(["acces", str(path), "--compte", server.user, "--creer-compte",
-                     "--mot-de-passe-stdin", "--accept-host-key", server.sshd.fingerprint],
-                    env, stdin=server.password + "\n")
+        done = _cli(["--verbose", "acces", str(path), "--compte", server.user,
+                     "--creer-compte", "--mot-de-passe-stdin", "--accept-host-key",
+                     server.sshd.fingerprint], env, stdin=server.password + "\n")
     finally:
         watch.stop()
     output = done.stdout + done.stderr
@@ -154,6 +154,7 @@ def test_first_contact_from_a_provider_password_to_key_only_login(
     assert watch.sweeps > 20
     secret = server.password.encode()
     assert not [line for line in watch.seen if secret in line]
+    assert "DEBUG:paramiko" in output  # --verbose: paramiko's own log lines were shown
     assert server.password not in output
     for folder in (tmp_path / "logs", tmp_path / "state", server.sshd.root):
         for file in folder.rglob("*") if folder.exists() else ():

@@ -162,17 +162,24 @@ def test_first_contact_from_a_provider_password_to_key_only_login(
                 assert secret not in file.read_bytes(), file
 
 
-def test_a_second_run_says_password_login_is_already_closed(server: ProviderServer,
-                                                             tmp_path: Path) -> None:
+def test_runs_again_install_the_key_once_then_say_password_login_is_already_closed(
+        server: ProviderServer, tmp_path: Path) -> None:
     env = _env(tmp_path, server)
     path = _profile(tmp_path, server, env)
     args = ["acces", str(path), "--compte", server.user, "--creer-compte",
             "--mot-de-passe-stdin", "--accept-host-key", server.sshd.fingerprint]
-    assert _cli(args, env, stdin=server.password + "\n").returncode == 0
-    again = _cli(args, env, stdin=server.password + "\n")
-    assert again.returncode == 3, again.stdout + again.stderr
-    assert "n'accepte pas de mot de passe" in again.stderr
-    assert "déjà fermée" in again.stderr and server.password not in again.stderr
+    first = _cli([*args, "--garder-mot-de-passe"], env, stdin=server.password + "\n")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "reste ouverte" in first.stdout and _password_login(server) == "accepted"
+    second = _cli(args, env, stdin=server.password + "\n")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Clé SSH utilisée" in second.stdout and "déjà installée" in second.stdout
+    authorized = Path(f"/home/{server.agent}/.ssh/authorized_keys").read_text()
+    assert len(authorized.splitlines()) == 1
+    third = _cli(args, env, stdin=server.password + "\n")
+    assert third.returncode == 3, third.stdout + third.stderr
+    assert "n'accepte pas de mot de passe" in third.stderr
+    assert "déjà fermée" in third.stderr and server.password not in third.stderr
 
 
 class _Answers:

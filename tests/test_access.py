@@ -299,3 +299,22 @@ def test_when_the_key_stops_working_after_the_reload_password_login_comes_back(
     assert "la connexion par mot de passe a été rouverte" in caught.value.message
     assert not (server.dropins / DROPIN).exists()
     assert _password_login(server) == "accepted"
+
+
+def test_an_existing_account_without_passwordless_sudo_is_given_it_when_asked(
+        server: ProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .sshd import ensure_user
+
+    env = _env(tmp_path, server)
+    path = _profile(tmp_path, server, env)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ensure_user(server.agent)  # removed by the fixture, with the rule kit-collab adds
+    opts = access.Options(account=server.user, accept_host_key=server.sshd.fingerprint,
+                          known_hosts_file=Path(env["KIT_COLLAB_KNOWN_HOSTS"]),
+                          sshd_config=str(server.config))
+    answers = _Answers(server.password)
+    access.first_contact(path, answers, opts)
+    assert f"sudo sans mot de passe donné au compte « {server.agent} »" in answers.told
+    assert Path(f"/etc/sudoers.d/kit-collab-{server.agent}").exists()
+    assert any(t.startswith("Connexion par clé vérifiée (") for t in answers.told)

@@ -146,6 +146,9 @@ CASES: dict[str, Callable[[], str]] = {
     "first-contact-account": lambda: first_contact.account("debian"),
     "first-contact-install-key": lambda: first_contact.install_key(
         "debian", f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc {HOSTILE}", create=True),
+    "first-contact-install-key-sudo": lambda: first_contact.install_key(
+        "debian", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc moi@poste", create=False,
+        sudo_rule=True),
     "first-contact-install-key-root": lambda: first_contact.install_key(
         "root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc moi@poste", create=False),
     "first-contact-disable": first_contact.disable_passwords,

@@ -163,17 +163,20 @@ def _no_password_login(serveur: Serveur, user: str, allowed: list[str]) -> Conne
 # --- the scripts, run as root over the password connection -----------------------------------
 
 
-def account_exists(transport: SshTransport, user: str) -> bool:
+def account_state(transport: SshTransport, user: str) -> tuple[bool, bool]:
+    """(the account exists, it has passwordless sudo or is root)."""
     result = transport.run(scripts.account(user), timeout=60)
     answer = scripts.parse(result.code, result.stdout.decode("utf-8", "replace"))
     if answer.values.get("account") not in ("present", "absent"):
         raise _script_failed(result.stderr)
-    return answer.values["account"] == "present"
+    exists = answer.values["account"] == "present"
+    return exists, exists and answer.values.get("sudo", "nopasswd") == "nopasswd"
 
 
 def install_key(transport: SshTransport, user: str, public_key: str, *,
-                create: bool) -> scripts.Answer:
-    result = transport.run(scripts.install_key(user, public_key, create=create), timeout=120)
+                create: bool, sudo_rule: bool = False) -> scripts.Answer:
+    result = transport.run(scripts.install_key(user, public_key, create=create,
+                                               sudo_rule=sudo_rule), timeout=120)
     answer = scripts.parse(result.code, result.stdout.decode("utf-8", "replace"))
     if result.code != 0 or answer.values.get("key") not in ("added", "present"):
         raise _script_failed(result.stderr, answer)

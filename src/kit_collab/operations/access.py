@@ -221,23 +221,38 @@ def _connected(profile_path: Path, profile: Profile, opened: fc.Opened, options:
 
 def _install(opened: fc.Opened, user: str, public: str, options: Options,
              dialog: Dialog) -> None:
-    create = False
-    if user != options.account and not fc.account_exists(opened.transport, user):
-        create = _create_asked(user, options, dialog)
-        if not create:
+    create = sudo_rule = False
+    if user != options.account:
+        exists, nopasswd = fc.account_state(opened.transport, user)
+        create = not exists and _create_asked(user, options, dialog)
+        if not exists and not create:
             raise InputError(
                 tr(f"le compte « {user} » (serveur.utilisateur) n'existe pas sur le serveur",
                    f"the account '{user}' (serveur.utilisateur) does not exist on the server"),
                 hint=tr("relancez avec --creer-compte, ou mettez « utilisateur: root » dans "
                         "le profil", "run again with --creer-compte, or set 'utilisateur: "
                         "root' in the profile"))
-    answer = fc.install_key(opened.transport, user, public, create=create)
+        sudo_rule = exists and not nopasswd and _sudo_asked(user, options, dialog)
+    answer = fc.install_key(opened.transport, user, public, create=create, sudo_rule=sudo_rule)
     if answer.values.get("user") == "created":
         dialog.tell(tr(f"Compte « {user} » créé, sudo sans mot de passe",
                        f"Account '{user}' created, passwordless sudo"))
+    elif answer.values.get("sudo") == "added":
+        dialog.tell(tr(f"sudo sans mot de passe donné au compte « {user} »",
+                       f"passwordless sudo given to the account '{user}'"))
     added = answer.values["key"] == "added"
     dialog.tell(tr(f"Clé publique {'installée' if added else 'déjà installée'} pour « {user} »",
                    f"Public key {'installed' if added else 'already installed'} for '{user}'"))
+
+
+def _sudo_asked(user: str, options: Options, dialog: Dialog) -> bool:
+    if options.create_account is not None:
+        return options.create_account
+    return dialog.confirm(tr(
+        f"Le compte « {user} » n'a pas sudo sans mot de passe : le lui donner (kit-collab en "
+        "a besoin pour agir en root sans taper de mot de passe) ?",
+        f"The account '{user}' has no passwordless sudo: give it (kit-collab needs it to act "
+        "as root without typing a password)?"), True)
 
 
 def _create_asked(user: str, options: Options, dialog: Dialog) -> bool:

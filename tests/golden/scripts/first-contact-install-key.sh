@@ -1,15 +1,15 @@
 set -eu
 U=debian
-CREATED=0
+SUDO_RULE=0
 if id -u "$U" >/dev/null 2>&1; then
   echo user=present
 else
   useradd -m -s /bin/bash debian
   usermod -p '*' debian
-  CREATED=1
+  SUDO_RULE=1
   echo user=created
 fi
-if [ "$CREATED" = 1 ]; then
+if [ "$SUDO_RULE" = 1 ]; then
   mkdir -p /etc/sudoers.d
   printf '%s\n' 'debian ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/kit-collab-debian.tmp
   chmod 0440 /etc/sudoers.d/kit-collab-debian.tmp

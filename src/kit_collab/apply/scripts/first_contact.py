@@ -41,19 +41,30 @@ def sudoers_file(user: str) -> str:
 
 
 def account(user: str) -> str:
-    """Prints ``account=present`` or ``account=absent``."""
-    return (f"if id -u {q(user)} >/dev/null 2>&1; then echo account=present; "
-            "else echo account=absent; fi\n")
+    """Prints ``account=present`` or ``account=absent``; for a present account other than
+    root, ``sudo=nopasswd`` when sudo lets it do anything without a password (as root,
+    ``sudo -l -U`` lists its rules: ``(ALL) NOPASSWD: ALL``), else ``sudo=other``."""
+    return f"""U={q(user)}
+if id -u "$U" >/dev/null 2>&1; then
+  echo account=present
+  if [ "$U" != root ]; then
+    if sudo -n -l -U "$U" 2>/dev/null | grep -qE 'NOPASSWD: *ALL'; then echo sudo=nopasswd; else echo sudo=other; fi
+  fi
+else
+  echo account=absent
+fi
+"""
 
 
-def install_key(user: str, public_key: str, *, create: bool) -> str:
-    """Create ``user`` (``create``) with passwordless sudo, then add ``public_key`` to its
-    authorized keys unless its key is there already. Prints ``user=``, ``sudo=`` and ``key=``
-    lines; exits 3 when the account is absent and not to be created."""
+def install_key(user: str, public_key: str, *, create: bool, sudo_rule: bool = False) -> str:
+    """Create ``user`` (``create``) with passwordless sudo (also given to an existing account
+    with ``sudo_rule``), then add ``public_key`` to its authorized keys unless its key is
+    there already. Prints ``user=``, ``sudo=`` and ``key=`` lines; exits 3 when the account
+    is absent and not to be created."""
     blob = public_key.split()[1]
     create = create and user != "root"  # root always exists, and needs no sudo rule
     sudo = "" if user == "root" else f"""
-if [ "$CREATED" = 1 ]; then
+if [ "$SUDO_RULE" = 1 ]; then
   mkdir -p {SUDOERS_DIR}
   printf '%s\\n' {q(f"{user} ALL=(ALL) NOPASSWD:ALL")} > {q(sudoers_file(user))}.tmp
   chmod 0440 {q(sudoers_file(user))}.tmp
@@ -64,11 +75,11 @@ fi"""
     # useradd leaves the password field "!" (locked): sshd without PAM then refuses even a
     # key (OpenSSH auth.c, allowed_user). "*" matches no password and locks nothing.
     make = (f"  useradd -m -s /bin/bash {q(user)}\n  usermod -p '*' {q(user)}\n"
-            "  CREATED=1\n  echo user=created\n"
+            "  SUDO_RULE=1\n  echo user=created\n"
             if create else "  echo user=absent\n  exit 3\n")
     return f"""set -eu
 U={q(user)}
-{"" if user == "root" else "CREATED=0" + chr(10)}if id -u "$U" >/dev/null 2>&1; then
+{"" if user == "root" else f"SUDO_RULE={int(sudo_rule)}" + chr(10)}if id -u "$U" >/dev/null 2>&1; then
   echo user=present
 else
 {make}fi{sudo}

@@ -35,8 +35,10 @@ def register(app: typer.Typer) -> None:
             "Account whose password the hosting provider gave."))] = "root",
         creer_compte: Annotated[bool | None, typer.Option(
             "--creer-compte/--sans-creer-compte", show_default=False, help=tr(
-                "Créer le compte du profil s'il manque (sinon la question est posée).",
-                "Create the profile's account when missing (else it is asked)."))] = None,
+                "Créer le compte du profil s'il manque, ou lui donner sudo sans mot de passe "
+                "s'il ne l'a pas (sinon la question est posée).",
+                "Create the profile's account when missing, or give it passwordless sudo "
+                "when it has not (else it is asked)."))] = None,
         garder: Annotated[bool, typer.Option("--garder-mot-de-passe", help=tr(
             "Laisser la connexion SSH par mot de passe ouverte.",
             "Leave SSH password login open."))] = False,

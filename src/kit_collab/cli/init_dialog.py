@@ -119,6 +119,8 @@ def run(path: Path, *, force: bool, interactive: bool,
                  f"{esc(path)} pour les enregistrements DNS à créer.",
                  f"  Next: kit-collab install {esc(path)} --dry-run, then kit-collab check "
                  f"{esc(path)} for the DNS records to create."))
+    if profile.serveur.hote == "local":
+        return constants.EXIT_OK
     if dialog is None:
         out.print(tr(f"  Connexion au serveur : kit-collab acces {esc(path)}",
                      f"  Connection to the server: kit-collab acces {esc(path)}"))

@@ -83,6 +83,7 @@ class Sshd:
     port: int
     host: str = HOST
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    config: str = CONFIG  # the sshd_config template (CONFIG, or OPEN_LOGIN_CONFIG)
 
     @property
     def host_key(self) -> Path:
@@ -121,7 +122,7 @@ class Sshd:
     def start(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         conf = self.root / "sshd_config"
-        conf.write_text(CONFIG.format(port=self.port, host=self.host, root=self.root))
+        conf.write_text(self.config.format(port=self.port, host=self.host, root=self.root))
         log = self.log_file.open("ab")
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(conf)],
                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL)
@@ -262,3 +263,93 @@ def sudo_users(sshd_server: Sshd) -> Iterator[tuple[str, str]]:
         for user in users:
             sshd_server.authorize(user)
         yield users
+
+
+# --- a server as a hosting provider delivers it: password login open ---------------------------
+
+# Laid out as Debian's /etc/ssh/sshd_config (openssh-server 1:9.2p1): the drop-in folder
+# included FIRST, and the drop-in of cloud images (50-cloud-init.conf) turning passwords on.
+# Real accounts of this machine log in (their home's ~/.ssh/authorized_keys, their password
+# in /etc/shadow, checked by sshd itself without PAM).
+OPEN_LOGIN_CONFIG = """\
+Include {root}/sshd_config.d/*.conf
+Port {port}
+ListenAddress {host}
+HostKey {root}/ssh_host_ed25519_key
+PidFile {root}/sshd.pid
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+UsePAM no
+UseDNS no
+PrintMotd no
+LoginGraceTime 15
+MaxStartups 50
+LogLevel VERBOSE
+"""
+CLOUD_INIT_DROPIN = "PasswordAuthentication yes\n"
+PROVIDER_USER = f"kcfirst-{RUN_ID}"  # the account and password the provider sends
+AGENT_USER = f"kcacces-{RUN_ID}"  # the profile's account, created by kit-collab acces
+
+
+@dataclass
+class ProviderServer:
+    """A password-accepting sshd, the provider's account with its password (passwordless
+    sudo, as OVHcloud's ``debian``), and the account kit-collab is to create."""
+
+    sshd: Sshd
+    user: str
+    password: str
+    agent: str
+
+    @property
+    def config(self) -> Path:
+        return self.sshd.root / "sshd_config"
+
+    @property
+    def dropins(self) -> Path:
+        return self.sshd.root / "sshd_config.d"
+
+
+def set_password(user: str, password: str) -> None:
+    """The password through chpasswd's standard input, never on a command line."""
+    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True,
+                   capture_output=True)
+
+
+def remove_account(user: str) -> None:
+    """An account kit-collab may have created (user, home, sudoers drop-in)."""
+    delete_user(user)
+    (SUDOERS_DIR / f"kit-collab-{user}").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def provider_server(host: str = HOST) -> Iterator[ProviderServer]:
+    """A fresh server as the provider hands it over; everything removed at the end."""
+    require_sshd()
+    if not shutil.which("sudo") or not shutil.which("useradd") or not shutil.which("chpasswd"):
+        pytest.skip("sudo, useradd and chpasswd are needed for the provider's account")
+    import secrets
+
+    root = Path(tempfile.mkdtemp(prefix="kc-sshd-pw-"))
+    root.chmod(0o755)
+    (root / "sshd_config.d").mkdir(mode=0o755)
+    (root / "sshd_config.d" / "50-cloud-init.conf").write_text(CLOUD_INIT_DROPIN)
+    server = Sshd(root=root, port=free_port(host), host=host, config=OPEN_LOGIN_CONFIG)
+    keygen(server.host_key, "kit-collab-test-host")
+    password = "Pw-" + secrets.token_urlsafe(18)
+    sudoers: Path | None = None
+    try:
+        ensure_user(PROVIDER_USER)
+        set_password(PROVIDER_USER, password)
+        SUDOERS_DIR.mkdir(mode=0o750, exist_ok=True)
+        sudoers = _write_sudoers(PROVIDER_USER, f"{PROVIDER_USER} ALL=(ALL) NOPASSWD:ALL")
+        server.start()
+        yield ProviderServer(server, PROVIDER_USER, password, AGENT_USER)
+    finally:
+        server.stop()
+        if sudoers is not None:
+            sudoers.unlink(missing_ok=True)
+        delete_user(PROVIDER_USER)
+        remove_account(AGENT_USER)
+        shutil.rmtree(root, ignore_errors=True)

@@ -153,6 +153,8 @@ def test_questionnaire_through_a_terminal(tmp_path: Path, cli) -> None:
             if error:
                 term.expect(error)
         term.expect("Profil écrit")
+        term.answer("Préparer la connexion maintenant ?", "n")  # kit-collab acces, later
+        term.expect("Plus tard : kit-collab acces")
     finally:
         code = term.finish(timeout=20 if sys.exc_info()[0] is None else 0)
     assert code == 0, term.text

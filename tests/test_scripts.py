@@ -23,6 +23,7 @@ from kit_collab.apply.scripts import (
     compose,
     facts,
     firewall,
+    first_contact,
     lock,
     probes,
     release,
@@ -142,6 +143,16 @@ CASES: dict[str, Callable[[], str]] = {
     "snapshot-read": lambda: snapshot.read(ROOT, SLUG, "r-2"),
     "snapshot-restore": lambda: snapshot.restore(ROOT, SLUG, "r-2", "r-1", SAVED),
     "snapshot-prune": lambda: snapshot.prune(ROOT, SLUG, "r-2"),
+    "first-contact-account": lambda: first_contact.account("debian"),
+    "first-contact-install-key": lambda: first_contact.install_key(
+        "debian", f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc {HOSTILE}", create=True),
+    "first-contact-install-key-sudo": lambda: first_contact.install_key(
+        "debian", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc moi@poste", create=False,
+        sudo_rule=True),
+    "first-contact-install-key-root": lambda: first_contact.install_key(
+        "root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc moi@poste", create=False),
+    "first-contact-disable": first_contact.disable_passwords,
+    "first-contact-enable": lambda: first_contact.enable_passwords("/srv/ssh/sshd_config"),
 }
 
 

@@ -22,8 +22,10 @@ def key_file(serveur: Serveur) -> str | None:
     if not path.is_file():
         raise ConnectError(
             tr(f"clé SSH introuvable : {path}", f"SSH key not found: {path}"),
-            hint=tr("vérifiez serveur.cle_ssh dans le profil (chemin de la clé privée)",
-                    "check serveur.cle_ssh in the profile (path of the private key)"))
+            hint=tr("vérifiez serveur.cle_ssh dans le profil (chemin de la clé privée), ou "
+                    "créez-la et installez-la avec « kit-collab acces PROFIL »",
+                    "check serveur.cle_ssh in the profile (path of the private key), or "
+                    "create and install it with 'kit-collab acces PROFILE'"))
     return str(path)
 
 
@@ -53,19 +55,19 @@ def connect_error(exc: BaseException, serveur: Serveur, timeout: float) -> Conne
 
 
 def _key_hint(serveur: Serveur) -> str:
-    """How to get a key accepted: made once on this machine, installed with the password the
-    hosting provider sent (typed at ssh-copy-id's own prompt, never in a file)."""
+    """How to get a key accepted: ``kit-collab acces`` does it all from the password the
+    hosting provider sent (typed at its own prompt, never in a file); ssh-copy-id by hand."""
     target = f"{serveur.utilisateur}@{serveur.hote}"
     port = f" -p {serveur.port_ssh}" if serveur.port_ssh != 22 else ""
     key = serveur.cle_ssh or "~/.ssh/id_ed25519"
-    return tr(f"créez une clé si vous n'en avez pas (ssh-keygen -t ed25519), installez-la sur "
-              f"le serveur avec le mot de passe de l'hébergeur (ssh-copy-id -i {key}.pub"
-              f"{port} {target}), puis indiquez-la dans le profil (serveur.cle_ssh: {key}) ; "
-              f"vérifiez aussi serveur.utilisateur",
-              f"create a key if you have none (ssh-keygen -t ed25519), install it on the "
-              f"server with the provider's password (ssh-copy-id -i {key}.pub{port} {target}), "
-              f"then name it in the profile (serveur.cle_ssh: {key}); check serveur.utilisateur "
-              "too")
+    return tr(f"lancez « kit-collab acces PROFIL » : avec le mot de passe de l'hébergeur, il "
+              f"crée la clé SSH (ssh-keygen -t ed25519), l'installe sur le serveur et "
+              f"l'indique dans le profil (serveur.cle_ssh) ; à la main : ssh-copy-id -i "
+              f"{key}.pub{port} {target} ; vérifiez aussi serveur.utilisateur",
+              f"run 'kit-collab acces PROFILE': with the hosting provider's password it "
+              f"creates the SSH key (ssh-keygen -t ed25519), installs it on the server and "
+              f"names it in the profile (serveur.cle_ssh); by hand: ssh-copy-id -i "
+              f"{key}.pub{port} {target}; check serveur.utilisateur too")
 
 
 def _network_error(exc: BaseException, serveur: Serveur, timeout: float) -> ConnectError:

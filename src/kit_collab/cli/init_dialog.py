@@ -119,4 +119,12 @@ def run(path: Path, *, force: bool, interactive: bool,
                  f"{esc(path)} pour les enregistrements DNS à créer.",
                  f"  Next: kit-collab install {esc(path)} --dry-run, then kit-collab check "
                  f"{esc(path)} for the DNS records to create."))
-    return constants.EXIT_OK
+    if profile.serveur.hote == "local":
+        return constants.EXIT_OK
+    if dialog is None:
+        out.print(tr(f"  Connexion au serveur : kit-collab acces {esc(path)}",
+                     f"  Connection to the server: kit-collab acces {esc(path)}"))
+        return constants.EXIT_OK
+    from kit_collab.cli.commands.access import offer_after_init
+
+    return offer_after_init(path, profile.serveur.hote)

@@ -41,8 +41,6 @@ def test_quick_start_needs_no_system_pip() -> None:
         assert not re.search(r"(^|&& )(python3 -m )?pip install", command), command
 
 
-@pytest.mark.xfail(strict=True, reason="README text with sudo pending (the lead applies it; "
-                   "then remove this mark)")
 def test_quick_start_works_for_a_non_root_user() -> None:
     """Issue 15: a contributor is not root; apt needs sudo (which root has too)."""
     for command in quick_start(README, HEADING):

@@ -156,6 +156,22 @@ class DataSpec(_Data):
         return self
 
 
+class UpgradePath(_Data):
+    """How one pinned image is upgraded (``chemin_de_mise_a_niveau.<image key>``): the kind
+    of step (plan/upgrade.py), the images to step through, the jumps upstream refuses."""
+
+    genre: Literal["nextcloud-major", "synapse", "image"] = "image"
+    # Each earlier major's last patch image, oldest first: a deployed major N is brought to
+    # the pin through the images of majors N+1 ... pin-1 (nextcloud-major only).
+    chemin: list[str] = Field(default_factory=list)
+    # The oldest deployed version a direct jump to the pin is supported from ("" = any).
+    depuis_au_moins: str = ""
+    retour: bool = False  # going back to an older version is supported upstream
+    apres: list[list[str]] = Field(default_factory=list)  # argv run in the service afterwards
+    service: str = ""  # the service running the image (for ``apres``)
+    utilisateur: str | None = None  # the user ``apres`` runs as (uid, e.g. "33")
+
+
 class RecipeSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     version: str
@@ -182,9 +198,14 @@ class RecipeSpec(_Data):
     stun: list[StunSpec] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
     donnees: list[DataSpec] = Field(default_factory=list)
+    chemin_de_mise_a_niveau: dict[str, UpgradePath] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _data_services(self) -> RecipeSpec:
+        stray = sorted(set(self.chemin_de_mise_a_niveau) - set(self.images))
+        if stray:
+            raise ValueError(tr(f"chemin_de_mise_a_niveau : image(s) inconnue(s) {stray}",
+                                f"chemin_de_mise_a_niveau: unknown image(s) {stray}"))
         unknown = [d.service for d in self.donnees if d.service not in self.services]
         if unknown:
             raise ValueError(tr(f"donnees : service(s) inconnu(s) {unknown} (attendus : "

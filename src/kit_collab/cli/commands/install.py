@@ -90,7 +90,7 @@ def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     from kit_collab.operations.report import QuietReporter
 
     planned = plan_op.plan(transport, profile, recipes, QuietReporter())
-    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""))
+    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""), planned.upgrade)
     if planned.plan.noop:
         return False
     if not yes_no(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):

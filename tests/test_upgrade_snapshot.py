@@ -47,7 +47,8 @@ def test_complete_dump_and_readable_archive_pass(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("dump", "tar_ok", "what"), [
     ("", True, "nextcloud-db.sql"),  # empty dump
     (None, True, "nextcloud-db.sql"),  # missing dump
-    (GOOD_DUMP.split("-- PostgreSQL database dump complete")[0], True, "nextcloud-db.sql"),
+    (GOOD_DUMP.split("-- PostgreSQL database dump complete", maxsplit=1)[0], True,
+     "nextcloud-db.sql"),  # a dump cut short
     (GOOD_DUMP, False, "nextcloud_html.tar"),  # an archive cut short
 ])
 def test_snapshot_cut_short_is_not_a_snapshot(tmp_path: Path, dump: str | None, tar_ok: bool,

@@ -25,7 +25,7 @@ MAX_STEPS = 10  # intermediate releases in one install (a path of majors is shor
 BACKUP_HOOK = "kit_collab.operations.backup"  # its before_upgrade(transport, profile, reporter)
 
 
-class NeedsIntermediate(Exception):  # noqa: N818 - control flow, never shown to a person
+class NeedsIntermediate(Exception):  # control flow, never shown to a person
     """Raised by the gate, before any change, when an intermediate release must come first."""
 
     def __init__(self, step: Step) -> None:
@@ -166,8 +166,9 @@ def run_after(transport: Any, profile: Any, state: Upgrade, reporter: Any) -> li
     from kit_collab.apply.scripts import tasks as tasks_script
     from kit_collab.bundle.model import Task
 
-    tasks: list[tuple[Task, dict[str, str]]] = [(Task(s.recipe, f"apres-{i}", " ".join(c), s.service, s.user, c, ()), {})
-             for s in after_steps(state) for i, c in enumerate(s.commands)]
+    tasks: list[tuple[Task, dict[str, str]]] = [
+        (Task(s.recipe, f"apres-{i}", " ".join(c), s.service, s.user, c, ()), {})
+        for s in after_steps(state) for i, c in enumerate(s.commands)]
     if not tasks:
         return []
     reporter.step(tr("Après la mise à niveau : " + " ; ".join(t.description for t, _ in tasks),

@@ -74,7 +74,7 @@ class Version:
     def as_dict(self) -> dict[str, Any]:
         return {"recette": self.recipe, "service": self.service, "deploye": self.deployed or None,
                 "cible": self.wanted, "a_jour": not self.outdated,
-                "securite": list(self.security)}
+                "securite": list(self.security), "texte": self.text()}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ refused). Its schema version is its image's tag (3, 4, 5 here).
 - With the path image, ``install`` goes through the intermediate major, then the pin, then
   runs the recipe's ``apres`` commands; the town's data is there all along.
 - Going back to an older major is refused before any change.
+- A release that migrates the data then fails its health (the stand-in's version 2): the
+  snapshot restored, the previous release healthy on the old data, exit 1 naming the service
+  with the logs' tail.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ if [ "$base" -lt "$REGISTRE_SCHEMA" ]; then'''
 
 @pytest.fixture(scope="module")
 def pg_images(images) -> Iterator[list[str]]:
-    tags = dockerbed.build_postgres_images((3, 4, 5))
+    tags = dockerbed.build_postgres_images((1, 2, 3, 4, 5))
     try:
         yield tags
     finally:
@@ -141,3 +144,27 @@ def test_two_majors_go_through_the_intermediate_one_and_a_skip_is_refused_first(
     back = cli("install", path, "--yes", "--force", env=env)
     assert back.code == 2 and "plus ancienne" in back.text, back.text
     assert _sql("SELECT version FROM schema") == "5"
+
+
+def test_upgrade_that_migrates_then_fails_health_is_undone_and_exits_1(
+        sshd, server_root, data_root, tmp_path, cli):
+    _pin(data_root, 1)
+    profile = profile_for(sshd, server_root)
+    with _connect(sshd, profile, tmp_path) as transport:
+        v1 = deploy.install(transport, profile, load_recipes(data_root), wait_seconds=60)
+    _sql("INSERT INTO notes VALUES ('délibération du conseil')")
+    path = _profile_file(tmp_path, sshd, server_root)
+    env = {"KIT_COLLAB_RECIPES": str(data_root),
+           "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "known_hosts"), "KIT_COLLAB_WAIT": "15"}
+    _pin(data_root, 2, path=())  # one major: allowed; version 2 never becomes healthy
+    failed = cli("install", path, "--yes", "--force", "--accept-host-key", sshd.fingerprint,
+                 env=env)
+    assert failed.code == 1, failed.text
+    assert "registre-app" in failed.text and "remise en place" in failed.text
+    assert "Derniers journaux" in failed.text  # the logs' tail, in the message
+    assert _current(server_root) == v1.bundle.release
+    assert _sql("SELECT version FROM schema") == "1"  # the snapshot restored
+    notes = _sql("SELECT texte FROM notes ORDER BY texte")
+    assert "délibération du conseil" in notes and "migrée en 2" not in notes
+    assert _app("cat", "/fichiers/version") == "1"
+    assert _state(server_root)["release"] == v1.bundle.release

@@ -79,12 +79,14 @@ def backup_before(transport: Any, profile: Any, reporter: Any) -> str:
     if getattr(profile, "sauvegardes", None) is None:
         return ""
     try:
-        backups = importlib.import_module(BACKUP_HOOK)
+        hook: Callable[[Any, Any, Any], str] | None = getattr(
+            importlib.import_module(BACKUP_HOOK), "before_upgrade", None)
     except ImportError:
+        hook = None
+    if hook is None:
         return tr("sauvegarde distante non disponible dans cette version : seul l'instantané "
                   "local est pris", "remote backup not available in this version: only the "
                   "local snapshot is taken")
-    hook: Callable[[Any, Any, Any], str] = backups.before_upgrade
     return hook(transport, profile, reporter)
 
 

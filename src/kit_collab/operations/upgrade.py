@@ -98,9 +98,9 @@ def say_plan(result: UpgradePlan, reporter: Any) -> None:
                 if version.security else ""
             reporter.step(f"{version.service} : {version.text()}{fixes}")
     for step in result.steps:
-        reporter.step(tr(f"Étape {step.kind} {step.service} {step.image} : {step.risk} "
-                         f"(~{step.minutes} min)", f"Step {step.kind} {step.service} "
-                         f"{step.image}: {step.risk} (~{step.minutes} min)"))
+        what = " ".join(w for w in (step.kind, step.service, step.image) if w)
+        reporter.step(tr(f"Étape {what} : {step.risk} (~{step.minutes} min)",
+                         f"Step {what}: {step.risk} (~{step.minutes} min)"))
 
 
 def gate(state: Upgrade, recipes: RecipeSet, facts: Any, bundle: Any, reporter: Any,

@@ -60,3 +60,9 @@ def test_state_with_a_garbled_version_is_unreadable(version: object) -> None:
     with pytest.raises(StateError, match="version") as info:
         from_json({**_v1(), "version": version})
     assert not isinstance(info.value, StateTooNew)
+
+
+def test_rolled_back_state_does_not_claim_the_failed_release_images() -> None:
+    state = from_json({**_v1(), "version": 2, "images": {"nextcloud": "nextcloud:34.0.2"}})
+    back = state.rolled_back(state.release)
+    assert back.release == state.previous and back.images == {}  # read from compose files

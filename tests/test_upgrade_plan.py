@@ -93,3 +93,15 @@ def test_synapse_jump_below_the_recorded_minimum_is_refused() -> None:
         upgrade.plan(recipes, _wanted(), _deployed(matrix_synapse="matrixdotorg/synapse:v1.98.0"))
     ok = upgrade.plan(recipes, _wanted(), _deployed(matrix_synapse="matrixdotorg/synapse:v1.140.0"))
     assert [s.kind for s in ok.steps] == ["sauvegarde", "synapse"]
+
+
+@pytest.mark.parametrize("path", [
+    ["nextcloud:33.0.7-apache", "nextcloud:32.0.13-apache"],  # not rising
+    ["nextcloud:35.0.1-apache"],  # not before the pin
+    ["owncloud:33.0.7"],  # another image
+])
+def test_a_path_that_cannot_lead_to_the_pin_is_refused_when_recipes_load(path: list[str]) -> None:
+    spec = RECIPES["nextcloud"].spec.model_dump(by_alias=True)
+    spec["chemin_de_mise_a_niveau"]["app"]["chemin"] = path
+    with pytest.raises(ValueError, match="chemin_de_mise_a_niveau.app"):
+        type(RECIPES["nextcloud"].spec).model_validate(spec)

@@ -102,7 +102,8 @@ class State:
     def rolled_back(self, current: str) -> State:
         """The state after going back from ``current`` to the previous release."""
         return replace(self, release=self.previous, previous=current, pending=None,
-                       steps={}, history=remembered(self.previous, self.history))
+                       steps={}, history=remembered(self.previous, self.history),
+                       images={})  # the previous release's: read from its compose files
 
     def as_json(self) -> dict[str, Any]:
         """The document written to state.json (same keys as ever, plus ``version``)."""

@@ -172,6 +172,23 @@ class UpgradePath(_Data):
     utilisateur: str | None = None  # the user ``apres`` runs as (uid, e.g. "33")
 
 
+def _check_path(key: str, pinned: str, path: list[str]) -> None:
+    """The path's images: the pinned image's repository, majors rising, all below the pin."""
+    def split(image: str) -> tuple[str, int]:
+        name, _, tag = image.rpartition(":")
+        found = re.search(r"\d+", tag)
+        return name, int(found.group(0)) if found else -1
+
+    name, major = split(pinned)
+    majors = [split(i) for i in path]
+    if any(n != name for n, _m in majors) or [m for _n, m in majors] != sorted(
+            {m for _n, m in majors if m < major}):
+        raise ValueError(tr(f"chemin_de_mise_a_niveau.{key} : images de {name}, une par "
+                            f"majeure, croissantes et antérieures à {pinned}",
+                            f"chemin_de_mise_a_niveau.{key}: images of {name}, one per "
+                            f"major, rising and before {pinned}"))
+
+
 class RecipeSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     version: str
@@ -206,6 +223,8 @@ class RecipeSpec(_Data):
         if stray:
             raise ValueError(tr(f"chemin_de_mise_a_niveau : image(s) inconnue(s) {stray}",
                                 f"chemin_de_mise_a_niveau: unknown image(s) {stray}"))
+        for key, path in self.chemin_de_mise_a_niveau.items():
+            _check_path(key, self.images[key], path.chemin)
         unknown = [d.service for d in self.donnees if d.service not in self.services]
         if unknown:
             raise ValueError(tr(f"donnees : service(s) inconnu(s) {unknown} (attendus : "

@@ -11,6 +11,7 @@ image (a Nextcloud major of the recipe's path), the gate stops the deploy with
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,6 +24,10 @@ from kit_collab.recipes.load import RecipeSet
 
 MAX_STEPS = 10  # intermediate releases in one install (a path of majors is shorter)
 BACKUP_HOOK = "kit_collab.operations.backup"  # its before_upgrade(transport, profile, reporter)
+# The executor of "postgres-major" steps (dump, new cluster, restore, verify, switch): built
+# apart; until its module is there, a PostgreSQL major change is refused before any change
+# (an image swap cannot read an older major's data folder).
+PG_MAJOR_EXECUTOR = "kit_collab.operations.pgmajor"
 
 
 class NeedsIntermediate(Exception):  # control flow, never shown to a person
@@ -103,6 +108,20 @@ def say_plan(result: UpgradePlan, reporter: Any) -> None:
                          f"Step {what}: {step.risk} (~{step.minutes} min)"))
 
 
+def _check_postgres_major(result: UpgradePlan) -> None:
+    steps = [s for s in result.steps if s.kind == plan_upgrade.PG_MAJOR]
+    if not steps or importlib.util.find_spec(PG_MAJOR_EXECUTOR) is not None:
+        return
+    names = ", ".join(s.service for s in steps)
+    raise plan_upgrade.UpgradeRefused(
+        tr(f"changement de version majeure de PostgreSQL pour {names} : cette version de "
+           "kit-collab ne sait pas encore migrer la base ; rien n'a été changé",
+           f"PostgreSQL major version change for {names}: this kit-collab cannot migrate "
+           "the database yet; nothing was changed"),
+        hint=tr("gardez la recette précédente, ou mettez kit-collab à jour",
+                "keep the previous recipe, or update kit-collab"))
+
+
 def gate(state: Upgrade, recipes: RecipeSet, facts: Any, bundle: Any, reporter: Any,
          backup: Callable[[], str]) -> str:
     """Before any change: the plan (refusals raise), the next intermediate release (raises
@@ -113,6 +132,7 @@ def gate(state: Upgrade, recipes: RecipeSet, facts: Any, bundle: Any, reporter: 
         say_plan(result, reporter)
     if result.intermediate:
         raise NeedsIntermediate(result.intermediate[0])
+    _check_postgres_major(result)
     if not result.stateful:
         return ""
     if state.without_backup:

@@ -103,13 +103,13 @@ def test_state_round_trip_keeps_the_file_format() -> None:
 
 def test_state_without_version_is_version_1_and_empty_is_nothing_deployed() -> None:
     old = from_json({"release": "r-1", "ports": {"jitsi": {"media": 10000, "media_end": 10000}}})
-    assert old.version == 1 and old.ports == {"jitsi": {"media": PortBlock(10000, 10000)}}
+    assert old.version == VERSION and old.ports == {"jitsi": {"media": PortBlock(10000, 10000)}}
     assert old.recorded_ports("x") == {("x", "jitsi", "media"): 10000}
     assert from_json({}).empty and from_json(None) == State()
 
 
 @pytest.mark.parametrize(("data", "why"), [
-    ({"version": 2, "release": "r"}, "version 2"),
+    ({"version": 99, "release": "r"}, "format 99"),
     ({"release": "r", "ports": {"jitsi": {"media": "dix"}}}, "ports.jitsi"),
     ({"release": "r", "recettes": ["x"]}, "recettes"),
     ({"release": "r", "inconnue": 1}, "inconnue"),

@@ -122,7 +122,7 @@ def _state(plan: plan_mod.Plan, bundle: render.Bundle, facts: facts_mod.Facts,
         hosts=bundle.hosts, bootstrap=plan_mod.BOOTSTRAP_VERSION, needs=bundle.resources,
         deployed_at=_now(), steps=steps_done,
         history=remembered(bundle.release, facts.state.history),
-        firewall=plan.firewall.rules)
+        firewall=plan.firewall.rules, images={s.name: s.image for s in bundle.services})
 
 
 def _keep(state: State, facts: facts_mod.Facts) -> list[str]:

@@ -64,7 +64,7 @@ def run(command: str, entries: list[InventoryEntry], action: runner.CommuneJob, 
         live.start()
     try:
         results = runner.run(entries, action, opener=opener, workers=fleet.workers,
-                             log_dir=log_dir, on_step=view.update)
+                             log_dir=log_dir, on_step=view.update, canary=fleet.canary)
     finally:
         if live is not None:
             live.stop()
@@ -85,7 +85,7 @@ def final_table(results: list[runner.CommuneResult], folder: Path | None) -> Non
                 tr("Changements", "Changes"), tr("Durée", "Duration"), "Message"):
         table.add_column(col, overflow="fold")
     colors = {runner.OK: "green", runner.NOTHING: "cyan", runner.FAILED: "red",
-              runner.INTERRUPTED: "yellow"}
+              runner.INTERRUPTED: "yellow", "non commencé": "dim"}
     for r in results:
         table.add_row(esc(r.slug), esc(r.server), f"[{colors[r.status]}]{esc(r.status)}[/]",
                       esc(r.changes), f"{r.seconds:.1f} s", esc(r.message))

@@ -24,6 +24,7 @@ class FleetArgs:
     skip: tuple[str, ...] = ()
     logs: Path | None = None
     accept_host_key: str | None = None
+    canary: int = 0  # install --canari N: the first N communes first, the rest if they pass
 
 
 def split_commas(values: list[str] | None) -> list[str]:

@@ -128,10 +128,15 @@ CommuneJob = Callable[[InventoryEntry, CommuneLog, Callable[[], Any]], Operation
 
 def run(entries: list[InventoryEntry], action: CommuneJob, *,
         opener: Callable[[InventoryEntry], Any],
-        workers: int, log_dir: Path | None, on_step: Callable[[str, str], None]
-        ) -> list[CommuneResult]:
+        workers: int, log_dir: Path | None, on_step: Callable[[str, str], None],
+        canary: int = 0) -> list[CommuneResult]:
     """Run ``action`` for every commune, at most ``workers`` at once. ``log_dir`` None: no
-    log files (a single profile)."""
+    log files (a single profile). ``canary`` N: the first N first (fleet/canary.py)."""
+    if canary > 0:
+        from kit_collab.fleet import canary as canaries
+
+        return canaries.run(entries, canary, lambda batch: run(
+            batch, action, opener=opener, workers=workers, log_dir=log_dir, on_step=on_step))
     connections = Connections(opener)
 
     def one(entry: InventoryEntry) -> CommuneResult:

@@ -25,6 +25,7 @@ class InstallOptions:
     wait: int = 300  # seconds for the services to become healthy
     sheets_dir: Path | None = None  # the agents' sheets; default fiches-<slug> beside profile
     sheets_always: bool = False  # write the sheets even when nothing changed
+    without_backup: bool = False  # --sans-sauvegarde (written to the audit log and said)
 
 
 @dataclass
@@ -38,19 +39,30 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
             options: InstallOptions, reporter: Reporter) -> Installed:
     """Preflight, install, health checks, the agents' sheets."""
     from kit_collab.apply import deploy, interrupt
+    from kit_collab.operations import upgrade
 
-    def preflight(facts: Any, bundle: Any) -> str:
+    state = upgrade.Upgrade(without_backup=options.without_backup)
+
+    def preflight(facts: Any, bundle: Any, recipes: RecipeSet = recipes) -> str:
+        note = upgrade.gate(state, recipes, facts, bundle, reporter,
+                            lambda: upgrade.backup_before(transport, profile, reporter))
         findings, records = diagnose.preflight_and_records(
             profile, bundle, facts, transport=transport, recipes=recipes)
         if any(f.level != OK for f in findings):
             reporter.findings(findings, records)
-        return diagnose.gate(findings, force=options.force)
+        return " ".join(n for n in (note, diagnose.gate(findings, force=options.force)) if n)
+
+    def deploy_with(chosen: RecipeSet) -> Any:
+        return deploy.install(transport, profile, chosen, reporter=reporter,
+                              lock_wait=options.lock_wait, wait_seconds=options.wait,
+                              preflight=lambda f, b: preflight(f, b, chosen))
 
     # A first Ctrl-C stops between two steps (apply/interrupt.py), never inside one.
     with interrupt.section(profile.commune.code, str(profile_path)):
-        outcome = deploy.install(transport, profile, recipes, reporter=reporter,
-                                 lock_wait=options.lock_wait, wait_seconds=options.wait,
-                                 preflight=preflight)
+        outcome = upgrade.stepwise(deploy_with, recipes, state, reporter)
+        if outcome.applied:
+            outcome.warnings += [*state.notes, *upgrade.run_after(transport, profile, state,
+                                                                  reporter)]
         sheets = ""
         if outcome.applied or options.sheets_always:
             sheets = write_sheets(profile_path, profile, outcome, options.sheets_dir)

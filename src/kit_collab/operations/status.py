@@ -7,6 +7,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.i18n import tr
+from kit_collab.operations import updates
 from kit_collab.operations.report import FAILED, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -45,7 +46,9 @@ def status(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Repor
     if not facts.current:
         return Status(constants.EXIT_FAILURE, FAILED, "", unfinished or tr(
             "aucune version installée", "nothing installed"), data)
-    oneshot = plan_mod.oneshot_services(deploy.desired(profile, recipes, facts)[0])
+    bundle = deploy.desired(profile, recipes, facts)[0]
+    oneshot = plan_mod.oneshot_services(bundle)
+    data["versions"] = updates.versions(recipes, facts, bundle)  # "Nextcloud 34.0.2 → 35.0.4"
     bad = [c["service"] for c in containers if not deploy.is_healthy(c, oneshot)]
     if bad or unfinished:
         down = tr(f"en panne : {', '.join(bad)}", f"down: {', '.join(bad)}") if bad else ""

@@ -1,9 +1,9 @@
 """``state.json``: what is deployed for a commune, typed, read and written here only.
 
 The file on the server is JSON with French keys (``recettes``, ``fichiers``, ``ports``…) and a
-``version``; a file without it is version 1 (written before the field existed). A file of an
-unknown version or shape is refused with a clear error: kit-collab never guesses, and never
-overwrites what it cannot read.
+``version``; a file without it is version 1 (written before the field existed). An older
+format is migrated when read (plan/state_format.py); a newer one, or an unknown shape, is
+refused with a clear error: kit-collab never guesses, and never overwrites what it cannot read.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from kit_collab.bundle.model import PortBlock
 from kit_collab.bundle.ports import template_view
-from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
+from kit_collab.plan.state_format import VERSION, StateError, StateTooNew, migrate
 
-VERSION = 1
-_KEYS = {"version", "commune", "release", "precedente", "recettes", "fichiers", "ports",
+__all__ = ["VERSION", "State", "StateError", "StateTooNew", "from_json"]
+_KEYS = {"version", "images", "commune", "release", "precedente", "recettes", "fichiers", "ports",
          "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique",
          "serveur_matrix", "domaine", "pare_feu"}
 OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
@@ -60,6 +60,7 @@ class State:
     matrix_server_name: str = ""  # Matrix identifiers @agent:<this>, fixed at first install
     domain: str = ""  # the commune's identity with slug and hosts ("" before it was recorded)
     firewall: tuple[str, ...] = ()  # the commune's public firewall rules ("3478/udp")
+    images: dict[str, str] = field(default_factory=dict)  # service -> image deployed
 
     @property
     def empty(self) -> bool:
@@ -101,7 +102,8 @@ class State:
     def rolled_back(self, current: str) -> State:
         """The state after going back from ``current`` to the previous release."""
         return replace(self, release=self.previous, previous=current, pending=None,
-                       steps={}, history=remembered(self.previous, self.history))
+                       steps={}, history=remembered(self.previous, self.history),
+                       images={})  # the previous release's: read from its compose files
 
     def as_json(self) -> dict[str, Any]:
         """The document written to state.json (same keys as ever, plus ``version``)."""
@@ -113,16 +115,13 @@ class State:
                 "operation": self.pending.as_json() if self.pending else None,
                 "etapes": dict(self.steps), "historique": list(self.history),
                 "serveur_matrix": self.matrix_server_name,
-                "domaine": self.domain, "pare_feu": list(self.firewall)}
+                "domaine": self.domain, "pare_feu": list(self.firewall),
+                "images": dict(self.images)}
 
 
 def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
     """``history`` with ``release`` first (once), at most HISTORY long."""
     return tuple([release, *[r for r in history if r != release]][:HISTORY])
-
-
-class StateError(DeployError):
-    """state.json cannot be read as a State."""
 
 
 def _invalid(where: str, why: str) -> StateError:
@@ -180,15 +179,10 @@ def from_json(data: Any, where: str = "state.json") -> State:
     """A State from the parsed document (``{}`` or None: nothing deployed yet)."""
     if data is None or data == {}:
         return State()
-    data = _mapping(data, "state", where)
+    data = migrate(_mapping(data, "state", where), where)  # older: migrated; newer: refused
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise _invalid(where, tr(f"clés inconnues {unknown}", f"unknown keys {unknown}"))
-    version = data.get("version", 1)
-    if version != VERSION:
-        raise _invalid(where, tr(
-            f"version {version!r} inconnue (attendue : {VERSION}) ; mettez kit-collab à jour",
-            f"unknown version {version!r} (expected: {VERSION}); update kit-collab"))
     needs = _mapping(data.get("besoins"), "besoins", where)
     if not all(isinstance(v, int | float) for v in needs.values()):
         raise _invalid(where, tr("besoins : nombres attendus", "besoins: numbers expected"))
@@ -211,4 +205,6 @@ def from_json(data: Any, where: str = "state.json") -> State:
         history=_texts(data.get("historique"), where),
         matrix_server_name=_text(data, "serveur_matrix", where),
         domain=_text(data, "domaine", where),
-        firewall=_texts(data.get("pare_feu"), where, "pare_feu"))
+        firewall=_texts(data.get("pare_feu"), where, "pare_feu"),
+        images={str(k): str(v) for k, v in _mapping(data.get("images"), "images",
+                                                    where).items()})

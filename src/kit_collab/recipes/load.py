@@ -156,6 +156,39 @@ class DataSpec(_Data):
         return self
 
 
+class UpgradePath(_Data):
+    """How one pinned image is upgraded (``chemin_de_mise_a_niveau.<image key>``): the kind
+    of step (plan/upgrade.py), the images to step through, the jumps upstream refuses."""
+
+    genre: Literal["nextcloud-major", "synapse", "image"] = "image"
+    # Each earlier major's last patch image, oldest first: a deployed major N is brought to
+    # the pin through the images of majors N+1 ... pin-1 (nextcloud-major only).
+    chemin: list[str] = Field(default_factory=list)
+    # The oldest deployed version a direct jump to the pin is supported from ("" = any).
+    depuis_au_moins: str = ""
+    retour: bool = False  # going back to an older version is supported upstream
+    apres: list[list[str]] = Field(default_factory=list)  # argv run in the service afterwards
+    service: str = ""  # the service running the image (for ``apres``)
+    utilisateur: str | None = None  # the user ``apres`` runs as (uid, e.g. "33")
+
+
+def _check_path(key: str, pinned: str, path: list[str]) -> None:
+    """The path's images: the pinned image's repository, majors rising, all below the pin."""
+    def split(image: str) -> tuple[str, int]:
+        name, _, tag = image.rpartition(":")
+        found = re.search(r"\d+", tag)
+        return name, int(found.group(0)) if found else -1
+
+    name, major = split(pinned)
+    majors = [split(i) for i in path]
+    if any(n != name for n, _m in majors) or [m for _n, m in majors] != sorted(
+            {m for _n, m in majors if m < major}):
+        raise ValueError(tr(f"chemin_de_mise_a_niveau.{key} : images de {name}, une par "
+                            f"majeure, croissantes et antérieures à {pinned}",
+                            f"chemin_de_mise_a_niveau.{key}: images of {name}, one per "
+                            f"major, rising and before {pinned}"))
+
+
 class RecipeSpec(_Data):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     version: str
@@ -182,9 +215,16 @@ class RecipeSpec(_Data):
     stun: list[StunSpec] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(default_factory=list)
     donnees: list[DataSpec] = Field(default_factory=list)
+    chemin_de_mise_a_niveau: dict[str, UpgradePath] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _data_services(self) -> RecipeSpec:
+        stray = sorted(set(self.chemin_de_mise_a_niveau) - set(self.images))
+        if stray:
+            raise ValueError(tr(f"chemin_de_mise_a_niveau : image(s) inconnue(s) {stray}",
+                                f"chemin_de_mise_a_niveau: unknown image(s) {stray}"))
+        for key, path in self.chemin_de_mise_a_niveau.items():
+            _check_path(key, self.images[key], path.chemin)
         unknown = [d.service for d in self.donnees if d.service not in self.services]
         if unknown:
             raise ValueError(tr(f"donnees : service(s) inconnu(s) {unknown} (attendus : "

@@ -26,6 +26,14 @@ for c in $stopped; do docker stop -t 30 "$c" >/dev/null; done
 docker compose -p "$S" -f "$C/current/compose.yaml" exec -T nextcloud-db \
   pg_dump --no-password -U nextcloud -d nextcloud </dev/null > "$P/postgres/"nextcloud-db.sql
 tar -C "$(mp saint-essai-fr_nextcloud_html)" --numeric-owner -cf "$P/volumes/"nextcloud_html.tar .
+dump_ok() { [ -s "$P/postgres/$1" ] || { echo "snapshot-unverified $1"; exit 10; }
+  tail -n 8 "$P/postgres/$1" | grep -qxF -- '-- PostgreSQL database dump complete' || { echo "snapshot-unverified $1"; exit 10; }
+}
+tar_ok() { [ -s "$P/volumes/$1" ] || { echo "snapshot-unverified $1"; exit 10; }
+  tar -tf "$P/volumes/$1" >/dev/null 2>&1 || { echo "snapshot-unverified $1"; exit 10; }
+}
+dump_ok nextcloud-db.sql
+tar_ok nextcloud_html.tar
 printf '%s\n' '{
   "de": "r-1",
   "donnees": [

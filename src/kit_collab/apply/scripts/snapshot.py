@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from kit_collab.apply.scripts import snapshot_check
 from kit_collab.apply.scripts.common import commune_dir, q
 from kit_collab.plan.changes import Saved
 
@@ -99,7 +100,7 @@ def take(root: str, slug: str, release: str, previous: str, saved: Sequence[Save
 }}
 trap cleanup EXIT
 rm -rf "$P"; mkdir -p "$P/postgres" "$P/volumes"
-{stop}{dumps}{tars}printf '%s\\n' {q(manifest(release, previous, saved))} > "$P/{MANIFEST}"
+{stop}{dumps}{tars}{snapshot_check.verify(saved)}printf '%s\\n' {q(manifest(release, previous, saved))} > "$P/{MANIFEST}"
 sync
 rm -rf "$F"; mv "$P" "$F"
 echo snapshot-taken

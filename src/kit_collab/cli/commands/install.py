@@ -41,8 +41,20 @@ def register(app: typer.Typer) -> None:
             "fiches-<commune> par commune.", "Folder of the agents' sheets (initial "
             "passwords); default: fiches-<commune> beside the profile; for a fleet, one "
             "fiches-<commune> sub-folder per commune."))] = None,
+        without_backup: Annotated[bool, typer.Option("--sans-sauvegarde", help=tr(
+            "Mettre à niveau sans instantané des données (déconseillé ; noté dans le journal "
+            "d'audit et dit dans la sortie).", "Upgrade without a data snapshot (not "
+            "advised; written to the audit log and said in the output)."))] = False,
+        canary: Annotated[int, typer.Option("--canari", min=0, help=tr(
+            "Flotte : installer d'abord N communes ; au premier échec, les autres ne sont pas "
+            "commencées.", "Fleet: install N communes first; on the first failure, the others "
+            "are not started."))] = 0,
         *, fleet: FleetArgs,
     ) -> int:
+        if canary:
+            from dataclasses import replace
+
+            fleet = replace(fleet, canary=canary)
         if dry_run:
             from kit_collab.cli.commands import dry_run as simulation
 
@@ -51,7 +63,8 @@ def register(app: typer.Typer) -> None:
 
         opts = InstallOptions(force=force, lock_wait=lock_wait,
                               wait=int(os.environ.get("KIT_COLLAB_WAIT", "300")),
-                              sheets_dir=sheets_dir, sheets_always=sheets_dir is not None)
+                              sheets_dir=sheets_dir, sheets_always=sheets_dir is not None,
+                              without_backup=without_backup)
         return run(targets, opts, fleet, yes=yes)
 
 
@@ -90,7 +103,7 @@ def _confirmed(transport: Any, profile: Any, recipes: Any) -> bool:
     from kit_collab.operations.report import QuietReporter
 
     planned = plan_op.plan(transport, profile, recipes, QuietReporter())
-    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""))
+    show_plan(planned.plan, planned.data.get("identifiants_matrix", ""), planned.upgrade)
     if planned.plan.noop:
         return False
     if not yes_no(tr("Appliquer ces changements ?", "Apply these changes?"), default=False):

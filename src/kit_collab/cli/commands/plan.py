@@ -32,21 +32,25 @@ def run(targets: list[Path], fleet: FleetArgs) -> int:
         profile, recipes = session.load(path)
         with session.open_transport(profile, fleet.accept_host_key) as transport:
             result = operation.plan(transport, profile, recipes, QuietReporter())
-        show_plan(result.plan, result.data.get("identifiants_matrix", ""))
+        show_plan(result.plan, result.data.get("identifiants_matrix", ""), result.upgrade)
         return result.code
 
     return session.run("plan", targets, fleet, lambda: actions.plan_action(load_recipes()),
                        single)
 
 
-def show_plan(plan: Any, note: str = "") -> None:
-    """The plan's table; ``note``: said before a first install (Matrix identifiers)."""
+def show_plan(plan: Any, note: str = "", upgrade: Any = None) -> None:
+    """The plan's table; ``note``: said before a first install (Matrix identifiers);
+    ``upgrade``: the versions and upgrade steps (cli/upgrade_view.py)."""
     from rich.table import Table
 
     from kit_collab.cli.output import esc, out
+    from kit_collab.cli.upgrade_view import show_upgrade
 
     if note:
         out.print(f"[yellow]![/] {esc(note)}")
+    if upgrade is not None:
+        show_upgrade(upgrade)
 
     if plan.noop:
         out.print(tr(f"[green]✓[/] Rien à faire : la version {plan.release} est déjà en place.",

@@ -50,6 +50,10 @@ def show(data: dict[str, Any]) -> None:
                      f"Release {data['release']}, deployed on {data['deploye_le']}"))
         recipes = ", ".join(f"{k} {v}" for k, v in sorted(data["recettes"].items()))
         out.print(tr(f"Recettes : {esc(recipes)}", f"Recipes: {esc(recipes)}"))
+        for v in data.get("versions", []):  # deployed → this kit-collab's, when they differ
+            fixes = tr(" (correctifs de sécurité : ", " (security fixes: ") + ", ".join(
+                v["securite"]) + ")" if v["securite"] else ""
+            out.print(f"  {esc(v['service'])} : {esc(v['texte'])}{esc(fixes)}")
     if data.get("non_termine"):
         out.print(tr(f"[red]Opération non terminée :[/] {esc(data['non_termine'])} — "
                      "relancez « kit-collab install » pour terminer",

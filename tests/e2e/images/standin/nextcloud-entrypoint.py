@@ -167,6 +167,9 @@ def initialise() -> None:
                 if image[0] > installed[0] + 1:
                     say(f"Can't start Nextcloud because upgrading from {dotted(installed)} to "
                         f"{dotted(image)} is not supported.")
+                    say("It is only possible to upgrade one major version at a time. For "
+                        "example, if you want to upgrade from version 14 to 16, you will have "
+                        "to upgrade from version 14 to 15, then from 15 to 16.")
                     sys.exit(1)
                 say(f"Upgrading nextcloud from {dotted(installed)} ...")
             sync()

@@ -56,6 +56,7 @@ class DiagnoseOptions:
     dns_server: str | None = None
     deadline: float = 60
     server: bool = True  # False: no SSH (DNS, ports and health only)
+    envoyer_test: str | None = None  # an address the relay sends a test message to
 
 
 @dataclass
@@ -346,10 +347,14 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoi
 
     ca_pem = None
     facts = deploy.read_facts(transport, profile)
-    bundle = deploy.desired(profile, recipes, facts)[0]
+    bundle, secrets, _created = deploy.desired(profile, recipes, facts)
     findings, records = preflight_and_records(profile, bundle, facts, resolve=targets,
                                               transport=transport, recipes=recipes,
                                               dns_server=options.dns_server)
+    if profile.messagerie is not None:  # the relay, from the server (check/probes/mail.py)
+        from kit_collab.check.probes.mail import mail_findings
+        findings += mail_findings(transport, profile.messagerie, secrets,
+                                  send_to=options.envoyer_test, commune=profile.commune.nom)
     internal = profile.serveur.certificats.mode == "interne"
     if facts.current and internal and options.ca_cert is None:
         ca_pem = internal_ca(transport, profile.serveur.racine)

@@ -1,0 +1,198 @@
+"""The mail relay probe and the test message against a real SMTP server on loopback.
+
+The relay is aiosmtpd (a real SMTP implementation) started by each test on its own free port,
+with a throwaway self-signed certificate, STARTTLS required before anything and AUTH required
+(and refused without TLS), as a provider's submission port behaves. The probe and the message
+are apply/scripts/mail.py's scripts run by ``sh`` through the local transport, as on a server:
+the real curl speaks SMTP. Cases: success, wrong password, no STARTTLS, implicit TLS,
+unreachable, untrusted certificate, and the message received; the password appears on no
+command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit_collab.apply.transport import LocalTransport
+from kit_collab.check.findings import ERROR, OK
+from kit_collab.check.probes.mail import mail_findings
+from kit_collab.profile.mail_model import Messagerie
+
+from .conftest import require_tool
+from .sshd import free_port
+from .test_privilege import CommandLines
+
+aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+aiosmtpd_smtp = pytest.importorskip("aiosmtpd.smtp")
+
+LOGIN = "mairie@saint-essai.fr"
+PASSWORD = 'Relais "secret" \\ $HOME 42'  # noqa: S105 (a test value with what curl escapes)
+SENDER = "ne-pas-repondre@saint-essai.fr"
+
+
+@dataclass
+class Relay:
+    port: int
+    cafile: str
+    received: list[Any] = field(default_factory=list)
+
+
+class _Handler:
+    def __init__(self, received: list[Any]) -> None:
+        self.received = received
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.received.append(envelope)
+        return "250 2.0.0 Ok: queued"
+
+
+def _authenticator(_server: Any, _session: Any, _envelope: Any, _mechanism: str,
+                   data: Any) -> Any:
+    ok = (isinstance(data, aiosmtpd_smtp.LoginPassword) and data.login == LOGIN.encode()
+          and data.password == PASSWORD.encode())
+    return aiosmtpd_smtp.AuthResult(success=ok, handled=False)  # else: 535 sent
+
+
+def _certificate(tmp: Path) -> tuple[ssl.SSLContext, str]:
+    openssl = require_tool("openssl")
+    key, cert = tmp / "relais.key", tmp / "relais.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx, str(cert)
+
+
+@contextlib.contextmanager
+def relay(tmp: Path, mode: str) -> Iterator[Relay]:
+    """A real SMTP relay on 127.0.0.1: ``starttls`` (STARTTLS required, then AUTH),
+    ``plain`` (no STARTTLS offered), ``tls`` (TLS from the first byte)."""
+    ctx, cafile = _certificate(tmp)
+    found = Relay(free_port(), cafile)
+    options: dict[str, Any] = {"authenticator": _authenticator, "auth_required": True,
+                               "auth_require_tls": True}
+    if mode == "starttls":
+        options.update(tls_context=ctx, require_starttls=True)
+    elif mode == "tls":
+        options.update(ssl_context=ctx, server_hostname="127.0.0.1")
+    controller = aiosmtpd_controller.Controller(_Handler(found.received), hostname="127.0.0.1",
+                                                port=found.port, **options)
+    controller.start()
+    try:
+        yield found
+    finally:
+        controller.stop()
+
+
+def _profile_section(port: int, *, tls: bool = False) -> Messagerie:
+    return Messagerie(relais="relais.saint-essai.fr", port=port,
+                      securite="tls" if tls else "starttls", identifiant=LOGIN,
+                      expediteur=SENDER)
+
+
+def _probe(m: Messagerie, cafile: str | None, password: str = PASSWORD,
+           send_to: str | None = None) -> list[Any]:
+    """The probe as check runs it, the relay named by its loopback address (the name in
+    the throwaway certificate)."""
+    local = Messagerie(**{**m.model_dump(include={"port", "securite", "identifiant",
+                                                   "expediteur"}), "relais": "127.0.0.1"})
+    with LocalTransport() as transport:
+        return mail_findings(transport, local, {"messagerie": {"mot_de_passe": password}},
+                             send_to=send_to, commune="Saint-Essai", cafile=cafile)
+
+
+@pytest.fixture(autouse=True)
+def _curl() -> None:
+    require_tool("curl")
+
+
+def test_relay_with_starttls_and_right_password_is_ok(tmp_path: Path) -> None:
+    with relay(tmp_path, "starttls") as r:
+        (finding,) = _probe(_profile_section(r.port), r.cafile)
+    assert finding.level == OK, finding
+    assert "STARTTLS et authentification acceptés" in finding.message
+    assert r.received == []  # a probe sends nothing
+
+
+def test_wrong_relay_password_is_named_with_its_fix(tmp_path: Path) -> None:
+    with relay(tmp_path, "starttls") as r:
+        (finding,) = _probe(_profile_section(r.port), r.cafile, password="mauvais")  # noqa: S106
+    assert finding.level == ERROR
+    assert f"refuse l'identifiant {LOGIN} ou son mot de passe" in finding.message
+    assert "KIT_COLLAB_SMTP_PASSWORD" in finding.fix
+    assert "mauvais" not in finding.message + finding.fix
+
+
+def test_relay_without_starttls_is_refused_before_any_password(tmp_path: Path) -> None:
+    with relay(tmp_path, "plain") as r:
+        (finding,) = _probe(_profile_section(r.port), r.cafile)
+    assert finding.level == ERROR
+    assert "ne propose pas STARTTLS" in finding.message
+    assert "port: 465" in finding.fix
+
+
+def test_relay_with_implicit_tls(tmp_path: Path) -> None:
+    with relay(tmp_path, "tls") as r:
+        ok = _probe(_profile_section(r.port, tls=True), r.cafile)
+        starttls_on_tls_port = _probe(_profile_section(r.port), r.cafile)
+    assert ok[0].level == OK, ok
+    assert "TLS et authentification acceptés" in ok[0].message
+    # STARTTLS on a TLS port: the client waits for a greeting the relay never sends.
+    assert starttls_on_tls_port[0].level == ERROR
+    assert "securite: tls" in starttls_on_tls_port[0].fix
+
+
+def test_unreachable_relay_says_so_with_the_hosting_firewall_fix(tmp_path: Path) -> None:
+    (finding,) = _probe(_profile_section(free_port()), None)
+    assert finding.level == ERROR
+    assert "refuse la connexion ou ne répond pas" in finding.message
+    assert "hébergeurs bloquent les envois sortants" in finding.fix
+
+
+def test_relay_certificate_not_trusted_is_an_error(tmp_path: Path) -> None:
+    with relay(tmp_path, "starttls") as r:
+        (finding,) = _probe(_profile_section(r.port), None)  # the throwaway CA not trusted
+    assert finding.level == ERROR
+    assert "certificat du relais" in finding.message
+
+
+def test_test_message_is_received_by_the_relay(tmp_path: Path) -> None:
+    with relay(tmp_path, "starttls") as r:
+        findings = _probe(_profile_section(r.port), r.cafile,
+                          send_to="secretariat@saint-essai.fr")
+        deadline = time.monotonic() + 5
+        while not r.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [f.level for f in findings] == [OK, OK], findings
+    (envelope,) = r.received
+    assert envelope.mail_from == SENDER
+    assert envelope.rcpt_tos == ["secretariat@saint-essai.fr"]
+    text = envelope.content.decode("utf-8", "replace")
+    assert "Subject: =?utf-8?" in text or "Message d'essai de kit-collab" in text
+    assert "From: ne-pas-repondre@saint-essai.fr" in text
+
+
+def test_relay_password_never_on_a_command_line(tmp_path: Path) -> None:
+    watcher = CommandLines()
+    watcher.start()
+    try:
+        with relay(tmp_path, "starttls") as r:
+            findings = _probe(_profile_section(r.port), r.cafile,
+                              send_to="secretariat@saint-essai.fr")
+    finally:
+        watcher.stop()
+    assert [f.level for f in findings] == [OK, OK]
+    assert watcher.sweeps > 3
+    assert any(b"curl" in line for line in watcher.seen)  # the watcher saw curl run
+    assert not [line for line in watcher.seen if PASSWORD.encode() in line]
+

@@ -24,6 +24,7 @@ from kit_collab.apply.scripts import (
     facts,
     firewall,
     lock,
+    mail,
     probes,
     release,
     remove,
@@ -142,6 +143,13 @@ CASES: dict[str, Callable[[], str]] = {
     "snapshot-read": lambda: snapshot.read(ROOT, SLUG, "r-2"),
     "snapshot-restore": lambda: snapshot.restore(ROOT, SLUG, "r-2", "r-1", SAVED),
     "snapshot-prune": lambda: snapshot.prune(ROOT, SLUG, "r-2"),
+    "mail-probe": lambda: mail.probe(mail.Relay("smtp.exemple.fr", 587, False, HOSTILE)) + "\n",
+    "mail-probe-tls-cafile": lambda: mail.probe(mail.Relay("smtp.exemple.fr", 465, True, "x"),
+                                                cafile=HOSTILE) + "\n",
+    "mail-send": lambda: mail.send(mail.Relay("smtp.exemple.fr", 587, False, "x"), HOSTILE,
+                                   "a@exemple.fr", mail.message(
+                                       "a@exemple.fr", "b@exemple.fr", HOSTILE, "smtp",
+                                       "Thu, 03 Dec 2026 13:00:00 GMT")) + "\n",
 }
 
 

@@ -4,7 +4,8 @@ One script runs curl (the distribution's package) on the server, as Nextcloud an
 will reach the relay from there. curl's SMTP support (curl(1), curl 7.88 in Debian 12, 8.14
 in Debian 13, 8.5 in Ubuntu 24.04: ``smtp://`` with ``--ssl-reqd`` demands STARTTLS,
 ``smtps://`` is TLS from the first byte, ``--mail-from``/``--mail-rcpt``/``--upload-file``
-send a message, ``--request`` replaces the final command) gives one exit code per failure.
+send a message, ``--crlf`` ends its lines as SMTP wants, ``--request`` replaces the final
+command) gives one exit code per failure.
 The login and password reach curl only through its standard input, as a config file
 (``--config -``, curl(1) "-K, --config"): never on a command line, never verbose (-v would
 print the AUTH exchange). Pure: builders return text, the parser reads curl's output.
@@ -99,7 +100,8 @@ def message(sender: str, to: str, commune: str, relay_host: str, date: str) -> b
 def send(relay: Relay, sender: str, to: str, body: bytes, *, cafile: str | None = None) -> str:
     """Send ``body`` from ``sender`` to ``to`` through the relay (credentials on stdin, the
     message in a temporary file); prints ``curl-exit=N``."""
-    extra = (f"--mail-from {q(sender)} --mail-rcpt {q(to)} --upload-file \"$msg\" ")
+    # --crlf: the lines go out ending in CRLF, as SMTP wants them (RFC 5321 2.3.8).
+    extra = f"--mail-from {q(sender)} --mail-rcpt {q(to)} --crlf --upload-file \"$msg\" "
     return f"""command -v curl >/dev/null 2>&1 || {{ echo "curl-exit={NO_CURL}"; exit 0; }}
 msg=$(mktemp)
 trap 'rm -f "$msg"' EXIT

@@ -3,8 +3,8 @@
 The relay is aiosmtpd (a real SMTP implementation) started by each test on its own free port,
 with a throwaway self-signed certificate, STARTTLS required before anything and AUTH required
 (and refused without TLS), as a provider's submission port behaves. The probe and the message
-are apply/scripts/mail.py's scripts run by ``sh`` through the local transport, as on a server:
-the real curl speaks SMTP. Cases: success, wrong password, no STARTTLS, implicit TLS,
+are apply/scripts/mail.py's scripts run by ``sh`` through the local transport, and once over a
+real OpenSSH server (tests/sshd.py), as check runs them: the real curl speaks SMTP. Cases: success, wrong password, no STARTTLS, implicit TLS,
 unreachable, untrusted certificate, and the message received; the password appears on no
 command line.
 """
@@ -28,7 +28,8 @@ from kit_collab.check.probes.mail import mail_findings
 from kit_collab.profile.mail_model import Messagerie
 
 from .conftest import require_tool
-from .sshd import free_port
+from .sshd import Sshd, free_port
+from .sshd import sshd_server as sshd_server  # noqa: PLC0414 - a fixture, re-exported here
 from .test_privilege import CommandLines
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
@@ -196,3 +197,30 @@ def test_relay_password_never_on_a_command_line(tmp_path: Path) -> None:
     assert any(b"curl" in line for line in watcher.seen)  # the watcher saw curl run
     assert not [line for line in watcher.seen if PASSWORD.encode() in line]
 
+
+
+def test_probe_and_test_message_over_real_ssh_keep_the_password_off_every_line(
+        tmp_path: Path, sshd_server: Sshd) -> None:
+    """As check runs them: over a verified SSH connection to a real OpenSSH server, the
+    credentials on the remote curl's stdin; nothing holds the password but that stream."""
+    from kit_collab.apply.transport import connect
+
+    m = _profile_section(587)
+    watcher = CommandLines()
+    watcher.start()
+    try:
+        with relay(tmp_path, "starttls") as r:
+            local = Messagerie(**{**m.model_dump(include={"identifiant", "expediteur"}),
+                                  "relais": "127.0.0.1", "port": r.port})
+            with connect(sshd_server.serveur(), accept_host_key=sshd_server.fingerprint,
+                         known_hosts_file=tmp_path / "known_hosts", timeout=5) as transport:
+                findings = mail_findings(transport, local,
+                                         {"messagerie": {"mot_de_passe": PASSWORD}},
+                                         send_to="secretariat@saint-essai.fr",
+                                         commune="Saint-Essai", cafile=r.cafile)
+    finally:
+        watcher.stop()
+    assert [f.level for f in findings] == [OK, OK], findings
+    assert [e.rcpt_tos for e in r.received] == [["secretariat@saint-essai.fr"]]
+    assert not [line for line in watcher.seen if PASSWORD.encode() in line]
+    assert PASSWORD not in sshd_server.log_file.read_text(errors="replace")

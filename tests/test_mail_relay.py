@@ -4,9 +4,9 @@ The relay is aiosmtpd (a real SMTP implementation) started by each test on its o
 with a throwaway self-signed certificate, STARTTLS required before anything and AUTH required
 (and refused without TLS), as a provider's submission port behaves. The probe and the message
 are apply/scripts/mail.py's scripts run by ``sh`` through the local transport, and once over a
-real OpenSSH server (tests/sshd.py), as check runs them: the real curl speaks SMTP. Cases: success, wrong password, no STARTTLS, implicit TLS,
-unreachable, untrusted certificate, and the message received; the password appears on no
-command line.
+real OpenSSH server (tests/sshd.py), as check runs them: the real curl speaks SMTP. Cases:
+success, wrong password, no STARTTLS, implicit TLS, unreachable, untrusted certificate, the
+message received, the server-side sender; the password appears on no command line.
 """
 
 from __future__ import annotations
@@ -224,3 +224,38 @@ def test_probe_and_test_message_over_real_ssh_keep_the_password_off_every_line(
     assert [e.rcpt_tos for e in r.received] == [["secretariat@saint-essai.fr"]]
     assert not [line for line in watcher.seen if PASSWORD.encode() in line]
     assert PASSWORD not in sshd_server.log_file.read_text(errors="replace")
+
+
+def test_server_side_sender_reports_a_failure_with_the_stored_config(tmp_path: Path) -> None:
+    """What the nightly backup can run alone: curl reads relay, login and password from a
+    0600 file; the report reaches the relay with its French subject."""
+    import os
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    from kit_collab.apply.scripts import mail
+
+    with relay(tmp_path, "starttls") as r:
+        config = tmp_path / "messagerie.curl"
+        config.write_bytes(mail.sender_config(mail.Relay("127.0.0.1", r.port, False, LOGIN),
+                                              PASSWORD, SENDER))
+        config.chmod(0o600)
+        snippet = mail.notify(str(config), SENDER, "secretariat@saint-essai.fr",
+                              "Sauvegarde échouée : Saint-Essai")
+        watcher = CommandLines()
+        watcher.start()
+        try:
+            done = subprocess.run(
+                ["sh", "-c", f'rapport="La sauvegarde de cette nuit a échoué."\n{snippet}\n'
+                             'echo "mail=$mail_code"'],
+                env={**os.environ, "CURL_CA_BUNDLE": r.cafile}, capture_output=True,
+                text=True, timeout=60, check=False)
+        finally:
+            watcher.stop()
+    assert done.stdout.strip() == "mail=0", done.stdout + done.stderr
+    (envelope,) = r.received
+    message = message_from_bytes(envelope.original_content)
+    assert str(make_header(decode_header(message["Subject"]))) == (
+        "Sauvegarde échouée : Saint-Essai")
+    assert "La sauvegarde de cette nuit a échoué." in message.get_payload(decode=True).decode()
+    assert not [line for line in watcher.seen if PASSWORD.encode() in line]

@@ -150,6 +150,9 @@ CASES: dict[str, Callable[[], str]] = {
                                    "a@exemple.fr", mail.message(
                                        "a@exemple.fr", "b@exemple.fr", HOSTILE, "smtp",
                                        "Thu, 03 Dec 2026 13:00:00 GMT")) + "\n",
+    "mail-notify": lambda: "rapport=x\n" + mail.notify(
+        mail.config_path(ROOT, SLUG), "a@exemple.fr", HOSTILE, "Sauvegarde échouée")
+    + '\necho "$mail_code"\n',
 }
 
 

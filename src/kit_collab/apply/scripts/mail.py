@@ -129,3 +129,44 @@ def parse(output: str) -> Outcome:
     detail = next((line for line in reversed(lines) if line.startswith("curl:")), "")
     problem = "" if code == 0 else CURL_CODES.get(code, "autre")
     return Outcome(code, problem, detail)
+
+
+# --- a sender for scripts the server runs alone (the nightly backup's failure report) -------
+
+
+def config_path(root: str, slug: str) -> str:
+    """Where the server keeps the relay's curl config (beside secrets.json: 0700 folder, a
+    0600 root file)."""
+    return f"{root}/communes/{slug}/secrets/messagerie.curl"
+
+
+def sender_config(relay: Relay, password: str, sender: str) -> bytes:
+    """The curl config a server-side script sends with (``curl --config FILE``): relay,
+    security, login and password, envelope sender. A secret: stored 0600, never printed."""
+    lines = [f"url = {curl_quote(_url(relay))}", f"user = {curl_quote(relay.login + ':' + password)}",
+             f"mail-from = {curl_quote(sender)}", f"connect-timeout = {CONNECT_TIMEOUT}",
+             f"max-time = {MAX_TIME}", "silent", "show-error", "crlf"]
+    if not relay.implicit_tls:
+        lines.append("ssl-reqd")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _subject(text: str) -> str:
+    """A Subject header value, RFC 2047-encoded when it is not ASCII."""
+    from email.header import Header
+
+    return Header(text, "utf-8").encode() if not text.isascii() else text
+
+
+def notify(config: str, sender: str, to: str, subject: str, body_var: str = "rapport") -> str:
+    """A shell snippet sending the text of ``$body_var`` to ``to`` with the stored ``config``
+    (``sender_config``); curl's exit code in ``$mail_code``, never fatal to the caller."""
+    if any(c in value for value in (sender, to, subject) for c in "\r\n"):
+        raise ValueError("a mail header value cannot hold a line break")
+    headers = (f"From: {sender}\nTo: {to}\nSubject: {_subject(subject)}\nMIME-Version: 1.0\n"
+               "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
+    return f"""mail_msg=$(mktemp)
+printf '%s%s\\n' {q(headers)} "${body_var}" > "$mail_msg"
+mail_code=0
+curl --config {q(config)} --mail-rcpt {q(to)} --upload-file "$mail_msg" || mail_code=$?
+rm -f "$mail_msg\""""

@@ -12,6 +12,7 @@ loader reads the rendered homeserver.yaml.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,35 @@ def test_synapse_loader_accepts_the_email_block(tmp_path: Path, securite: str) -
 def test_synapse_has_no_email_block_without_messagerie() -> None:
     config = yaml.safe_load(_file(_bundle(base_profile()), "matrix/homeserver.yaml"))
     assert "email" not in config
+
+
+# --- check's rules (pure) -----------------------------------------------------------------
+
+
+def test_server_without_curl_is_a_warning_with_the_package_to_install() -> None:
+    from kit_collab.apply.scripts import mail
+    from kit_collab.check.findings import WARNING
+    from kit_collab.check.rules.mail import relay_findings
+
+    script = mail.probe(mail.Relay("smtp.fournisseur.fr", 587, False, "x"))
+    done = subprocess.run(["/bin/sh", "-c", script], env={"PATH": "/nonexistent"}, input=b"",
+                          capture_output=True, timeout=30, check=False)
+    (finding,) = relay_findings(Messagerie.model_validate(RELAY),
+                                mail.parse(done.stdout.decode()))
+    assert finding.level == WARNING
+    assert "curl n'est pas installé" in finding.message
+    assert "apt-get install curl" in finding.fix
+
+
+@pytest.mark.parametrize(("code", "said"), [
+    (6, "inconnu du DNS"), (35, "négociation TLS"), (55, "refuse l'expéditeur"),
+    (99, "échange inattendu")])
+def test_each_relay_failure_has_a_french_sentence_and_a_fix(code: int, said: str) -> None:
+    from kit_collab.apply.scripts import mail
+    from kit_collab.check.findings import ERROR
+    from kit_collab.check.rules.mail import relay_findings
+
+    (finding,) = relay_findings(Messagerie.model_validate(RELAY),
+                                mail.parse(f"curl: ({code}) quelque chose\ncurl-exit={code}\n"))
+    assert finding.level == ERROR and said in finding.message and finding.fix
+    assert f"curl: ({code}) quelque chose" in finding.message

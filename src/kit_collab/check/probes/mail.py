@@ -8,7 +8,7 @@ from email.utils import formatdate
 from typing import Any
 
 from kit_collab.apply.scripts import mail as script
-from kit_collab.check.findings import Finding
+from kit_collab.check.findings import OK, Finding
 from kit_collab.check.rules.mail import relay_findings, test_message_findings
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
@@ -46,7 +46,7 @@ def mail_findings(transport: Any, m: Messagerie, secrets: dict[str, dict[str, st
     target = relay(m)
     stdin = script.credentials(target, password)
     found = relay_findings(m, _run(transport, script.probe(target, cafile=cafile), stdin))
-    if send_to is None or found[0].level != "ok":
+    if send_to is None or found[0].level != OK:
         return found
     body = script.message(m.expediteur, send_to, commune or m.expediteur_domaine, m.relais,
                           formatdate(localtime=False, usegmt=True))

@@ -6,7 +6,7 @@ Pure: the outcome of apply/scripts/mail.py's probe (or test message) in, finding
 from __future__ import annotations
 
 from kit_collab.apply.scripts.mail import Outcome
-from kit_collab.check.findings import ERROR, OK, Finding
+from kit_collab.check.findings import ERROR, OK, WARNING, Finding
 from kit_collab.i18n import tr
 from kit_collab.profile.mail_model import PASSWORD_ENV, Messagerie
 
@@ -84,8 +84,10 @@ def _problem(m: Messagerie, problem: str) -> tuple[str, str]:
                      "commune's domain declared at the provider)")),
         "curl-absent": (tr("curl n'est pas installé sur le serveur : relais non vérifié",
                            "curl is not installed on the server: relay not checked"),
-                        tr("sur le serveur : apt-get install curl",
-                           "on the server: apt-get install curl")),
+                        tr("sur le serveur : apt-get install curl (paquet de la "
+                           "distribution), puis relancez kit-collab check",
+                           "on the server: apt-get install curl (the distribution's "
+                           "package), then run kit-collab check again")),
     }
     return table.get(problem, (
         tr(f"échange inattendu avec le relais {where}", f"unexpected exchange with the "
@@ -104,7 +106,8 @@ def relay_findings(m: Messagerie, outcome: Outcome) -> list[Finding]:
             f"authentication accepted"))]
     message, fix = _problem(m, outcome.problem)
     detail = f" ({outcome.detail})" if outcome.detail else ""
-    return [Finding(ERROR, SERVICE, "relais", message + detail, fix)]
+    level = WARNING if outcome.problem == "curl-absent" else ERROR  # a server not set up yet
+    return [Finding(level, SERVICE, "relais", message + detail, fix)]
 
 
 def test_message_findings(m: Messagerie, to: str, outcome: Outcome) -> list[Finding]:

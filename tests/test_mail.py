@@ -287,3 +287,16 @@ def test_each_relay_failure_has_a_french_sentence_and_a_fix(code: int, said: str
                                 mail.parse(f"curl: ({code}) quelque chose\ncurl-exit={code}\n"))
     assert finding.level == ERROR and said in finding.message and finding.fix
     assert f"curl: ({code}) quelque chose" in finding.message
+
+
+def test_check_without_server_does_not_ask_for_the_relay_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """check --no-server (or a server not reachable yet) renders only for names, ports and
+    checks: the password is neither needed nor asked."""
+    from kit_collab.cli import given_secrets
+    from kit_collab.operations import diagnose
+
+    monkeypatch.delenv("KIT_COLLAB_SMTP_PASSWORD", raising=False)
+    given_secrets.install()
+    bundle = diagnose._local_bundle(None, Profile.model_validate(_data()), load_recipes())
+    assert bundle.hosts

@@ -379,5 +379,6 @@ def _local_bundle(profile_path: Path | None, profile: Profile, recipes: RecipeSe
 
     existing = (local_secrets.read(local_secrets.default_path(profile_path,
                                                               profile.commune.code))
-                if profile_path is not None else None)
+                if profile_path is not None else {})
+    existing.setdefault("messagerie", {"mot_de_passe": "(non demandé ici)"})  # never deployed
     return make_bundle(profile, recipes, draw=SYSTEM, secrets=existing).bundle

@@ -300,3 +300,21 @@ def test_check_without_server_does_not_ask_for_the_relay_password(
     given_secrets.install()
     bundle = diagnose._local_bundle(None, Profile.model_validate(_data()), load_recipes())
     assert bundle.hosts
+
+
+def test_test_message_without_messagerie_section_says_what_to_add() -> None:
+    from kit_collab.check.findings import ERROR
+    from kit_collab.check.probes.mail import mail_check
+
+    profile = Profile.model_validate(base_profile())
+    assert mail_check(None, profile, {}, None) == []  # no section, nothing asked: nothing
+    (finding,) = mail_check(None, profile, {}, "secretariat@saint-essai.fr")
+    assert finding.level == ERROR
+    assert "pas de section messagerie" in finding.message and "relais" in finding.fix
+
+
+def test_check_envoyer_test_needs_the_server(cli, write_profile) -> None:  # type: ignore[no-untyped-def]
+    result = cli("check", write_profile(_data()), "--no-server", "--envoyer-test",
+                 "secretariat@saint-essai.fr")
+    assert result.code == 2, result.text
+    assert "--envoyer-test envoie depuis le serveur" in result.text

@@ -351,10 +351,9 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoi
     findings, records = preflight_and_records(profile, bundle, facts, resolve=targets,
                                               transport=transport, recipes=recipes,
                                               dns_server=options.dns_server)
-    if profile.messagerie is not None:  # the relay, from the server (check/probes/mail.py)
-        from kit_collab.check.probes.mail import mail_findings
-        findings += mail_findings(transport, profile.messagerie, secrets,
-                                  send_to=options.envoyer_test, commune=profile.commune.nom)
+    from kit_collab.check.probes.mail import mail_check  # the relay, from the server
+
+    findings += mail_check(transport, profile, secrets, options.envoyer_test)
     internal = profile.serveur.certificats.mode == "interne"
     if facts.current and internal and options.ca_cert is None:
         ca_pem = internal_ca(transport, profile.serveur.racine)

@@ -122,3 +122,13 @@ def test_message_findings(m: Messagerie, to: str, outcome: Outcome) -> list[Find
     return [Finding(ERROR, SERVICE, "message d'essai", tr(
         f"message d'essai non envoyé : {message}", f"test message not sent: {message}")
         + detail, fix)]
+
+
+def no_section() -> Finding:
+    """--envoyer-test on a profile without ``messagerie``: nothing to send through."""
+    return Finding(ERROR, SERVICE, "message d'essai", tr(
+        "message d'essai non envoyé : le profil n'a pas de section messagerie (aucun relais "
+        "d'envoi)", "test message not sent: the profile has no messagerie section (no relay)"),
+        tr("ajoutez au profil la section messagerie (relais, port, securite, identifiant, "
+           "expediteur), puis kit-collab install", "add the messagerie section to the profile "
+           "(relais, port, securite, identifiant, expediteur), then kit-collab install"))

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         if envoyer_test is not None:  # a bad address: exit 2 before anything
             from kit_collab.check.probes.mail import check_address
-            envoyer_test = check_address(envoyer_test)
+            envoyer_test = check_address(envoyer_test, server=not no_server)
         return run_targets(targets, DiagnoseOptions(
             resolve=tuple(resolve or ()), ca_cert=ca_cert, dns_server=dns,
             deadline=deadline, server=not no_server, envoyer_test=envoyer_test), fleet)

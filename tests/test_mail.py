@@ -318,3 +318,14 @@ def test_check_envoyer_test_needs_the_server(cli, write_profile) -> None:  # typ
                  "secretariat@saint-essai.fr")
     assert result.code == 2, result.text
     assert "--envoyer-test envoie depuis le serveur" in result.text
+
+
+def test_relay_password_written_in_the_profile_is_refused_with_where_it_goes(
+        cli, write_profile) -> None:  # type: ignore[no-untyped-def]
+    data = _data()
+    data["messagerie"]["mot_de_passe"] = "Ecrit-Dans-Le-Profil"
+    result = cli("validate", write_profile(data))
+    assert result.code == 2, result.text
+    assert "ne s'écrit jamais dans le profil" in result.text
+    assert "KIT_COLLAB_SMTP_PASSWORD" in result.text
+    assert "Ecrit-Dans-Le-Profil" not in result.text

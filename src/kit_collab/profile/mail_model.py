@@ -9,7 +9,7 @@ once from ``KIT_COLLAB_SMTP_PASSWORD`` or typed at a prompt. Pure: no file, no n
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
@@ -100,3 +100,16 @@ def password_label(messagerie: Messagerie) -> str:
     """What the prompt asks for (never the value)."""
     return tr(f"Mot de passe du relais {messagerie.relais} pour {messagerie.identifiant}",
               f"Password of relay {messagerie.relais} for {messagerie.identifiant}")
+
+
+def password_key_hint(loc: tuple[Any, ...]) -> str | None:
+    """A password written in the ``messagerie`` section: where it goes instead."""
+    if len(loc) != 2 or loc[0] != "messagerie" or not re.search(
+            r"pass|mdp|secret", str(loc[1]), re.IGNORECASE):
+        return None
+    return tr(f"le mot de passe du relais ne s'écrit jamais dans le profil : retirez-le ; "
+              f"kit-collab install le demande une fois (ou le lit dans {PASSWORD_ENV}) et le "
+              "garde avec les secrets du serveur",
+              f"the relay password is never written in the profile: remove it; kit-collab "
+              f"install asks for it once (or reads {PASSWORD_ENV}) and keeps it with the "
+              "server's secrets")

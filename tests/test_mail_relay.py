@@ -6,21 +6,31 @@ with a throwaway self-signed certificate, STARTTLS required before anything and 
 are apply/scripts/mail.py's scripts run by ``sh`` through the local transport, and once over a
 real OpenSSH server (tests/sshd.py), as check runs them: the real curl speaks SMTP. Cases:
 success, wrong password, no STARTTLS, implicit TLS, unreachable, untrusted certificate, the
-message received, the server-side sender; the password appears on no command line.
+message received, the server-side sender, and a real Synapse sending "mot de passe oublié"
+through it; the password appears on no command line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import os
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kit_collab.apply.transport import LocalTransport
 from kit_collab.check.findings import ERROR, OK
@@ -229,10 +239,6 @@ def test_probe_and_test_message_over_real_ssh_keep_the_password_off_every_line(
 def test_server_side_sender_reports_a_failure_with_the_stored_config(tmp_path: Path) -> None:
     """What the nightly backup can run alone: curl reads relay, login and password from a
     0600 file; the report reaches the relay with its French subject."""
-    import os
-    from email import message_from_bytes
-    from email.header import decode_header, make_header
-
     from kit_collab.apply.scripts import mail
 
     with relay(tmp_path, "starttls") as r:
@@ -259,3 +265,75 @@ def test_server_side_sender_reports_a_failure_with_the_stored_config(tmp_path: P
         "Sauvegarde échouée : Saint-Essai")
     assert "La sauvegarde de cette nuit a échoué." in message.get_payload(decode=True).decode()
     assert not [line for line in watcher.seen if PASSWORD.encode() in line]
+
+
+
+def _admin_token(port: int, shared_secret: str) -> str:
+    """An administrator of the test Synapse, registered with its shared secret (Synapse's
+    admin API /_synapse/admin/v1/register: HMAC-SHA1 of nonce, user, password, "admin")."""
+    from .test_recipe_matrix import _get
+
+    nonce = json.loads(_get(port, "/_synapse/admin/v1/register")[2])["nonce"]
+    mac = hmac.new(shared_secret.encode(), b"\0".join(
+        [nonce.encode(), b"kcadmin", b"Admin-Pw-2026", b"admin"]), hashlib.sha1).hexdigest()
+    status, _headers, body = _get(port, "/_synapse/admin/v1/register", method="POST", body={
+        "nonce": nonce, "username": "kcadmin", "password": "Admin-Pw-2026", "admin": True,
+        "mac": mac})
+    assert status == 200, body
+    return str(json.loads(body)["access_token"])
+
+
+def _bind_email(port: int, token: str, user: str, email: str) -> None:
+    """As provisioning creates an agent (plan/accounts/matrix.py: PUT .../v2/users with
+    ``threepids``): the e-mail bound to the account."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("PUT", f"/_synapse/admin/v2/users/{user}", body=json.dumps({
+            "password": "Agent-Pw-2026", "threepids": [{"medium": "email", "address": email}]}),
+            headers={"Authorization": f"Bearer {token}"})
+        answer = conn.getresponse()
+        assert answer.status in (200, 201), answer.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.validators
+def test_real_synapse_sends_password_reset_through_the_relay(tmp_path: Path) -> None:
+    """A real Synapse, from the rendered homeserver.yaml (test-only: SQLite, a loopback
+    listener; the relay's throwaway CA trusted through SSL_CERT_FILE), an agent whose e-mail
+    is bound to the account as provisioning binds it: "mot de passe oublié" reaches the
+    relay, over STARTTLS with AUTH, in French."""
+    from .test_mail import _data
+    from .test_recipe_matrix import _get, _process, _relocated, _wait_http
+    from .validators import clean_env, render_to
+
+    with relay(tmp_path, "starttls") as r:
+        bundle = render_to(_data(relais="127.0.0.1", port=r.port), tmp_path / "out",
+                           secrets={"messagerie": {"mot_de_passe": PASSWORD}})
+        port = free_port()
+        config = _relocated(tmp_path / "out" / bundle.release_dir, tmp_path / "synapse",
+                            port=port)
+        shared = yaml.safe_load(config.read_text())["registration_shared_secret"]
+        env = {**clean_env(tmp_path), "SSL_CERT_FILE": r.cafile,
+               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        argv = [sys.executable, "-m", "synapse.app.homeserver", "--config-path", str(config)]
+        log = tmp_path / "synapse.log"
+        with _process(argv, tmp_path, log, env) as proc:
+            _wait_http(port, "/health", proc, log, deadline_s=90)
+            _bind_email(port, _admin_token(port, shared), "@mdupont:saint-essai.fr",
+                        "marie@saint-essai.fr")
+            status, _headers, body = _get(
+                port, "/_matrix/client/v3/account/password/email/requestToken", method="POST",
+                body={"client_secret": "kc-essai-123", "email": "marie@saint-essai.fr",
+                      "send_attempt": 1})
+            assert status == 200, body
+            deadline = time.monotonic() + 30
+            while not r.received and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert r.received, log.read_text()[-3000:]
+    (envelope,) = r.received
+    assert (envelope.mail_from, envelope.rcpt_tos) == (SENDER, ["marie@saint-essai.fr"])
+    message = message_from_bytes(envelope.original_content)
+    assert str(make_header(decode_header(message["Subject"]))) == (
+        "[saint-essai.fr] Réinitialisation du mot de passe")
+    assert SENDER in message["From"]

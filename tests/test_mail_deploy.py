@@ -1,7 +1,8 @@
 """The relay's password through a real install: typed once (here: its environment variable),
 uploaded with the commune's secrets, kept on the server, replaced when the operator gives a
-new one. A real OpenSSH server on loopback, the machine's Docker engine with the stand-in
-images and the demo recipe (tests/dockerbed.py), as tests/test_deploy.py."""
+new one; and ``kit-collab check`` reporting the relay as the server sees it. A real OpenSSH
+server on loopback, the machine's Docker engine with the stand-in images and the demo recipe
+(tests/dockerbed.py), as tests/test_deploy.py."""
 
 from __future__ import annotations
 
@@ -53,3 +54,36 @@ def test_relay_password_is_kept_on_the_server_and_replaced_on_request(
     _install(sshd, profile, tmp_path, data_root)
     assert json.loads(stored.read_text())["messagerie"] == {
         "mot_de_passe": "Second-Mot-De-Passe"}
+
+
+def test_check_reports_the_relay_seen_from_the_server(
+        sshd, server_root: Path, data_root: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """``kit-collab check`` over SSH: the relay is probed from the server and its finding is
+    in the report. The relay here offers no STARTTLS (refused before any password)."""
+    import yaml
+
+    from . import checkbed
+    from .test_mail_relay import relay
+
+    with relay(tmp_path, "plain") as r, \
+            checkbed.dnsmasq(tmp_path / "dns", {}, zone="saint-essai.fr") as dns:
+        data = {
+            "commune": {"nom": "Saint-Essai", "domaine": "saint-essai.fr",
+                        "email_contact": "mairie@saint-essai.fr", "slug": SLUG},
+            "serveur": {"hote": sshd.host, "port_ssh": sshd.port, "cle_ssh": str(sshd.client_key),
+                        "hebergeur": "test", "pays": "FR", "racine": str(server_root),
+                        "certificats": {"mode": "interne"}},
+            "services": {"nextcloud": {"actif": True}, "matrix": {"actif": False},
+                         "jitsi": {"actif": False}},
+            "messagerie": {**RELAY, "relais": "127.0.0.1", "port": r.port}}
+        path = tmp_path / "commune.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        env = {"KIT_COLLAB_RECIPES": str(data_root),
+               "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "kh"),
+               "KIT_COLLAB_SMTP_PASSWORD": "Mot-De-Passe-Relais"}
+        result = cli("check", path, "--json", "--dns", dns, "--deadline", "0",
+                     "--accept-host-key", sshd.fingerprint, env=env)
+    (commune,) = json.loads(result.out)["communes"]
+    (found,) = [c for c in commune["rapport"]["constats"] if c["service"] == "messagerie"]
+    assert found["niveau"] == "erreur" and "ne propose pas STARTTLS" in found["message"]
+    assert "Mot-De-Passe-Relais" not in result.text

@@ -25,6 +25,7 @@ from kit_collab.apply.scripts import (
     firewall,
     first_contact,
     lock,
+    mail,
     probes,
     release,
     remove,
@@ -153,6 +154,16 @@ CASES: dict[str, Callable[[], str]] = {
         "root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKc moi@poste", create=False),
     "first-contact-disable": first_contact.disable_passwords,
     "first-contact-enable": lambda: first_contact.enable_passwords("/srv/ssh/sshd_config"),
+    "mail-probe": lambda: mail.probe(mail.Relay("smtp.exemple.fr", 587, False, HOSTILE)) + "\n",
+    "mail-probe-tls-cafile": lambda: mail.probe(mail.Relay("smtp.exemple.fr", 465, True, "x"),
+                                                cafile=HOSTILE) + "\n",
+    "mail-send": lambda: mail.send(mail.Relay("smtp.exemple.fr", 587, False, "x"), HOSTILE,
+                                   "a@exemple.fr", mail.message(
+                                       "a@exemple.fr", "b@exemple.fr", HOSTILE, "smtp",
+                                       "Thu, 03 Dec 2026 13:00:00 GMT")) + "\n",
+    "mail-notify": lambda: "rapport=x\n" + mail.notify(
+        mail.config_path(ROOT, SLUG), "a@exemple.fr", HOSTILE, "Sauvegarde échouée")
+    + '\necho "$mail_code"\n',
 }
 
 

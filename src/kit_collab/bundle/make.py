@@ -16,6 +16,7 @@ from kit_collab.bundle.active import active_recipes
 from kit_collab.bundle.model import Bundle, Secrets
 from kit_collab.bundle.render import render_bundle
 from kit_collab.bundle.secrets import Draw, ensure_secrets, user_ids
+from kit_collab.profile.mail_model import secret_names
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -37,7 +38,8 @@ def make_bundle(profile: Profile, recipes: RecipeSet, *, draw: Draw,
     ``neighbours``: the other communes of the server (the proxy joins their networks too)."""
     active = active_recipes(profile, recipes)
     slug = profile.commune.code
-    complete, created = ensure_secrets(active, secrets, user_ids(profile), draw)
+    complete, created = ensure_secrets(active, secrets, user_ids(profile), draw,
+                                       secret_names(profile.messagerie))
     allocated = ports.allocate(ports.port_requests(slug, active), recorded_ports, reserved_ports)
     bundle = render_bundle(profile, active, complete, ports.blocks(slug, active, allocated),
                            neighbours)

@@ -34,6 +34,7 @@ from kit_collab.bundle.model import (
 )
 from kit_collab.errors import RenderError
 from kit_collab.i18n import tr
+from kit_collab.profile.mail_model import secret_names
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import Recipe, dest_problem
 
@@ -211,7 +212,8 @@ def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
     hosts = hostnames(data, active)
     port_map = ports.template_view(port_blocks)
     root = profile.serveur.racine
-    shared = {"hosts": hosts, "secrets": {r.name: dict(secrets.get(r.name, {})) for r in active},
+    buckets = [r.name for r in active] + [n.split(".")[0] for n in secret_names(profile.messagerie)]
+    shared = {"hosts": hosts, "secrets": {b: dict(secrets.get(b, {})) for b in buckets},
               "ports": port_map, "active": [r.name for r in active], "slug": slug,
               # The network between the proxy and this commune's services (its own), and
               # every commune network of the server, which the proxy joins.

@@ -15,6 +15,8 @@ import string
 from collections.abc import Callable, Iterable
 
 from kit_collab.bundle.model import Secrets
+from kit_collab.errors import InputError
+from kit_collab.i18n import tr
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import Recipe
 
@@ -29,8 +31,31 @@ ACCOUNT_LENGTH = 16  # four groups of four: 75 bits
 _ALPHABETS = {"hex": "0123456789abcdef", "readable": READABLE}
 
 
+# "Alphabets" of a secret the operator gives (a relay's password), never drawn: GIVEN asks
+# for it when absent; REPLACED is a new value the operator gives unasked ("" when none).
+GIVEN, REPLACED = "fourni", "remplace"
+Ask = Callable[[str], str]  # secret name -> the value the operator gives
+
+
+def _no_asker(name: str) -> str:
+    raise InputError(tr(f"secret {name} à fournir, et personne pour le demander",
+                        f"secret {name} to be given, and nobody to ask for it"))
+
+
+_asker: list[Ask] = [_no_asker, lambda _name: ""]
+
+
+def set_asker(ask: Ask, replaced: Ask) -> None:
+    """Who gives the secrets kit-collab cannot draw (the command line: an environment
+    variable, or a prompt), and who may give a new value for one (an environment variable)."""
+    _asker[:] = [ask, replaced]
+
+
 def system_draw(_name: str, length: int, alphabet: str) -> str:
-    """A new secret from the operating system's generator."""
+    """A new secret from the operating system's generator (or, for a secret the operator
+    gives, from the asker the command line set)."""
+    if alphabet in (GIVEN, REPLACED):
+        return _asker[0 if alphabet == GIVEN else 1](_name)
     if alphabet == "base64":  # e.g. an ed25519 seed: `length` random bytes, unpadded
         return base64.b64encode(system_random.token_bytes(length)).decode().rstrip("=")
     chars = _ALPHABETS.get(alphabet, string.ascii_letters + string.digits)
@@ -45,6 +70,8 @@ def digest_draw(seed: str) -> Draw:
     secret's name (hex for text alphabets, ``length`` bytes for base64)."""
 
     def draw(name: str, length: int, alphabet: str) -> str:
+        if alphabet == REPLACED:
+            return ""
         digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
         if alphabet == "base64":
             return base64.b64encode(digest[:length]).decode().rstrip("=")
@@ -64,10 +91,11 @@ def user_ids(profile: Profile) -> list[str]:
 
 
 def ensure_secrets(recipes: list[Recipe], existing: Secrets | None, users: Iterable[str],
-                   draw: Draw) -> tuple[Secrets, list[str]]:
+                   draw: Draw, given: Iterable[str] = ()) -> tuple[Secrets, list[str]]:
     """Every declared secret, and an initial password per agent (``comptes.<identifiant>``,
     shared by every service, printed only on the agent's sheet): the existing value, or a
-    new one from ``draw``. Returns (secrets, names of the new ones)."""
+    new one from ``draw``; each of ``given`` (secrets the operator gives) asked through
+    ``draw`` when absent. Returns (secrets, names of the new ones)."""
     result: Secrets = {k: dict(v) for k, v in (existing or {}).items()}
     created: list[str] = []
     for recipe in recipes:
@@ -82,5 +110,14 @@ def ensure_secrets(recipes: list[Recipe], existing: Secrets | None, users: Itera
         if not accounts.get(user):
             name = f"{ACCOUNTS}.{user}"
             accounts[user] = grouped(draw(name, ACCOUNT_LENGTH, "readable"))
+            created.append(name)
+    for name in given:  # "bucket.key", e.g. messagerie.mot_de_passe: asked, never drawn
+        bucket_name, _, key = name.partition(".")
+        bucket = result.setdefault(bucket_name, {})
+        value = draw(name, 32, REPLACED)  # the length only matters to test draws
+        if not value and not bucket.get(key):
+            value = draw(name, 32, GIVEN)
+        if value and value != bucket.get(key):
+            bucket[key] = value
             created.append(name)
     return result, created

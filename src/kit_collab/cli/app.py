@@ -17,7 +17,8 @@ from kit_collab.errors import KitCollabError
 from kit_collab.i18n import set_lang, tr
 
 COMMANDS = ("init", "validate", "render", "schema", "install", "check", "plan", "users",
-            "status", "rollback", "remove", "unlock", "recipes", "dns", "fiches", "access", "updates")
+            "status", "rollback", "remove", "unlock", "recipes", "dns", "fiches", "access",
+            "updates")
 
 
 def _show_version(value: bool) -> None:
@@ -29,7 +30,7 @@ def _show_version(value: bool) -> None:
 def build_app() -> typer.Typer:
     import importlib
 
-    from kit_collab.cli import help_fr
+    from kit_collab.cli import given_secrets, help_fr
 
     help_fr.install()
     app = typer.Typer(
@@ -59,6 +60,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         if verbose:
             logging.basicConfig(level=logging.DEBUG)
+        given_secrets.install()  # the mail relay's password: environment or prompt
 
     for name in COMMANDS:
         importlib.import_module(f"kit_collab.cli.commands.{name}").register(app)

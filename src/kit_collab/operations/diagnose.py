@@ -56,6 +56,7 @@ class DiagnoseOptions:
     dns_server: str | None = None
     deadline: float = 60
     server: bool = True  # False: no SSH (DNS, ports and health only)
+    envoyer_test: str | None = None  # an address the relay sends a test message to
 
 
 @dataclass
@@ -349,10 +350,13 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoi
 
     ca_pem = None
     facts = deploy.read_facts(transport, profile)
-    bundle = deploy.desired(profile, recipes, facts)[0]
+    bundle, secrets, _created = deploy.desired(profile, recipes, facts)
     findings, records = preflight_and_records(profile, bundle, facts, resolve=targets,
                                               transport=transport, recipes=recipes,
                                               dns_server=options.dns_server)
+    from kit_collab.check.probes.mail import mail_check  # the relay, from the server
+
+    findings += mail_check(transport, profile, secrets, options.envoyer_test)
     internal = profile.serveur.certificats.mode == "interne"
     if facts.current and internal and options.ca_cert is None:
         ca_pem = internal_ca(transport, profile.serveur.racine)
@@ -377,5 +381,6 @@ def _local_bundle(profile_path: Path | None, profile: Profile, recipes: RecipeSe
 
     existing = (local_secrets.read(local_secrets.default_path(profile_path,
                                                               profile.commune.code))
-                if profile_path is not None else None)
+                if profile_path is not None else {})
+    existing.setdefault("messagerie", {"mot_de_passe": "(non demandé ici)"})  # never deployed
     return make_bundle(profile, recipes, draw=SYSTEM, secrets=existing).bundle

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from kit_collab.errors import Problem
 from kit_collab.i18n import tr
 from kit_collab.profile import yamlsafe
+from kit_collab.profile.mail_model import password_key_hint
 from kit_collab.profile.model import Profile
 
 Loc = tuple[str | int, ...]  # a field path, as pydantic gives it: ("utilisateurs", 0, "email")
@@ -133,7 +134,8 @@ def pydantic_message(err: dict[str, Any]) -> tuple[str, str | None]:
         hint = tr(f"vouliez-vous dire « {guess} » ?", f"did you mean '{guess}'?") if guess else (
             tr(f"clés possibles : {', '.join(known)}", f"known keys: {', '.join(known)}")
             if known else None)
-        return tr(f"clé inconnue « {loc[-1]} »", f"unknown key '{loc[-1]}'"), hint
+        return tr(f"clé inconnue « {loc[-1]} »", f"unknown key '{loc[-1]}'"), (
+            password_key_hint(loc) or hint)
     if kind == "value_error":
         return str(ctx.get("error", err["msg"])), None
     simple = _simple_messages(ctx).get(kind)

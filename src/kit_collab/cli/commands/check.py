@@ -39,13 +39,20 @@ def register(app: typer.Typer) -> None:
         deadline: Annotated[float, typer.Option("--deadline", help=tr(
             "Réessayer les contrôles en échec jusqu'à N secondes.",
             "Retry failing checks for up to N seconds."))] = 60,
+        envoyer_test: Annotated[str | None, typer.Option("--envoyer-test", metavar="ADRESSE",
+            help=tr("Envoie un message d'essai à cette adresse par le relais de la section "
+                    "messagerie (depuis le serveur).", "Send a test message to this address "
+                    "through the messagerie section's relay (from the server)."))] = None,
         *, fleet: FleetArgs,
     ) -> int:
         from kit_collab.operations.diagnose import DiagnoseOptions
 
+        if envoyer_test is not None:  # a bad address: exit 2 before anything
+            from kit_collab.check.probes.mail import check_address
+            envoyer_test = check_address(envoyer_test, server=not no_server)
         return run_targets(targets, DiagnoseOptions(
             resolve=tuple(resolve or ()), ca_cert=ca_cert, dns_server=dns,
-            deadline=deadline, server=not no_server), fleet)
+            deadline=deadline, server=not no_server, envoyer_test=envoyer_test), fleet)
 
 
 def run_targets(targets: list[Path], opts: Any, fleet: FleetArgs) -> int:

@@ -205,3 +205,34 @@ class Commune:
 def run_script(script: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """A server script run here as the server would (sh, root)."""
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real Synapse releases, each in its own venv, cached by version.
+
+VENVS = Path.home() / ".cache" / "kit-collab-tests"
+# Libraries released after an old Synapse that it cannot run with, held back to its era:
+# prometheus_client 0.22 made Collector generic, which 1.128's InFlightGauge cannot subclass
+# ("Cannot create a consistent method resolution order", synapse/metrics/__init__.py).
+ERA = {"1.128.0": ["prometheus-client<0.22"]}
+
+
+def synapse_venv(version: str) -> str:
+    """The python of a venv holding matrix-synapse ``version`` with psycopg2 (installed the
+    first time, ~1 min; the host's pip settings apply, its index included)."""
+    folder = VENVS / f"synapse-{version}"
+    python = folder / "bin" / "python"
+    probe = [str(python), "-c", "import synapse.metrics, psycopg2, synapse; "
+             "print(synapse.__version__)"]
+    if python.exists() and subprocess.run(probe, capture_output=True, text=True,
+                                          timeout=120).stdout.strip() == version:
+        return str(python)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["python3", "-m", "venv", str(folder)], check=True, timeout=300)
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q",
+                           f"matrix-synapse[postgres]=={version}", *ERA.get(version, [])],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        pytest.skip(f"matrix-synapse {version} could not be installed: {done.stderr[-500:]}")
+    return str(python)

@@ -67,6 +67,23 @@ def test_a_cluster_already_migrated_once_is_read_from_its_recorded_volume() -> N
     assert (planned[0].old_volume, planned[0].new_volume) == ("matrix_db-pg18", "matrix_db-pg19")
 
 
+def test_an_upgrade_of_the_real_recipes_plans_each_database_whose_major_changes() -> None:
+    from kit_collab.bundle.model import Service
+    from kit_collab.plan.changes import data_of
+    from kit_collab.recipes.load import load_recipes
+
+    repo = Path(__file__).resolve().parent.parent
+    services = [Service("matrix-synapse", "matrix", "matrixdotorg/synapse:v1.157.1", "always"),
+                Service("matrix-element", "matrix", "vectorim/element-web:v1", "always"),
+                Service("matrix-db", "matrix", "postgres:18.1", "always"),
+                Service("nextcloud", "nextcloud", "nextcloud:35", "always"),
+                Service("nextcloud-db", "nextcloud", "postgres:17.11", "always")]
+    old = {"matrix-db": "postgres:17.11", "nextcloud-db": "postgres:17.6"}
+    planned = pg_major.for_upgrade(services, old, data_of(load_recipes(repo)), {})
+    assert [(m.service, m.base, m.clients, m.new_volume) for m in planned] == [
+        ("matrix-db", "synapse", ("matrix-synapse", "matrix-element"), "matrix_db-pg18")]
+
+
 def test_only_old_clusters_volumes_are_stale() -> None:
     existing = ["matrix_db", "matrix_db-pg18", "matrix_data", "nextcloud_db", "matrix_dbx"]
     assert pg_major.stale_volumes({"matrix_db": "matrix_db-pg18"}, ["matrix_db", "nextcloud_db"],
@@ -266,3 +283,16 @@ def test_a_new_release_that_does_not_name_the_new_volume_is_refused_before_any_c
         pg_migrate.migrate(transport, target, m)
     assert commune.volumes() == [f"{commune.slug}_db_data"]
     assert _running(commune) == {"db", "client"}
+
+
+def test_when_a_second_database_fails_the_first_one_is_undone(
+        commune: pgbed.Commune) -> None:
+    target, m = _plan(commune)
+    broken = PgMigration(**{**m.__dict__, "service": "absent", "clients": ()})
+    said: list[str] = []
+    with LocalTransport() as transport, pytest.raises(DeployError, match="absent"):
+        pg_migrate.migrate_all(transport, target, [m, broken], said.append)
+    assert len(said) == 2 and "nouveau volume db_data-pg17" in said[0]
+    assert commune.volumes() == [f"{commune.slug}_db_data"]
+    assert _running(commune) == {"db", "client"}
+    assert commune.sql(COUNT).strip() == COUNTED

@@ -6,6 +6,7 @@ when that release fails its health, ``prune`` after a later successful install."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kit_collab.apply.runner import check, run
@@ -26,6 +27,27 @@ def migrate(transport: Any, target: script.Target, m: PgMigration) -> script.Out
     if result.code == 0 and outcome.done:
         return outcome
     raise _failure(m, result, outcome)
+
+
+def migrate_all(transport: Any, target: script.Target, planned: Sequence[PgMigration],
+                say: Callable[[str], None] = lambda _: None) -> list[script.Outcome]:
+    """Every migration of an upgrade, in order; when one fails, those already done are
+    undone (their old clusters back in service) before the error goes up."""
+    done: list[PgMigration] = []
+    outcomes = []
+    try:
+        for m in planned:
+            say(tr(f"Migration PostgreSQL {m.old_major} → {m.new_major} de {m.service} "
+                   f"(nouveau volume {m.new_volume})",
+                   f"PostgreSQL {m.old_major} → {m.new_major} migration of {m.service} "
+                   f"(new volume {m.new_volume})"))
+            outcomes.append(migrate(transport, target, m))
+            done.append(m)
+    except BaseException:
+        for m in reversed(done):
+            undo(transport, target, m)
+        raise
+    return outcomes
 
 
 def _failure(m: PgMigration, result: Any, outcome: script.Outcome) -> DeployError:

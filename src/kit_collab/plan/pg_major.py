@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kit_collab.bundle.model import Service
 from kit_collab.i18n import tr
+from kit_collab.recipes.load import DataSpec
 
 _TAG = re.compile(r"^v?(\d+)(?:\.\d+)*(?:[-_.].*)?$")
 # Measured by bench/bench_pg_major.py (2 cores, PostgreSQL 15 -> 17, local disk): about
@@ -130,6 +132,23 @@ def migrations(specs: Sequence[tuple[str, str, str, str, str, tuple[str, ...]]],
                                recorded.get(volume, volume), volume_for(volume, majors[1]),
                                old, new, *majors))
     return tuple(out)
+
+
+def for_upgrade(services: Sequence[Service], old_images: Mapping[str, str],
+                data: Mapping[str, Sequence[DataSpec]],
+                recorded: Mapping[str, str]) -> tuple[PgMigration, ...]:
+    """The migrations of an upgrade, from the new bundle's services, the running release's
+    images (facts.images), the recipes' ``donnees`` (plan.changes.data_of) and state's
+    recorded volumes. The clients stopped are every other service of the same recipe (a
+    static web front stopped a few minutes more costs less than a write lost)."""
+    specs = []
+    for recipe, entries in sorted(data.items()):
+        others = tuple(s.name for s in services if s.recipe == recipe)
+        for d in entries:
+            if d.postgres is not None:
+                specs.append((recipe, d.service, d.postgres.base, d.postgres.utilisateur,
+                              d.postgres.volume, tuple(n for n in others if n != d.service)))
+    return migrations(specs, old_images, {s.name: s.image for s in services}, recorded)
 
 
 def stale_volumes(recorded: Mapping[str, str], keys: Sequence[str],

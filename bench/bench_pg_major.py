@@ -18,29 +18,32 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+# psql variables :lo and :hi bound the chunk of rows (psql, "Variables").
+FILL = """INSERT INTO events SELECT g, 'r' || (g % 97), md5(g::text) || repeat('é', 100) || g
+  FROM generate_series(:lo, :hi) g;
+INSERT INTO media SELECT g, md5(g::text), g % 65536 FROM generate_series(:lo, :hi, 20) g;
+"""
 ROW_BYTES = 300  # about, on disk, for the rows generated below (measured, printed anyway)
 
 
-def fill(commune: object, gb: float) -> float:
+def fill(commune: Any, gb: float) -> float:
     """Three tables of generated rows; the database's size in bytes afterwards."""
     rows = int(gb * 1e9 / ROW_BYTES)
     chunk = 500_000
-    sql = commune.sql  # type: ignore[attr-defined]
+    sql = commune.sql
     sql("CREATE TABLE events (id bigint PRIMARY KEY, room text, body text);"
         "CREATE TABLE media (id bigint, sha text, size int);"
         "CREATE TABLE users (id int PRIMARY KEY, name text);"
         "INSERT INTO users SELECT g, 'agent ' || g FROM generate_series(1, 5000) g;")
     for start in range(0, rows, chunk):
         stop = min(rows, start + chunk)
-        sql(f"INSERT INTO events SELECT g, 'r' || (g % 97), md5(g::text) || repeat('é', 100) "
-            f"|| g FROM generate_series({start + 1}, {stop}) g;"
-            f"INSERT INTO media SELECT g, md5(g::text), g % 65536 "
-            f"FROM generate_series({start + 1}, {stop}, 20) g;")
+        sql(f"\\set lo {start + 1}\n\\set hi {stop}\n" + FILL)
     return float(sql("SELECT pg_database_size('app');"))
 
 
@@ -49,12 +52,13 @@ def main() -> None:
     parser.add_argument("--gb", type=float, default=1.0, help="rows to generate, in GB")
     args = parser.parse_args()
 
+    from tests import pgbed
+    from tests.test_pg_major import ENV
+
     from kit_collab.apply import pg_migrate
     from kit_collab.apply.scripts import pg_migrate as script
     from kit_collab.apply.transport import LocalTransport
     from kit_collab.plan.pg_major import PgMigration
-    from tests import pgbed
-    from tests.test_pg_major import ENV
 
     started = time.monotonic()
     pgbed.build(15)

@@ -138,6 +138,9 @@ CREATE TABLE part (id int, k int) PARTITION BY RANGE (k);
 CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (100);
 CREATE TABLE part_b PARTITION OF part FOR VALUES FROM (100) TO (200);
 INSERT INTO part SELECT g, g % 200 FROM generate_series(1, 300) g;
+CREATE ROLE lecteur LOGIN PASSWORD 'lecteur-1';
+ALTER TABLE vide OWNER TO lecteur;
+GRANT SELECT ON aa_first TO lecteur;
 CREATE TABLE zz_last (id int);
 INSERT INTO zz_last SELECT generate_series(1, 10);
 '''
@@ -200,6 +203,13 @@ def test_major_migration_keeps_every_row_and_leaves_the_old_volume(
     login = commune.compose("exec", "-T", "-e", "PGPASSWORD=" + PASSWORD, "db", "psql", "-h",
                             "127.0.0.1", "-U", "app", "-d", "app", "-Atc", "SELECT 1")
     assert login.stdout.strip() == "1", login.stderr
+    # The application's own role came along, with its tables and its rights.
+    assert commune.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'vide';"
+                       ).strip() == "lecteur"
+    reader = commune.compose("exec", "-T", "-e", "PGPASSWORD=lecteur-1", "db", "psql", "-h",
+                             "127.0.0.1", "-U", "lecteur", "-d", "app", "-Atc",
+                             "SELECT count(*) FROM aa_first")
+    assert reader.stdout.strip() == "1000", reader.stderr
     stale = pg_major.stale_volumes({"db_data": "db_data-pg17"}, ["db_data"],
                                    [v.removeprefix(f"{commune.slug}_") for v in commune.volumes()])
     assert stale == ["db_data"]
@@ -279,7 +289,7 @@ def test_a_new_release_that_does_not_name_the_new_volume_is_refused_before_any_c
         commune: pgbed.Commune) -> None:
     target, m = _plan(commune)
     m = PgMigration(**{**m.__dict__, "new_volume": "db_data-pg99"})
-    with LocalTransport() as transport, pytest.raises(DeployError, match="volume-not-named"):
+    with LocalTransport() as transport, pytest.raises(DeployError, match="rien n'a changé"):
         pg_migrate.migrate(transport, target, m)
     assert commune.volumes() == [f"{commune.slug}_db_data"]
     assert _running(commune) == {"db", "client"}
@@ -288,9 +298,11 @@ def test_a_new_release_that_does_not_name_the_new_volume_is_refused_before_any_c
 def test_when_a_second_database_fails_the_first_one_is_undone(
         commune: pgbed.Commune) -> None:
     target, m = _plan(commune)
-    broken = PgMigration(**{**m.__dict__, "service": "absent", "clients": ()})
+    # The second one finds its release's compose file naming another volume.
+    broken = PgMigration(**{**m.__dict__, "new_volume": "db_data-pg99"})
     said: list[str] = []
-    with LocalTransport() as transport, pytest.raises(DeployError, match="absent"):
+    with LocalTransport() as transport, \
+            pytest.raises(DeployError, match="ne nomme pas le volume db_data-pg99"):
         pg_migrate.migrate_all(transport, target, [m, broken], said.append)
     assert len(said) == 2 and "nouveau volume db_data-pg17" in said[0]
     assert commune.volumes() == [f"{commune.slug}_db_data"]

@@ -26,7 +26,7 @@ def migrate(transport: Any, target: script.Target, m: PgMigration) -> script.Out
     outcome = script.parse(text)
     if result.code == 0 and outcome.done:
         return outcome
-    raise _failure(m, result, outcome)
+    raise _failure(m, result, outcome, text)
 
 
 def migrate_all(transport: Any, target: script.Target, planned: Sequence[PgMigration],
@@ -50,7 +50,8 @@ def migrate_all(transport: Any, target: script.Target, planned: Sequence[PgMigra
     return outcomes
 
 
-def _failure(m: PgMigration, result: Any, outcome: script.Outcome) -> DeployError:
+def _failure(m: PgMigration, result: Any, outcome: script.Outcome,
+             text: str) -> DeployError:
     what = f"PostgreSQL {m.old_major} → {m.new_major} ({m.service})"
     if result.code == script.MISMATCH_EXIT and outcome.mismatches:
         table, before, after = outcome.mismatches[0]
@@ -76,6 +77,16 @@ def _failure(m: PgMigration, result: Any, outcome: script.Outcome) -> DeployErro
                f"cluster, {free} MB free); nothing changed"),
             hint=tr("libérez de la place sur le serveur puis relancez la mise à jour",
                     "free some space on the server, then run the upgrade again"))
+    if "volume-not-named" in text:
+        return DeployError(
+            tr(f"{what} : le fichier compose de la nouvelle version ne nomme pas le volume "
+               f"{m.new_volume} pour la base ; rien n'a changé",
+               f"{what}: the new release's compose file does not name the volume "
+               f"{m.new_volume} for the database; nothing changed"),
+            hint=tr("la recette doit nommer le volume de la grappe d'après l'état "
+                    "(voir plan/pg_major.py) ; signalez-le aux mainteneurs de kit-collab",
+                    "the recipe must name the cluster's volume from the state (see "
+                    "plan/pg_major.py); report it to kit-collab's maintainers"))
     try:
         check(result, tr(f"la migration {what}", f"the migration {what}"))
     except DeployError as err:

@@ -30,9 +30,10 @@ from kit_collab.i18n import tr
 from kit_collab.recipes.load import DataSpec
 
 _TAG = re.compile(r"^v?(\d+)(?:\.\d+)*(?:[-_.].*)?$")
-# Measured by bench/bench_pg_major.py (2 cores, PostgreSQL 15 -> 17, local disk): about
-# 1 GB of rows a minute for dump + restore + counts; used only to say how long it may take.
-SECONDS_PER_GB = 90
+# Measured by bench/bench_pg_major.py (2 shared cores, PostgreSQL 15 -> 17, local disk):
+# 1.07 GB of rows (pg_database_size) migrated with 245 s of downtime (dump 93 s, restore
+# 111 s, counts 22 s); used only to say how long it may take.
+SECONDS_PER_GB = 240
 
 
 def major_of(image: str) -> int | None:

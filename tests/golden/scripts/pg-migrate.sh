@@ -6,6 +6,8 @@ OLD=saint-essai-fr_matrix_db; NEW=saint-essai-fr_matrix_db-pg18
 stamp() { echo "t $1 $(date +%s%N)"; }
 stamp start
 [ "$NEW" != "$OLD" ] || { echo same-volume; exit 1; }
+newc() { docker compose -p "$S" -f /opt/kit-collab/communes/saint-essai-fr/releases/r-2/compose.yaml "$@"; }
+newc config --format json | grep -qF "\"name\": \"$NEW\"" || { echo "volume-not-named $NEW"; exit 1; }
 m=$(docker volume inspect --format '{{.Mountpoint}}' "$OLD") || { echo "volume-missing $OLD"; exit 1; }
 k=$(du -sk "$m" | cut -f1); echo "old-kb $k"
 need=$((2 * k + k / 10 + 204800))
@@ -17,7 +19,12 @@ cleanup() {
   docker rm -f "$T" >/dev/null 2>&1 || true
   if [ "$rc" != 0 ]; then
     if [ "$NEW" != "$OLD" ]; then docker volume rm "$NEW" >/dev/null 2>&1 || true; fi
-    docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml start matrix-db matrix-synapse >/dev/null 2>&1 || rc=1
+    docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml start matrix-db >/dev/null 2>&1 || rc=1
+    n=0; until docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml exec -T matrix-db pg_isready -q -h 127.0.0.1 -U synapse -d synapse </dev/null; do
+      n=$((n + 1)); [ "$n" -lt 180 ] || { rc=1; break; }
+      sleep 1
+    done
+    docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml start matrix-synapse >/dev/null 2>&1 || rc=1
   fi
   rm -rf "$W"
   exit "$rc"
@@ -32,11 +39,11 @@ WHERE c.relkind = '"'"'r'"'"' AND n.nspname <> '"'"'information_schema'"'"'
   AND n.nspname NOT LIKE '"'"'pg\_%'"'"'
 ORDER BY 1 \gexec
 ' | docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml exec -T matrix-db psql -U synapse -d synapse -X -q -At -v ON_ERROR_STOP=1 > "$W/before"
+docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml exec -T matrix-db pg_dumpall --roles-only --no-password -U synapse </dev/null > "$W/roles.all"
+grep -v -E '^(CREATE|ALTER) ROLE "?synapse"?( |;|$)' "$W/roles.all" > "$W/roles.sql" || [ "$?" = 1 ]
 docker compose -p saint-essai-fr -f /opt/kit-collab/communes/saint-essai-fr/current/compose.yaml exec -T matrix-db pg_dump --no-password -U synapse -d synapse </dev/null > "$W/dump.sql"
 echo "dump-bytes $(wc -c < "$W/dump.sql")"
 stamp dumped
-newc() { docker compose -p "$S" -f /opt/kit-collab/communes/saint-essai-fr/releases/r-2/compose.yaml "$@"; }
-newc config --format json | grep -qF "\"name\": \"$NEW\"" || { echo "volume-not-named $NEW"; exit 1; }
 if docker volume inspect "$NEW" >/dev/null 2>&1; then docker volume rm "$NEW" >/dev/null; fi
 newc run -d --no-deps --name "$T" --label org.kit-collab.pg-migration="$S" matrix-db </dev/null >/dev/null
 n=0; until docker exec "$T" pg_isready -q -h 127.0.0.1 -U synapse -d synapse; do
@@ -44,6 +51,7 @@ n=0; until docker exec "$T" pg_isready -q -h 127.0.0.1 -U synapse -d synapse; do
   sleep 1
 done
 stamp initialised
+docker exec -i "$T" psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U synapse -d synapse < "$W/roles.sql" >/dev/null
 docker exec -i "$T" psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U synapse -d synapse < "$W/dump.sql" >/dev/null
 stamp restored
 docker exec -i "$T" psql -X -q -U synapse -d synapse -c ANALYZE </dev/null >/dev/null

@@ -1,8 +1,9 @@
 """The PostgreSQL major migration of one service, on the server (plan/pg_major.py plans it).
 
 ``migrate`` runs while the old release is current, its cluster running: the clients of the
-database stopped; the rows of each table counted and the database dumped (``pg_dump``, plain
-SQL) through the container's local socket, trusted by the postgres image
+database stopped; the rows of each table counted, the other roles (``pg_dumpall
+--roles-only``: an application may own its tables under its own role, as Nextcloud's ``oc_``
+user does) and the database dumped (``pg_dump``, plain SQL) through the container's local socket, trusted by the postgres image
 (docker-library/postgres, docker-entrypoint.sh ``docker_init_database_dir``: no
 ``--auth-local``), so no password is needed anywhere; a NEW volume created and initialised by
 the new release's own compose service, run as a one-off container (its image, its env file
@@ -93,15 +94,23 @@ END {
 
 
 def _cleanup(t: Target, m: PgMigration) -> str:
-    """On failure: the throwaway container and the new volume gone, the old cluster and its
-    clients started again (the old release is still current)."""
-    restart = compose(t.root, t.slug, "start", q(m.service), *map(q, m.clients))
+    """On failure: the throwaway container and the new volume gone, the old cluster started
+    again and waited for, then its clients (the old release is still current)."""
+    start = compose(t.root, t.slug, "start", q(m.service))
+    clients = compose(t.root, t.slug, "start", *map(q, m.clients)) if m.clients else ":"
+    ready = compose(t.root, t.slug, "exec", "-T", q(m.service), "pg_isready", "-q", "-h",
+                    "127.0.0.1", "-U", q(m.user), "-d", q(m.base))
     return f"""cleanup() {{
   rc=$?
   docker rm -f "$T" >/dev/null 2>&1 || true
   if [ "$rc" != 0 ]; then
     if [ "$NEW" != "$OLD" ]; then docker volume rm "$NEW" >/dev/null 2>&1 || true; fi
-    {restart} >/dev/null 2>&1 || rc=1
+    {start} >/dev/null 2>&1 || rc=1
+    n=0; until {ready} </dev/null; do
+      n=$((n + 1)); [ "$n" -lt {READY_SECONDS} ] || {{ rc=1; break; }}
+      sleep 1
+    done
+    {clients} >/dev/null 2>&1 || rc=1
   fi
   rm -rf "$W"
   exit "$rc"
@@ -110,15 +119,19 @@ trap cleanup EXIT
 """
 
 
-def _new_cluster(t: Target, m: PgMigration) -> str:
-    """The new cluster started by the NEW release's compose service (its image, its env
-    file read by compose, its volume), never on the network's clients: a one-off container
-    with no published port. Refused unless that compose file names the new volume."""
+def _named(t: Target) -> str:
+    """The new release's compose file must name the new volume: checked before anything."""
     rel = q(f"{commune_dir(t.root, t.slug)}/releases/{t.release}/compose.yaml")
-    ready = f'docker exec "$T" pg_isready -q -h 127.0.0.1 -U {q(m.user)} -d {q(m.base)}'
     return f"""newc() {{ docker compose -p "$S" -f {rel} "$@"; }}
 newc config --format json | grep -qF "\\"name\\": \\"$NEW\\"" || {{ echo "volume-not-named $NEW"; exit 1; }}
-if docker volume inspect "$NEW" >/dev/null 2>&1; then docker volume rm "$NEW" >/dev/null; fi
+"""
+
+
+def _new_cluster(t: Target, m: PgMigration) -> str:
+    """The new cluster started by the NEW release's compose service (its image, its env
+    file read by compose, its volume): a one-off container with no published port."""
+    ready = f'docker exec "$T" pg_isready -q -h 127.0.0.1 -U {q(m.user)} -d {q(m.base)}'
+    return f"""if docker volume inspect "$NEW" >/dev/null 2>&1; then docker volume rm "$NEW" >/dev/null; fi
 newc run -d --no-deps --name "$T" --label {CONTAINER_LABEL}="$S" {q(m.service)} </dev/null >/dev/null
 n=0; until {ready}; do
   n=$((n + 1)); [ "$n" -lt {READY_SECONDS} ] || {{ echo {q("not-ready " + m.service)}; docker logs --tail 20 "$T" 2>&1 | sed 's/^/log /'; exit 1; }}
@@ -126,6 +139,13 @@ n=0; until {ready}; do
 done
 stamp initialised
 """
+
+
+def _own_role(user: str) -> str:
+    """The lines of ``pg_dumpall --roles-only`` about the image's own superuser: the new
+    image created it from the env file (a CREATE would fail, and an old md5 password hash
+    would not pass the new cluster's scram-sha-256 rule)."""
+    return rf'^(CREATE|ALTER) ROLE "?{user}"?( |;|$)'
 
 
 def migrate(t: Target, m: PgMigration) -> str:
@@ -136,13 +156,16 @@ def migrate(t: Target, m: PgMigration) -> str:
     stop = compose(t.root, t.slug, "stop", "-t", "30", *map(q, m.clients)) if m.clients else ":"
     return f"""{_head(t, m)}stamp start
 [ "$NEW" != "$OLD" ] || {{ echo same-volume; exit 1; }}
-{_space()}rm -rf "$W"; mkdir -p "$W"
+{_named(t)}{_space()}rm -rf "$W"; mkdir -p "$W"
 {_cleanup(t, m)}{stop} >/dev/null
 stamp clients-stopped
-{_counts(f"{old} psql {who}", '"$W/before"')}{old} pg_dump --no-password {who} </dev/null > "$W/dump.sql"
+{_counts(f"{old} psql {who}", '"$W/before"')}{old} pg_dumpall --roles-only --no-password -U {q(m.user)} </dev/null > "$W/roles.all"
+grep -v -E {q(_own_role(m.user))} "$W/roles.all" > "$W/roles.sql" || [ "$?" = 1 ]
+{old} pg_dump --no-password {who} </dev/null > "$W/dump.sql"
 echo "dump-bytes $(wc -c < "$W/dump.sql")"
 stamp dumped
-{_new_cluster(t, m)}{new} psql -X -q -v ON_ERROR_STOP=1 --single-transaction {who} < "$W/dump.sql" >/dev/null
+{_new_cluster(t, m)}{new} psql -X -q -v ON_ERROR_STOP=1 --single-transaction {who} < "$W/roles.sql" >/dev/null
+{new} psql -X -q -v ON_ERROR_STOP=1 --single-transaction {who} < "$W/dump.sql" >/dev/null
 stamp restored
 {new} psql -X -q {who} -c ANALYZE </dev/null >/dev/null
 {_counts(f"{new} psql {who}", '"$W/after"')}stamp counted
@@ -156,8 +179,10 @@ echo pg-migrated
 
 def undo(t: Target, m: PgMigration) -> str:
     """Back to the old cluster (the old release being current again): whatever uses the new
-    volume stopped and the volume removed, the old cluster and its clients started."""
-    up = compose(t.root, t.slug, "up", "-d", "--no-deps", q(m.service), *map(q, m.clients))
+    volume stopped and the volume removed, the old cluster and its clients started and
+    waited for (healthy, or running when they have no health check)."""
+    up = compose(t.root, t.slug, "up", "-d", "--wait", "--no-deps", q(m.service),
+                 *map(q, m.clients))
     return f"""set -eu
 OLD={q(f"{t.slug}_{m.old_volume}")}; NEW={q(f"{t.slug}_{m.new_volume}")}
 [ "$NEW" != "$OLD" ] || {{ echo same-volume; exit 1; }}

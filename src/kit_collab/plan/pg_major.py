@@ -9,12 +9,15 @@ apply/pg_migrate.py with the script apply/scripts/pg_migrate.py.
 Where the new cluster lives (pure, from data): a cluster of major ``M`` migrated from an older
 one lives in the volume ``<volume>-pg<M>`` (``volume`` is the recipe's
 ``donnees[].postgres.volume``, the compose key, e.g. ``matrix_db``); a cluster that was never
-migrated lives in ``<volume>`` itself. The volume in use is recorded in state.json once a
-migration is committed (``volumes_postgres``: compose key -> volume), and the release's compose
-file names it from that record (``volumes: {matrix_db: {name: <slug>_matrix_db-pg18}}``): the
-compose key, hence every service's mount, never changes, only the Docker name behind it. The
-previous release's compose file still names the old volume, so switching back to it (undo)
-finds the old cluster untouched. The old volume is removed only by a later successful install
+migrated lives in ``<volume>`` itself. The volume in use is to be recorded in state.json
+(``volumes_postgres``: compose key -> volume, ``recorded`` below) and the new release's
+compose file names it (``volumes: {matrix_db: {name: <slug>_matrix_db-pg18}}``), as the
+bundle already receives the recorded ports: the compose key, hence every service's mount,
+never changes, only the Docker name behind it. (That record and the template variable are
+the upgrade's part; the migration script refuses to start when the new release's compose
+file does not name the new volume, and the tests' releases name it this way.) The previous
+release's compose file still names the old volume, so switching back to it (undo) finds the
+old cluster untouched. The old volume is removed only by a later successful install
 (``stale_volumes``), never by the migration itself.
 """
 

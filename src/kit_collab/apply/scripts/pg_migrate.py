@@ -17,7 +17,7 @@ started again, nothing was switched. On success the clients stay stopped until t
 The switch itself is the release switch: the new release's compose file names the new volume
 (plan/pg_major.py explains where the name comes from); ``undo`` puts the old cluster back in
 service (the new volume removed) and ``prune`` removes old clusters' volumes once a later
-install succeeded. Server side: docker, compose, awk, sort, du, df, date (coreutils).
+install succeeded. Server side: docker, compose, awk, grep, sed, du, df, wc, date.
 """
 
 from __future__ import annotations

@@ -33,9 +33,10 @@ from kit_collab.i18n import tr
 from kit_collab.recipes.load import DataSpec
 
 _TAG = re.compile(r"^v?(\d+)(?:\.\d+)*(?:[-_.].*)?$")
-# Measured by bench/bench_pg_major.py (2 shared cores, PostgreSQL 15 -> 17, local disk):
-# 1.07 GB of rows (pg_database_size) migrated with 245 s of downtime (dump 93 s, restore
-# 111 s, counts 22 s); used only to say how long it may take.
+# Measured by bench/bench_pg_major.py (PostgreSQL 15 -> 17, 1.07 GB of rows by
+# pg_database_size, 2 cores, local disk): 106 s of downtime on a quiet machine (dump 40 s,
+# restore 52 s), 245 s with the cores shared. The slower figure is kept: it only says how
+# long the migration may take, and a plan should not promise too little.
 SECONDS_PER_GB = 240
 
 

@@ -26,6 +26,7 @@ from kit_collab.apply.scripts import (
     first_contact,
     lock,
     mail,
+    pg_migrate,
     probes,
     release,
     remove,
@@ -39,6 +40,7 @@ from kit_collab.bundle.render import Task
 from kit_collab.plan import accounts
 from kit_collab.plan.accounts import Existing, ServiceState, User
 from kit_collab.plan.changes import Saved
+from kit_collab.plan.pg_major import PgMigration
 from kit_collab.profile.model import Profile
 
 from .conftest import base_profile
@@ -82,6 +84,11 @@ def _task(user: str | None) -> Task:
                 argv=("php", "occ", "status"),
                 description="état", user=user, env=(("OC_PASS", "nextcloud.admin_password"),))
 
+
+PG = PgMigration("matrix", "matrix-db", ("matrix-synapse",), "synapse", "synapse", "matrix_db",
+                 "matrix_db", "matrix_db-pg18", "postgres:17.11", "postgres:18.1", 17, 18)
+PG_HOSTILE = PgMigration("x", HOSTILE, (HOSTILE, "b"), HOSTILE, HOSTILE, "v", HOSTILE,
+                         HOSTILE + "-pg18", HOSTILE, HOSTILE, 17, 18)
 
 CASES: dict[str, Callable[[], str]] = {
     "facts": lambda: facts.script(ROOT, SLUG),
@@ -164,6 +171,11 @@ CASES: dict[str, Callable[[], str]] = {
     "mail-notify": lambda: "rapport=x\n" + mail.notify(
         mail.config_path(ROOT, SLUG), "a@exemple.fr", HOSTILE, "Sauvegarde échouée")
     + '\necho "$mail_code"\n',
+    "pg-migrate": lambda: pg_migrate.migrate(pg_migrate.Target(ROOT, SLUG, "r-2"), PG),
+    "pg-migrate-hostile": lambda: pg_migrate.migrate(pg_migrate.Target(ROOT, SLUG, HOSTILE),
+                                                     PG_HOSTILE),
+    "pg-migrate-undo": lambda: pg_migrate.undo(pg_migrate.Target(ROOT, SLUG, "r-2"), PG),
+    "pg-migrate-prune": lambda: pg_migrate.prune(ROOT, SLUG, ["matrix_db", HOSTILE]),
 }
 
 

@@ -1,0 +1,360 @@
+"""Backups for real: restic (Debian's, on this machine), a real sshd on loopback, this
+machine's Docker engine with a REAL PostgreSQL (the ``registre`` stand-in recipe of the
+snapshot tests: its database and its volume), to a local disk repository and to a real
+restic REST server (``rclone serve restic`` on loopback, with a password file).
+
+Faults: wrong repository password, a full destination (a small tmpfs), an unreachable
+server, a backup killed mid-run; each time the previous snapshots stay intact, ``restic
+check`` passes and the next run completes. No secret in any output nor in any process's
+command line while the backup runs.
+
+restic here is 0.14 (Debian 12): everything used also exists in 0.16 and 0.18 (see
+apply/scripts/backup.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# ruff: noqa: F811  (fixtures imported by name)
+from kit_collab.apply import backup as apply_backup
+from kit_collab.apply import deploy
+from kit_collab.plan import changes
+from kit_collab.profile.backup_model import Sauvegardes
+from kit_collab.profile.model import Profile
+from kit_collab.recipes.load import load_recipes
+
+from . import dockerbed
+from .conftest import require_tool
+from .test_deploy import (  # noqa: F401  (fixtures)
+    SLUG,
+    _connect,
+    images,
+    profile_for,
+    server_root,
+    sshd,
+)
+from .test_snapshot import data_root, pg_images  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("restic")
+NOTE = "délibération du conseil municipal n°42"
+
+
+@pytest.fixture(scope="module")
+def restic() -> str:
+    return require_tool("restic")
+
+
+def _with_backups(profile: Profile, section: dict[str, Any]) -> Profile:
+    return profile.model_copy(update={"sauvegardes": Sauvegardes.model_validate(section)})
+
+
+def _commune(server_root: Path) -> Path:
+    return server_root / "communes" / SLUG
+
+
+def _installed(sshd, server_root, data_root, tmp_path, section) -> tuple[Profile, Any]:
+    profile = _with_backups(profile_for(sshd, server_root), section)
+    recipes = load_recipes(data_root)
+    with _connect(sshd, profile, tmp_path) as transport:
+        outcome = deploy.install(transport, profile, recipes, wait_seconds=60)
+        versions = dict(outcome.bundle.recipes)
+        data = {r: d for r, d in changes.data_of(recipes).items() if r in versions}
+        plan = apply_backup.plan_for(profile, data, versions)
+        apply_backup.setup(transport, profile, plan, None)
+    _sql("INSERT INTO notes VALUES ('" + NOTE + "')")  # a constant of this file
+    return profile, plan
+
+
+def _sql(query: str) -> str:
+    db = dockerbed.container_ids(SLUG)["registre-db"]
+    return dockerbed.docker("exec", db, "psql", "-X", "-tA", "-U", "registre", "-d", "registre",
+                            "-c", query).stdout.strip()
+
+
+def _volume(name: str) -> Path:
+    out = dockerbed.docker("volume", "inspect", "--format", "{{.Mountpoint}}",
+                           f"{SLUG}_{name}").stdout.strip()
+    return Path(out)
+
+
+def _restic(server_root: Path, repo: str, *args: str, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RESTIC_REPOSITORY": repo,
+           "RESTIC_PASSWORD_FILE": str(_commune(server_root) / "secrets" / "restic.pass"),
+           "RESTIC_CACHE_DIR": str(server_root / "restic-cache")}
+    result = subprocess.run(["restic", *args], capture_output=True, text=True, env=env,
+                            timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def _backup(sshd, profile, tmp_path, progress: list[tuple[int, int]] | None = None
+            ) -> dict[str, Any]:
+    with _connect(sshd, profile, tmp_path) as transport:
+        return apply_backup.backup_now(
+            transport, profile, (lambda d, t: progress.append((d, t))) if progress is not None
+            else None)
+
+
+def _last(server_root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((_commune(server_root) / "sauvegarde" / "derniere.json")
+                                      .read_text())
+    return data
+
+
+def test_backup_to_a_disk_holds_the_dump_the_volume_the_secrets_and_the_release(
+        sshd, server_root, data_root, tmp_path):
+    repo = tmp_path / "depot"
+    profile, plan = _installed(sshd, server_root, data_root, tmp_path,
+                               {"type": "disque", "adresse": str(repo)})
+    secrets = _commune(server_root) / "secrets"
+    assert oct((secrets / "restic.pass").stat().st_mode & 0o777) == "0o600"
+    assert len((secrets / "restic.pass").read_text().strip()) == 32
+    (_volume("registre_fichiers") / "compte-rendu.txt").write_text("séance du 3 décembre")
+    progress: list[tuple[int, int]] = []
+    first = _backup(sshd, profile, tmp_path, progress)
+    assert first["ok"] is True and first["erreur"] is None and first["snapshot"]
+    assert first["release"] == os.readlink(_commune(server_root) / "current").split("/")[1]
+    assert progress and progress[-1][1] > 0  # restic's JSON status reached the callback
+
+    snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
+    assert len(snaps) == 1 and snaps[0]["hostname"] == SLUG
+    assert {"kit-collab", f"commune={SLUG}", f"release={first['release']}",
+            "recette=registre@1.0.0+1"} <= set(snaps[0]["tags"])
+    dump = _restic(server_root, str(repo), "dump", "latest",
+                   f"{plan.staging}/postgres/registre-db.sql").stdout
+    assert NOTE in dump
+    listing = _restic(server_root, str(repo), "ls", "latest").stdout
+    assert f"{SLUG}_registre_fichiers/_data/compte-rendu.txt" in listing
+    assert f"{_commune(server_root)}/secrets/restic.pass" in listing
+    assert f"{_commune(server_root)}/state.json" in listing
+    assert f"{_commune(server_root)}/releases/{first['release']}/compose.yaml" in listing
+
+    # Nothing changed: the second run adds a small fraction of the first.
+    second = _backup(sshd, profile, tmp_path)
+    assert second["ok"] and second["snapshot"] != first["snapshot"]
+    assert second["octets_ajoutes"] < first["octets_ajoutes"]
+    with _connect(sshd, profile, tmp_path) as transport:
+        listed = apply_backup.snapshots(transport, profile)
+        checked = apply_backup.verify_now(transport, profile)
+    # forget --keep-daily: of two snapshots of one day, the latest is kept.
+    assert [s["id"] for s in listed] == [second["snapshot"]]
+    assert all(s["release"] == first["release"] and s["taille"] for s in listed)
+    assert checked["ok"] is True and checked["partie"].endswith("/10")
+    _restic(server_root, str(repo), "check")
+
+
+def test_wrong_password_is_said_in_french_and_the_next_run_with_the_right_one_completes(
+        sshd, server_root, data_root, tmp_path):
+    repo = tmp_path / "depot"
+    profile, _plan = _installed(sshd, server_root, data_root, tmp_path,
+                                {"type": "disque", "adresse": str(repo)})
+    assert _backup(sshd, profile, tmp_path)["ok"]
+    password = _commune(server_root) / "secrets" / "restic.pass"
+    right = password.read_text()
+    password.write_text("pas-le-bon-mot-de-passe\n")
+    with pytest.raises(apply_backup.BackupError) as info:
+        _backup(sshd, profile, tmp_path)
+    assert info.value.kind == "mot-de-passe"
+    assert "mot de passe du dépôt de sauvegarde refusé" in info.value.message
+    assert "fiche de secours" in (info.value.hint or "")
+    assert _last(server_root)["ok"] is False
+    password.write_text(right)
+    again = _backup(sshd, profile, tmp_path)
+    assert again["ok"]
+    snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
+    assert [s["short_id"] for s in snaps] == [again["snapshot"]]  # one a day is kept
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "petit-disque"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_destination_keeps_earlier_snapshots_and_the_next_run_completes(
+        sshd, server_root, data_root, tmp_path, small_disk):
+    repo = small_disk / "depot"
+    profile, _plan = _installed(sshd, server_root, data_root, tmp_path,
+                                {"type": "disque", "adresse": str(repo)})
+    first = _backup(sshd, profile, tmp_path)
+    assert first["ok"]
+    big = _volume("registre_fichiers") / "gros.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))  # incompressible, twice the free space
+    with pytest.raises(apply_backup.BackupError) as info:
+        _backup(sshd, profile, tmp_path)
+    assert info.value.kind == "pleine", info.value.message
+    assert "destination des sauvegardes pleine" in info.value.message
+    assert "intactes" in (info.value.hint or "")
+    snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
+    assert [s["short_id"] for s in snaps] == [first["snapshot"]]
+    big.unlink()
+    subprocess.run(["sh", "-c", f"rm -f {repo}/data/*/*.tmp*"], check=False)
+    assert _backup(sshd, profile, tmp_path)["ok"]
+    assert "no errors were found" in _restic(server_root, str(repo), "check").stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _rest_server(folder: Path, user: str, password: str) -> Iterator[str]:
+    """``rclone serve restic`` on loopback; its users in an htpasswd file ({SHA} form, read
+    by rclone's go-http-auth), so no password is on its command line either."""
+    rclone = require_tool("rclone")
+    folder.mkdir(exist_ok=True)
+    htpasswd = folder.parent / "htpasswd"
+    digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()  # noqa: S324
+    htpasswd.write_text(f"{user}:{{SHA}}{digest}\n")
+    port = _free_port()
+    proc = subprocess.Popen([rclone, "serve", "restic", "--addr", f"127.0.0.1:{port}",
+                             "--htpasswd", str(htpasswd), str(folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/{SLUG}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _cmdlines() -> str:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                           .decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def test_rest_server_with_credentials_from_the_environment_never_shown_then_unreachable(
+        sshd, server_root, data_root, tmp_path, cli):
+    user, password = "mairie", "Mot-De-Passe-REST-9f3k"
+    with _rest_server(tmp_path / "rest", user, password) as url:
+        profile = _with_backups(profile_for(sshd, server_root),
+                                {"type": "rest", "adresse": url, "pays": "FR"})
+        recipes = load_recipes(data_root)
+        with _connect(sshd, profile, tmp_path) as transport:
+            outcome = deploy.install(transport, profile, recipes, wait_seconds=60)
+            versions = dict(outcome.bundle.recipes)
+            data = {r: d for r, d in changes.data_of(recipes).items() if r in versions}
+            plan = apply_backup.plan_for(profile, data, versions)
+            apply_backup.setup(transport, profile, plan, {"KIT_COLLAB_REST_USER": user,
+                                                          "KIT_COLLAB_REST_PASSWORD": password})
+        repo_password = (_commune(server_root) / "secrets" / "restic.pass").read_text().strip()
+        seen: list[str] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                seen.append(_cmdlines())
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            result = _backup(sshd, profile, tmp_path)
+        finally:
+            stop.set()
+            watcher.join()
+        assert result["ok"], result
+        assert any(f"--host {SLUG}" in s for s in seen)  # the watch did see restic run
+        for text in [*seen, json.dumps(result)]:
+            assert password not in text and repo_password not in text
+        env = (_commune(server_root) / "secrets" / "sauvegarde.env").read_text()
+        assert password in env  # kept on the server, 0600, for the timer's runs
+        assert oct((_commune(server_root) / "secrets" / "sauvegarde.env").stat().st_mode
+                   & 0o777) == "0o600"
+        # Without credentials, set-up keeps the ones on the server (same destination).
+        with _connect(sshd, profile, tmp_path) as transport:
+            apply_backup.setup(transport, profile, plan, None)
+    # The REST server is gone: unreachable, exit 3, in French, no password in the message.
+    with pytest.raises(apply_backup.UnreachableError) as info:
+        _backup(sshd, profile, tmp_path)
+    assert info.value.exit_code == 3
+    assert "destination des sauvegardes injoignable" in info.value.message
+    assert password not in info.value.message + (info.value.hint or "")
+    last = _last(server_root)
+    assert last["ok"] is False and password not in json.dumps(last)
+
+
+def _pids_of(word: str) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                if word in Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace"):
+                    pids.append(int(pid))
+    return pids
+
+
+def test_backup_killed_mid_run_keeps_earlier_snapshots_and_the_next_run_completes(
+        sshd, server_root, data_root, tmp_path):
+    repo = tmp_path / "depot"
+    profile, _plan = _installed(sshd, server_root, data_root, tmp_path,
+                                {"type": "disque", "adresse": str(repo)})
+    first = _backup(sshd, profile, tmp_path)
+    files = _volume("registre_fichiers")
+    for i in range(40):
+        (files / f"scan-{i}.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _backup(sshd, profile, tmp_path)
+        except Exception as exc:  # the killed run's error, looked at below
+            failed.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    script = str(_commune(server_root) / "sauvegarde" / "sauvegarder.sh")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            "backup" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+            for p in _pids_of(f"--host\0{SLUG}")):
+        time.sleep(0.05)
+    time.sleep(0.5)  # restic is uploading
+    for pid in _pids_of(script) + _pids_of(f"--host\0{SLUG}"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=120)
+    assert failed, "the killed backup must not be reported as done"
+    assert _last(server_root)["erreur"] == "en-cours-ou-interrompue"
+    snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
+    assert [s["short_id"] for s in snaps] == [first["snapshot"]]
+    again = _backup(sshd, profile, tmp_path)
+    assert again["ok"] and again["erreur"] is None
+    snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
+    assert [s["short_id"] for s in snaps] == [again["snapshot"]]  # one a day is kept
+    _restic(server_root, str(repo), "check")

@@ -52,6 +52,7 @@ from .test_snapshot import data_root, pg_images  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("restic")
 NOTE = "délibération du conseil municipal n°42"
+INSERT_NOTE = "INSERT INTO notes VALUES ('délibération du conseil municipal n°42')"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def _installed(sshd, server_root, data_root, tmp_path, section) -> tuple[Profile
         data = {r: d for r, d in changes.data_of(recipes).items() if r in versions}
         plan = apply_backup.plan_for(profile, data, versions)
         apply_backup.setup(transport, profile, plan, None)
-    _sql("INSERT INTO notes VALUES ('" + NOTE + "')")  # a constant of this file
+    _sql(INSERT_NOTE)
     return profile, plan
 
 

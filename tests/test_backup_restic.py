@@ -359,3 +359,67 @@ def test_backup_killed_mid_run_keeps_earlier_snapshots_and_the_next_run_complete
     snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
     assert [s["short_id"] for s in snaps] == [again["snapshot"]]  # one a day is kept
     _restic(server_root, str(repo), "check")
+
+
+def _profile_with_backups(tmp_path: Path, sshd, server_root, repo: Path) -> Path:
+    import yaml
+
+    from .test_deploy import _profile_file
+
+    path = _profile_file(tmp_path, sshd, server_root)
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["sauvegardes"] = {"type": "disque", "adresse": str(repo), "heure": "03:15"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_install_sets_backups_up_then_backup_backups_status_and_check_through_the_cli(
+        sshd, server_root, data_root, tmp_path, cli):
+    from datetime import UTC, datetime, timedelta
+
+    from kit_collab.operations import backup as backup_op
+
+    repo = tmp_path / "depot"
+    path = _profile_with_backups(tmp_path, sshd, server_root, repo)
+    env = {"KIT_COLLAB_RECIPES": str(data_root),
+           "KIT_COLLAB_KNOWN_HOSTS": str(tmp_path / "known_hosts"), "COLUMNS": "200"}
+    installed = cli("install", path, "--yes", "--force", "--accept-host-key", sshd.fingerprint,
+                    env=env)
+    assert installed.code == 0, installed.text
+    assert "Sauvegardes : préparation sur le serveur" in installed.out
+    script = _commune(server_root) / "sauvegarde" / "sauvegarder.sh"
+    assert script.stat().st_mode & 0o777 == 0o700
+
+    done = cli("backup", path, env=env)
+    assert done.code == 0, done.text
+    assert "✓ sauvegarde " in done.out and "ajoutés en" in done.out
+    listed = cli("backups", path, env=env)
+    assert listed.code == 0 and "Sauvegardes" in listed.out and "Version" in listed.out
+    as_json = json.loads(cli("backups", path, "--json", env=env).out)
+    entry = as_json["communes"][0]
+    assert as_json["commande"] == "backups" and entry["resultat"] == "ok"
+    [snap] = entry["rapport"]["sauvegardes"]
+    assert snap["release"] and snap["taille"] > 0 and snap["date"].endswith("Z")
+    status = cli("status", path, env=env)
+    assert "Dernière sauvegarde : " in status.out, status.out
+    fleet_status = json.loads(cli("status", path, "--json", env=env).out)
+    assert fleet_status["communes"][0]["rapport"]["derniere_sauvegarde"]["ok"] is True
+
+    profile = _with_backups(profile_for(sshd, server_root),
+                            {"type": "disque", "adresse": str(repo)})
+    with _connect(sshd, profile, tmp_path) as transport:
+        fresh = backup_op.findings(transport, profile)
+        later = backup_op.findings(transport, profile, datetime.now(UTC) + timedelta(hours=40))
+    assert [f.level for f in fresh] == ["ok"], fresh
+    assert later[0].level == "erreur" and "plus de 36 h" in later[0].message
+    assert "list-timers" in later[0].fix
+
+    # The destination disappears (the disk is gone): the backup fails in French, and check
+    # says the last backup failed.
+    repo.rename(tmp_path / "ailleurs")
+    repo.write_text("pas un dépôt")
+    failed = cli("backup", path, env=env)
+    assert failed.code != 0 and "sauvegarde" in failed.err, failed.text
+    with _connect(sshd, profile, tmp_path) as transport:
+        after = backup_op.findings(transport, profile)
+    assert after[0].level == "erreur" and "a échoué" in after[0].message

@@ -12,6 +12,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
+from kit_collab.operations import backup as backup_op
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
 from kit_collab.profile.model import Profile
@@ -60,6 +61,7 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
+    findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)
     return _installed(profile, outcome, findings, sheets)
 
 

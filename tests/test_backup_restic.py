@@ -33,6 +33,7 @@ import pytest
 # ruff: noqa: F811  (fixtures imported by name)
 from kit_collab.apply import backup as apply_backup
 from kit_collab.apply import deploy
+from kit_collab.operations import backup as backup_op
 from kit_collab.plan import changes
 from kit_collab.profile.backup_model import Sauvegardes
 from kit_collab.profile.model import Profile
@@ -157,8 +158,24 @@ def test_backup_to_a_disk_holds_the_dump_the_volume_the_secrets_and_the_release(
     # forget --keep-daily: of two snapshots of one day, the latest is kept.
     assert [s["id"] for s in listed] == [second["snapshot"]]
     assert all(s["release"] == first["release"] and s["taille"] for s in listed)
-    assert checked["ok"] is True and checked["partie"].endswith("/10")
+    assert checked["ok"] is True and checked["partie"] == "10%"
     _restic(server_root, str(repo), "check")
+
+    # A damaged pack (same size, other bytes: only reading the data finds it) fails the
+    # check loudly: an error, written where `check` reads it.
+    for pack in (repo / "data").glob("*/*"):
+        pack.chmod(0o600)
+        raw = bytearray(pack.read_bytes())
+        middle = len(raw) // 2
+        raw[middle:middle + 64] = bytes(b ^ 0xFF for b in raw[middle:middle + 64])
+        pack.write_bytes(bytes(raw))
+    with _connect(sshd, profile, tmp_path) as transport, \
+            pytest.raises(apply_backup.BackupError) as info:
+        apply_backup.verify_now(transport, profile)
+    assert "vérification des sauvegardes" in info.value.message
+    with _connect(sshd, profile, tmp_path) as transport:
+        found = backup_op.findings(transport, profile)
+    assert found[1].level == "erreur" and "intégrité" in found[1].message, found
 
 
 def test_wrong_password_is_said_in_french_and_the_next_run_with_the_right_one_completes(
@@ -376,8 +393,6 @@ def _profile_with_backups(tmp_path: Path, sshd, server_root, repo: Path) -> Path
 def test_install_sets_backups_up_then_backup_backups_status_and_check_through_the_cli(
         sshd, server_root, data_root, tmp_path, cli):
     from datetime import UTC, datetime, timedelta
-
-    from kit_collab.operations import backup as backup_op
 
     repo = tmp_path / "depot"
     path = _profile_with_backups(tmp_path, sshd, server_root, repo)

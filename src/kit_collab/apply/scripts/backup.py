@@ -13,7 +13,9 @@ cmd/restic/cmd_check.go). Everything used here exists in all three:
   ``data_added``, ``total_bytes_processed``); ``--host``, repeated ``--tag``.
 - ``forget --prune --group-by host`` with ``--keep-daily/weekly/monthly`` (grouped by host
   only: the release folder's path changes with each release).
-- ``check --read-data-subset=n/t`` (the ``x%`` and size forms are newer).
+- ``check --read-data-subset=x%``: a random sample of the data packs, rounded up so that a
+  small repository still has one pack read (cmd/restic/cmd_check.go,
+  ``selectRandomPacksByPercentage``; the ``x%`` form is in 0.14's ``check --help``).
 - ``unlock`` removes stale locks only (a killed run's).
 - ``-o sftp.command=...`` runs our own ssh with the server's key and recorded host key.
 
@@ -46,7 +48,7 @@ SCRIPT = "sauvegarde/sauvegarder.sh"
 LAST = "sauvegarde/derniere.json"
 CHECKED = "sauvegarde/verification.json"
 HISTORY = "sauvegarde/historique.jsonl"
-CHECK_GROUPS = 10  # the weekly check reads one tenth of the data: all of it in 10 weeks
+CHECK_SAMPLE = "10%"  # of the data packs, drawn at random, read by the weekly check
 DESTINATION_KEY = "KIT_COLLAB_DESTINATION"
 RUNNING = "en-cours-ou-interrompue"  # derniere.json while a run goes (left by a killed one)
 INTERRUPTED = "interrompue"
@@ -230,10 +232,9 @@ echo "sauvegarde-ok $snap"
 
 def _verify_body() -> str:
     return f"""debut=$(now)
-group=$(( ($(date +%s) / 604800) % {CHECK_GROUPS} + 1 ))
-verified() {{ printf '{{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s/{CHECK_GROUPS}"}}\\n' "$debut" "$1" "$(jstr "$2")" "$group" > "$B/verification.json.tmp"
+verified() {{ printf '{{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s"}}\\n' "$debut" "$1" "$(jstr "$2")" {q(CHECK_SAMPLE)} > "$B/verification.json.tmp"
   mv "$B/verification.json.tmp" "$B/verification.json"; }}
-r check --read-data-subset="$group/{CHECK_GROUPS}" >"$W/check" 2>&1; rc=$?
+r check --read-data-subset={CHECK_SAMPLE} >"$W/check" 2>&1; rc=$?
 if [ "$rc" = 0 ]; then verified true ""; echo verification-ok; exit 0; fi
 classify "$rc" "$W/check"; code=$?
 verified false "$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\\n' ' ')"

@@ -41,6 +41,7 @@ from kit_collab.recipes.load import load_recipes
 
 from . import dockerbed
 from .conftest import require_tool
+from .sshd import keygen
 from .test_deploy import (  # noqa: F401  (fixtures)
     SLUG,
     _connect,
@@ -438,3 +439,50 @@ def test_install_sets_backups_up_then_backup_backups_status_and_check_through_th
     with _connect(sshd, profile, tmp_path) as transport:
         after = backup_op.findings(transport, profile)
     assert after[0].level == "erreur" and "a échoué" in after[0].message
+
+
+@pytest.fixture
+def sftp_destination(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A second real OpenSSH server (the intercommunal NAS), with the SFTP subsystem on."""
+    from . import sshd as sshd_module
+
+    monkeypatch.setattr(sshd_module, "CONFIG",
+                        sshd_module.CONFIG + "Subsystem sftp internal-sftp\n")
+    with sshd_module.running_sshd() as destination:
+        yield destination
+
+
+def test_sftp_destination_with_the_servers_own_key_and_the_recorded_host_key(
+        sshd, server_root, data_root, tmp_path, sftp_destination):
+    folder = tmp_path / "nas" / "depot"
+    folder.parent.mkdir()
+    address = f"root@127.0.0.1:{sftp_destination.port}:{folder}"
+    profile = _with_backups(profile_for(sshd, server_root),
+                            {"type": "sftp", "adresse": address, "pays": "FR"})
+    recipes = load_recipes(data_root)
+    with _connect(sshd, profile, tmp_path) as transport:
+        outcome = deploy.install(transport, profile, recipes, wait_seconds=60)
+        versions = dict(outcome.bundle.recipes)
+        data = {r: d for r, d in changes.data_of(recipes).items() if r in versions}
+        done = apply_backup.setup(transport, profile, apply_backup.plan_for(
+            profile, data, versions), None)
+    secrets = _commune(server_root) / "secrets"
+    assert done.public_key == (secrets / "sauvegarde_ssh.pub").read_text().strip()
+    known = (secrets / "sauvegarde_known_hosts").read_text()
+    assert sftp_destination.host_key.with_suffix(".pub").read_text().split()[1] in known
+    # Not yet authorized on the NAS: unreachable, said in French.
+    with pytest.raises(apply_backup.UnreachableError):
+        _backup(sshd, profile, tmp_path)
+    sftp_destination.authorize("root", secrets / "sauvegarde_ssh")
+    result = _backup(sshd, profile, tmp_path)
+    assert result["ok"], result
+    assert (folder / "config").exists()
+    with _connect(sshd, profile, tmp_path) as transport:
+        assert [s["id"] for s in apply_backup.snapshots(transport, profile)] == [
+            result["snapshot"]]
+    # The NAS's host key changes (a reinstalled machine, or someone in between): refused.
+    sftp_destination.stop()
+    keygen(sftp_destination.host_key, "autre-cle")
+    sftp_destination.start()
+    with pytest.raises(apply_backup.UnreachableError):
+        _backup(sshd, profile, tmp_path)

@@ -34,6 +34,7 @@ import pytest
 from kit_collab.apply import backup as apply_backup
 from kit_collab.apply import deploy
 from kit_collab.operations import backup as backup_op
+from kit_collab.operations.report import QuietReporter
 from kit_collab.plan import changes
 from kit_collab.profile.backup_model import Sauvegardes
 from kit_collab.profile.model import Profile
@@ -277,8 +278,10 @@ def _cmdlines() -> str:
     return "\n".join(out)
 
 
-def test_rest_server_with_credentials_from_the_environment_never_shown_then_unreachable(
-        sshd, server_root, data_root, tmp_path, cli):
+def test_rest_server_with_credentials_typed_once_never_shown_then_unreachable(
+        sshd, server_root, data_root, tmp_path, monkeypatch):
+    for name in ("KIT_COLLAB_REST_USER", "KIT_COLLAB_REST_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     user, password = "mairie", "Mot-De-Passe-REST-9f3k"
     with _rest_server(tmp_path / "rest", user, password) as url:
         profile = _with_backups(profile_for(sshd, server_root),
@@ -289,8 +292,18 @@ def test_rest_server_with_credentials_from_the_environment_never_shown_then_unre
             versions = dict(outcome.bundle.recipes)
             data = {r: d for r, d in changes.data_of(recipes).items() if r in versions}
             plan = apply_backup.plan_for(profile, data, versions)
-            apply_backup.setup(transport, profile, plan, {"KIT_COLLAB_REST_USER": user,
-                                                          "KIT_COLLAB_REST_PASSWORD": password})
+            # Neither the environment nor the server has them: an error finding naming the
+            # variables; then typed once at the prompt.
+            [missing] = backup_op.ensure(transport, profile, recipes, outcome.bundle,
+                                         QuietReporter())
+            assert "identifiants de la destination des sauvegardes absents" in missing.message
+            assert "KIT_COLLAB_REST_USER et KIT_COLLAB_REST_PASSWORD" in missing.fix
+            typed = {"KIT_COLLAB_REST_USER": user, "KIT_COLLAB_REST_PASSWORD": password}
+            asked: list[str] = []
+            assert backup_op.ensure(transport, profile, recipes, outcome.bundle,
+                                    QuietReporter(),
+                                    ask=lambda name: asked.append(name) or typed[name]) == []
+            assert asked == list(typed)
         repo_password = (_commune(server_root) / "secrets" / "restic.pass").read_text().strip()
         seen: list[str] = []
         stop = threading.Event()

@@ -38,10 +38,12 @@ def credentials(kind: str, environ: Mapping[str, str] | None = None) -> dict[str
 
 
 def ensure(transport: Any, profile: Profile, recipes: RecipeSet, bundle: Any,
-           reporter: Reporter, creds: Mapping[str, str] | None = None) -> list[Finding]:
+           reporter: Reporter, creds: Mapping[str, str] | None = None,
+           ask: Callable[[str], str] | None = None) -> list[Finding]:
     """Set up (or refresh) the commune's backups after an install: secrets, script, timers.
-    Nothing without a ``sauvegardes`` section. A failure is an error finding, not a crash:
-    the install itself went through."""
+    Nothing without a ``sauvegardes`` section. Credentials: ``creds``, else the environment,
+    else the ones kept on the server, else typed once (``ask``, on a terminal). A failure is
+    an error finding, not a crash: the install itself went through."""
     from kit_collab.apply import backup as apply_backup
     from kit_collab.plan import changes
 
@@ -54,7 +56,13 @@ def ensure(transport: Any, profile: Profile, recipes: RecipeSet, bundle: Any,
     plan = apply_backup.plan_for(profile, data, versions)
     given = dict(creds) if creds is not None else credentials(section.type)
     try:
-        done = apply_backup.setup(transport, profile, plan, given)
+        try:
+            done = apply_backup.setup(transport, profile, plan, given)
+        except apply_backup.BackupError as exc:
+            if exc.kind != "identifiants" or ask is None:
+                raise
+            typed = {name: ask(name) for name in CREDENTIALS[section.type]}
+            done = apply_backup.setup(transport, profile, plan, typed)
     except apply_backup.BackupError as exc:
         return [Finding(ERROR, "sauvegardes", "installation", exc.message, exc.hint or "")]
     if done.public_key:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class InstallOptions:
     wait: int = 300  # seconds for the services to become healthy
     sheets_dir: Path | None = None  # the agents' sheets; default fiches-<slug> beside profile
     sheets_always: bool = False  # write the sheets even when nothing changed
+    ask_secret: Callable[[str], str] | None = None  # backup credentials typed once (terminal)
 
 
 @dataclass
@@ -61,7 +63,8 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
-    findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)
+    findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter,
+                                 ask=options.ask_secret)
     return _installed(profile, outcome, findings, sheets)
 
 

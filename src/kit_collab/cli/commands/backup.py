@@ -97,3 +97,28 @@ def show(listed: list[dict[str, Any]]) -> None:
                       esc(size_text(s["taille"]) if s["taille"] is not None else "?"),
                       esc(s["release"] or "?"), esc(s["id"]))
     out.print(table)
+
+
+def ask_secret(targets: list[Path], fleet: FleetArgs) -> Any:
+    """For one profile on a terminal, a hidden prompt for a backup credential that neither
+    the environment nor the server has (typed once: the server keeps it); None otherwise."""
+    from kit_collab.cli import session
+
+    if not session.single_target(targets) or fleet.as_json or not session.interactive():
+        return None
+
+    def ask(name: str) -> str:
+        from rich.prompt import Prompt
+
+        from kit_collab.cli.output import err
+
+        label = {"KIT_COLLAB_S3_ACCESS_KEY": tr("Clé d'accès S3", "S3 access key"),
+                 "KIT_COLLAB_S3_SECRET_KEY": tr("Clé secrète S3", "S3 secret key"),
+                 "KIT_COLLAB_REST_USER": tr("Utilisateur du serveur REST", "REST server user"),
+                 "KIT_COLLAB_REST_PASSWORD": tr("Mot de passe du serveur REST",
+                                                "REST server password")}.get(name, name)
+        return str(Prompt.ask(tr(f"{label} (sauvegardes ; gardé sur le serveur, ou "
+                                 f"variable {name})", f"{label} (backups; kept on the "
+                                 f"server, or variable {name})"),
+                              password=True, console=err))
+    return ask

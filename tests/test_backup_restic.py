@@ -499,3 +499,45 @@ def test_sftp_destination_with_the_servers_own_key_and_the_recorded_host_key(
     sftp_destination.start()
     with pytest.raises(apply_backup.UnreachableError):
         _backup(sshd, profile, tmp_path)
+
+
+FAKE_OCC = """#!/bin/sh
+# A stand-in for Nextcloud's `php occ maintenance:mode --on|--off` (nextcloud/server,
+# core/Command/Maintenance/Mode.php): records each switch with the time it happened.
+echo "$3 $(date +%s.%N)" >> /tmp/maintenance.log
+"""
+
+
+def test_maintenance_mode_wraps_the_quiet_part_and_is_turned_off_even_on_failure(
+        sshd, server_root, data_root, tmp_path, monkeypatch):
+    """The registre stand-in plays Nextcloud's part (its recipe marked quiet, a `php` that
+    records the switches); Nextcloud's own occ is exercised by the e2e bed."""
+    from kit_collab.plan import backup as plan_backup
+
+    monkeypatch.setitem(plan_backup.QUIET, "registre", "registre-app")
+    repo = tmp_path / "depot"
+    profile, plan = _installed(sshd, server_root, data_root, tmp_path,
+                               {"type": "disque", "adresse": str(repo)})
+    assert plan.maintenance == ("registre-app",) and plan.quiet_dumps
+    app = dockerbed.container_ids(SLUG)["registre-app"]
+    subprocess.run(["docker", "exec", "-u", "0", "-i", app, "sh", "-c",
+                    "cat > /usr/local/bin/php && chmod 755 /usr/local/bin/php"],
+                   input=FAKE_OCC, text=True, check=True, timeout=60)
+
+    def switches() -> list[str]:
+        log = dockerbed.docker("exec", app, "cat", "/tmp/maintenance.log", check=False)
+        return [line.split()[0] for line in log.stdout.splitlines()]
+
+    assert _backup(sshd, profile, tmp_path)["ok"]
+    assert switches() == ["--on", "--off"]
+    # The database is gone while maintenance mode is on (its dump is in the quiet part):
+    # the backup fails, and maintenance mode is turned off all the same.
+    db = dockerbed.container_ids(SLUG)["registre-db"]
+    dockerbed.docker("stop", "-t", "1", db)
+    try:
+        with pytest.raises(apply_backup.BackupError) as info:
+            _backup(sshd, profile, tmp_path)
+    finally:
+        dockerbed.docker("start", db)
+    assert "dump registre-db" in info.value.message
+    assert switches() == ["--on", "--off", "--on", "--off"]

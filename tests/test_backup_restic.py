@@ -541,3 +541,40 @@ def test_maintenance_mode_wraps_the_quiet_part_and_is_turned_off_even_on_failure
         dockerbed.docker("start", db)
     assert "dump registre-db" in info.value.message
     assert switches() == ["--on", "--off", "--on", "--off"]
+
+
+@pytest.fixture
+def s3_emulator() -> Iterator[str]:
+    """An S3 EMULATOR (moto's server, from PyPI `moto[server]`), not a real object store:
+    it exercises the S3 code path (repository string, keys in the environment), nothing
+    more. Skipped when moto is not installed."""
+    server_module = pytest.importorskip("moto.server")
+    port = _free_port()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}/kit-collab-essai/{SLUG}"
+    finally:
+        server.stop()
+
+
+def test_s3_code_path_against_an_emulator_with_keys_from_the_environment(
+        sshd, server_root, data_root, tmp_path, monkeypatch, s3_emulator):
+    private = "Cle-Secrete-S3-7c1d9e"
+    monkeypatch.setenv("KIT_COLLAB_S3_ACCESS_KEY", "AKIAESSAI")
+    monkeypatch.setenv("KIT_COLLAB_S3_SECRET_KEY", private)
+    profile = _with_backups(profile_for(sshd, server_root),
+                            {"type": "s3", "adresse": s3_emulator, "pays": "FR"})
+    recipes = load_recipes(data_root)
+    with _connect(sshd, profile, tmp_path) as transport:
+        outcome = deploy.install(transport, profile, recipes, wait_seconds=60)
+        assert backup_op.ensure(transport, profile, recipes, outcome.bundle,
+                                QuietReporter()) == []
+    env = (_commune(server_root) / "secrets" / "sauvegarde.env").read_text()
+    assert f"RESTIC_REPOSITORY=s3:{s3_emulator}" in env and private in env
+    result = _backup(sshd, profile, tmp_path)
+    assert result["ok"], result
+    with _connect(sshd, profile, tmp_path) as transport:
+        assert [s["id"] for s in apply_backup.snapshots(transport, profile)] == [
+            result["snapshot"]]
+    assert private not in json.dumps(result)

@@ -136,6 +136,8 @@ def test_backup_to_a_disk_holds_the_dump_the_volume_the_secrets_and_the_release(
     assert first["ok"] is True and first["erreur"] is None and first["snapshot"]
     assert first["release"] == os.readlink(_commune(server_root) / "current").split("/")[1]
     assert progress and progress[-1][1] > 0  # restic's JSON status reached the callback
+    audit = (server_root / "log" / "audit.log").read_text()
+    assert f" commande sauvegarde {first['release']} ok {first['snapshot']}\n" in audit
 
     snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
     assert len(snaps) == 1 and snaps[0]["hostname"] == SLUG

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from kit_collab.apply.scripts.common import commune_dir, compose, q
+from kit_collab.apply.scripts.common import audit_path, commune_dir, compose, q
 from kit_collab.plan.backup import BackupPlan
 
 # Exit codes of sauvegarder.sh and of the scripts below (parsed by parse_failure).
@@ -194,9 +194,12 @@ status() {{ # ok error snapshot added size
 }}
 previous_ok() {{ sed -n 's/.*"derniere_reussie": "\\([^"]*\\)".*/\\1/p' "$B/derniere.json" 2>/dev/null; }}
 last_ok=$(previous_ok)
-fail() {{ rc=${{2:-{FAILED_EXIT}}}; stop; msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\\n' ' ')"
-  status false "$msg" "" 0 0 "$last_ok"; echo "erreur $msg" >&2; exit "$rc"; }}
-interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; exit 130; }}
+A={q(audit_path(root))}
+audit() {{ mkdir -p "${{A%/*}}"; printf '%s %s sauvegarde %s %s\\n' "$(now)" "${{KC_QUI:-minuterie}}" "${{REL:-?}}" "$1" >> "$A"; }}
+fail() {{ rc=${{2:-{FAILED_EXIT}}}; stop
+  msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }}
+interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; audit {INTERRUPTED}; exit 130; }}
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi
@@ -221,6 +224,7 @@ field() {{ sed -n "s/.*\\"$1\\":\\"\\{{0,1\\}}\\([^,}}\\"]*\\).*/\\1/p" "$W/summ
 snap=$(field snapshot_id); added=$(field data_added); size=$(field total_bytes_processed)
 last_ok=$(now)
 status true "" "$snap" "${{added:-0}}" "${{size:-0}}" "$last_ok"
+audit "ok $snap"
 printf '%s\\n' "$(cat "$B/derniere.json")" >> "$B/historique.jsonl"
 if ! r forget --host "$S" --tag kit-collab --group-by host {keep} --prune >/dev/null 2>"$W/err"; then
   echo "nettoyage-echec $(tail -n 1 "$W/err")" >&2
@@ -282,7 +286,7 @@ echo script-installed {q(str(len(text)))}
 def run(root: str, slug: str, action: str = "sauvegarder", progress: bool = False) -> str:
     """Run the commune's backup script now (``KC_PROGRESS=1``: restic's JSON status lines
     on stderr, prefixed ``progres``)."""
-    env = "KC_PROGRESS=1 " if progress else ""
+    env = "KC_QUI=commande " + ("KC_PROGRESS=1 " if progress else "")
     return f"""B={q(commune_dir(root, slug) + "/sauvegarde")}
 [ -x "$B/sauvegarder.sh" ] || {{ echo not-configured; exit 2; }}
 {env}"$B/sauvegarder.sh" {q(action)} </dev/null

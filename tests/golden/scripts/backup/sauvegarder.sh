@@ -58,9 +58,12 @@ status() { # ok error snapshot added size
 }
 previous_ok() { sed -n 's/.*"derniere_reussie": "\([^"]*\)".*/\1/p' "$B/derniere.json" 2>/dev/null; }
 last_ok=$(previous_ok)
-fail() { rc=${2:-1}; stop; msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\n' ' ')"
-  status false "$msg" "" 0 0 "$last_ok"; echo "erreur $msg" >&2; exit "$rc"; }
-interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; exit 130; }
+A=/var/log/kit-collab/audit.log
+audit() { mkdir -p "${A%/*}"; printf '%s %s sauvegarde %s %s\n' "$(now)" "${KC_QUI:-minuterie}" "${REL:-?}" "$1" >> "$A"; }
+fail() { rc=${2:-1}; stop
+  msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }
+interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; audit interrompue; exit 130; }
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi
@@ -91,6 +94,7 @@ field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,}\"]*\).*/\1/p" "$W/summary"; }
 snap=$(field snapshot_id); added=$(field data_added); size=$(field total_bytes_processed)
 last_ok=$(now)
 status true "" "$snap" "${added:-0}" "${size:-0}" "$last_ok"
+audit "ok $snap"
 printf '%s\n' "$(cat "$B/derniere.json")" >> "$B/historique.jsonl"
 if ! r forget --host "$S" --tag kit-collab --group-by host --keep-daily=7 --keep-weekly=4 --keep-monthly=12 --prune >/dev/null 2>"$W/err"; then
   echo "nettoyage-echec $(tail -n 1 "$W/err")" >&2

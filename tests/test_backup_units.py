@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,3 +126,71 @@ def test_no_backup_yet_and_no_section() -> None:
     assert rules.backup_findings(None, None, NOW)[0].level == "erreur"
     assert rules.no_section().level == "avertissement"
     assert "sauvegardes" in rules.no_section().fix
+
+
+# --- on a real systemd (Debian 13's, the e2e bed's server image) -------------------------------
+
+SERVER_IMAGE = "kce2e/server"  # built by tests/e2e/build_images.py
+
+
+def _docker(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, input=stdin,
+                          timeout=120, check=False)
+
+
+@pytest.fixture
+def systemd_server() -> Iterator[str]:
+    """A Debian 13 container booted with systemd as PID 1 (TESTBED.md's flags); skipped when
+    the e2e bed's server image was not built on this machine."""
+    from .conftest import RUN_ID
+    from .e2e.bed import systemd_flags_and_command
+
+    if shutil.which("docker") is None or _docker("image", "inspect", SERVER_IMAGE).returncode:
+        pytest.skip(f"{SERVER_IMAGE} not built (python3 tests/e2e/build_images.py)")
+    flags, command = systemd_flags_and_command()
+    started = _docker("run", "-d", "--name", f"kcbackup-{RUN_ID}-systemd", "--cap-add", "ALL",
+                      "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined",
+                      "--security-opt", "apparmor=unconfined", "--security-opt",
+                      "systempaths=unconfined", "--stop-signal", "SIGRTMIN+3", *flags,
+                      SERVER_IMAGE, *command)
+    assert started.returncode == 0, started.stderr
+    cid = started.stdout.strip()
+    try:
+        for _ in range(100):
+            state = _docker("exec", cid, "systemctl", "is-system-running").stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(0.2)
+        yield cid
+    finally:
+        _docker("rm", "-f", "-v", cid)
+
+
+def test_timers_are_enabled_the_service_runs_the_script_and_remove_takes_them_away(
+        systemd_server: str) -> None:
+    cid = systemd_server
+    root = "/opt/kit-collab"
+    script = f"{root}/communes/{SLUG}/sauvegarde/sauvegarder.sh"
+    fake = f"#!/bin/sh\necho \"$1 $(id -u)\" > {root}/lance-par-systemd\n"
+    made = _docker("exec", "-i", cid, "sh", "-c",
+                   f"mkdir -p {script.rsplit('/', 1)[0]} && cat > {script} && chmod 700 {script}",
+                   stdin=fake)
+    assert made.returncode == 0, made.stderr
+    installed = _docker("exec", "-i", cid, "sh", stdin=backup_units.install(root, SLUG, "02:30"))
+    assert installed.returncode == 0 and "units-installed" in installed.stdout, installed.stderr
+    timers = _docker("exec", cid, "systemctl", "list-timers", "--all", "--no-pager").stdout
+    assert f"kit-collab-sauvegarde-{SLUG}.timer" in timers
+    assert f"kit-collab-sauvegarde-{SLUG}-verification.timer" in timers
+    for unit in (f"kit-collab-sauvegarde-{SLUG}.timer",
+                 f"kit-collab-sauvegarde-{SLUG}-verification.timer"):
+        enabled = _docker("exec", cid, "systemctl", "is-enabled", unit).stdout.strip()
+        assert enabled == "enabled", unit
+    # The nightly service, started as the timer would start it, runs the script as root.
+    fired = _docker("exec", "-i", cid, "sh", stdin=backup_units.trigger(SLUG))
+    assert fired.returncode == 0, fired.stderr
+    ran = _docker("exec", cid, "cat", f"{root}/lance-par-systemd").stdout
+    assert ran == "sauvegarder 0\n"
+    removed = _docker("exec", "-i", cid, "sh", stdin=backup_units.remove(SLUG))
+    assert removed.returncode == 0 and "units-removed" in removed.stdout
+    timers = _docker("exec", cid, "systemctl", "list-timers", "--all", "--no-pager").stdout
+    assert "kit-collab-sauvegarde" not in timers

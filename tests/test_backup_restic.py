@@ -280,6 +280,26 @@ def _cmdlines() -> str:
     return "\n".join(out)
 
 
+@contextlib.contextmanager
+def _watching_cmdlines() -> Iterator[list[str]]:
+    """Every process's command line, read every 50 ms while the block runs."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(_cmdlines())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def test_rest_server_with_credentials_typed_once_never_shown_then_unreachable(
         sshd, server_root, data_root, tmp_path, monkeypatch):
     for name in ("KIT_COLLAB_REST_USER", "KIT_COLLAB_REST_PASSWORD"):
@@ -307,21 +327,8 @@ def test_rest_server_with_credentials_typed_once_never_shown_then_unreachable(
                                     ask=lambda name: asked.append(name) or typed[name]) == []
             assert asked == list(typed)
         repo_password = (_commune(server_root) / "secrets" / "restic.pass").read_text().strip()
-        seen: list[str] = []
-        stop = threading.Event()
-
-        def watch() -> None:
-            while not stop.is_set():
-                seen.append(_cmdlines())
-                time.sleep(0.05)
-
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        try:
+        with _watching_cmdlines() as seen:
             result = _backup(sshd, profile, tmp_path)
-        finally:
-            stop.set()
-            watcher.join()
         assert result["ok"], result
         assert any(f"--host {SLUG}" in s for s in seen)  # the watch did see restic run
         for text in [*seen, json.dumps(result)]:
@@ -341,6 +348,10 @@ def test_rest_server_with_credentials_typed_once_never_shown_then_unreachable(
     assert password not in info.value.message + (info.value.hint or "")
     last = _last(server_root)
     assert last["ok"] is False and password not in json.dumps(last)
+    with _connect(sshd, profile, tmp_path) as transport:
+        found = backup_op.findings(transport, profile)
+    assert found[0].level == "erreur" and "injoignable" in found[0].message
+    assert password not in " ".join(f.message + f.fix for f in found)
 
 
 def _pids_of(word: str) -> list[int]:
@@ -453,7 +464,9 @@ def test_install_sets_backups_up_then_backup_backups_status_and_check_through_th
     assert failed.code != 0 and "sauvegarde" in failed.err, failed.text
     with _connect(sshd, profile, tmp_path) as transport:
         after = backup_op.findings(transport, profile)
-    assert after[0].level == "erreur" and "a échoué" in after[0].message
+    assert [f.level for f in after] == ["erreur", "erreur"], after
+    assert "destination des sauvegardes injoignable" in after[0].message  # probed now
+    assert "la dernière sauvegarde a échoué" in after[1].message
 
 
 @pytest.fixture

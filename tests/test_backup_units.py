@@ -194,3 +194,16 @@ def test_timers_are_enabled_the_service_runs_the_script_and_remove_takes_them_aw
     assert removed.returncode == 0 and "units-removed" in removed.stdout
     timers = _docker("exec", cid, "systemctl", "list-timers", "--all", "--no-pager").stdout
     assert "kit-collab-sauvegarde" not in timers
+
+
+def test_a_destination_probed_now_that_does_not_answer_is_an_error() -> None:
+    from kit_collab.apply.scripts import backup as script
+
+    probe = script.parse_probe("destination-echec 21 dial tcp 127.0.0.1:9: connection refused")
+    assert probe == ("injoignable", "dial tcp 127.0.0.1:9: connection refused")
+    assert script.parse_probe("destination-ok\n") is None
+    [f] = rules.destination_finding(probe)
+    assert f.level == "erreur" and "injoignable : dial tcp" in f.message and "réseau" in f.fix
+    [g] = rules.destination_finding(("mot-de-passe", "wrong password"))
+    assert "fiche de secours" in g.fix
+    assert rules.destination_finding(None) == []

@@ -219,3 +219,11 @@ def _detail(text: str) -> str:
              if line.strip() and not line.startswith(("progres ", "{"))]
     return lines[-1][-300:] if lines else ""
 
+
+def probe(transport: Any, profile: Profile) -> tuple[str, str] | None:
+    """Whether the destination answers now: None, or (failure kind, detail)."""
+    out = run(transport, script.run(profile.serveur.racine, profile.commune.code, "sonder"),
+              timeout=120)
+    if out.code == 2:
+        return None  # not set up yet: the last-backup finding says so
+    return script.parse_probe(redact(out.stdout.decode("utf-8", "replace")))

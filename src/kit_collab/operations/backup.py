@@ -101,14 +101,16 @@ def backups(transport: Any, profile: Profile, reporter: Reporter) -> OperationRe
 
 
 def findings(transport: Any, profile: Profile, now: datetime | None = None) -> list[Finding]:
-    """What ``check`` says about the commune's backups (one more round trip)."""
+    """What ``check`` says about the commune's backups: the destination probed now, the
+    last backup and the last integrity check (two more round trips)."""
     from kit_collab.apply import backup as apply_backup
     from kit_collab.check.rules import backup as rules
 
     if profile.sauvegardes is None:
         return [rules.no_section()]
     last, checked = apply_backup.read_status(transport, profile)
-    return rules.backup_findings(last, checked, now or datetime.now(UTC))
+    return [*rules.destination_finding(apply_backup.probe(transport, profile)),
+            *rules.backup_findings(last, checked, now or datetime.now(UTC))]
 
 
 def last_backup(transport: Any, profile: Profile) -> dict[str, Any] | None:

@@ -250,13 +250,20 @@ def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None
     """``sauvegarder.sh``: ``sauvegarder`` (default) takes one snapshot (dumps, maintenance
     mode around the quiet part, ``derniere.json`` written on success AND failure, an
     interrupted run marked so), then ``forget --prune``; ``verifier`` runs the weekly partial
-    integrity check; ``lister`` prints the snapshots."""
+    integrity check; ``lister`` prints the snapshots; ``sonder`` tells whether the
+    destination answers (``destination-ok`` or ``destination-echec <code> <detail>``)."""
     return f"""{_head(plan, sftp)}case "${{1:-sauvegarder}}" in
   lister)
     out=$(r snapshots --json --host "$S" --tag kit-collab 2>"$W/lerr") || {{
       rc=$?; classify "$rc" "$W/lerr"; code=$?; tail -n 3 "$W/lerr" >&2; exit "$code"; }}
     printf 'snapshots %s\\n' "$out"
     if [ -f "$B/historique.jsonl" ]; then sed 's/^/historique /' "$B/historique.jsonl"; fi
+    exit 0 ;;
+  sonder)
+    r cat config >/dev/null 2>"$W/serr"; rc=$?
+    if [ "$rc" = 0 ]; then echo destination-ok; exit 0; fi
+    classify "$rc" "$W/serr"; code=$?
+    printf 'destination-echec %s %s\\n' "$code" "$(tail -n 1 "$W/serr" | sed 's#://[^/@ ]*@#://***@#g')"
     exit 0 ;;
   verifier)
     exec 9>"$B/.verrou"
@@ -265,7 +272,7 @@ def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None
   sauvegarder)
     exec 9>"$B/.verrou"
     if ! flock -n 9; then echo "sauvegarde-en-cours" >&2; exit {BUSY_EXIT}; fi ;;
-  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister]" >&2; exit 2 ;;
+  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister|sonder]" >&2; exit 2 ;;
 esac
 {_run_body(plan, root)}"""
 
@@ -363,3 +370,14 @@ def parse_progress(line: bytes | str) -> tuple[int, int] | None:
 def failure(code: int) -> str | None:
     """The kind of a failure from the exit code (None when it is not one we name)."""
     return ERRORS.get(code)
+
+
+def parse_probe(output: str) -> tuple[str, str] | None:
+    """(failure kind, restic's last words) from ``sonder``; None when the destination
+    answered (or the script is not there yet)."""
+    for line in output.splitlines():
+        if line.startswith("destination-echec "):
+            _marker, code, *rest = line.split(" ", 2)
+            kind = ERRORS.get(int(code)) if code.isdigit() else None
+            return kind or "echec", rest[0] if rest else ""
+    return None

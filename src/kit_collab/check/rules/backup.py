@@ -113,3 +113,21 @@ def _check_findings(checked: Mapping[str, Any] | None, now: datetime) -> list[Fi
                          tr("vérifiez la minuterie de vérification sur le serveur",
                             "check the verification timer on the server"))]
     return []
+
+
+def destination_finding(failure: tuple[str, str] | None) -> list[Finding]:
+    """The destination probed now (``sauvegarder.sh sonder``): an error when it does not
+    answer, nothing when it does."""
+    if failure is None:
+        return []
+    kind, detail = failure
+    if kind == "mot-de-passe":
+        return [_finding(ERROR, tr(f"mot de passe du dépôt de sauvegarde refusé : {detail}",
+                                   f"backup repository password refused: {detail}"),
+                         tr("remettez secrets/restic.pass depuis la fiche de secours",
+                            "put secrets/restic.pass back from the recovery sheet"))]
+    return [_finding(ERROR, tr(f"destination des sauvegardes injoignable : {detail}",
+                               f"backup destination unreachable: {detail}"),
+                     tr("vérifiez l'adresse, le réseau et les identifiants de la destination, "
+                        "puis lancez « kit-collab backup »", "check the destination's address, "
+                        "network and credentials, then run 'kit-collab backup'"))]

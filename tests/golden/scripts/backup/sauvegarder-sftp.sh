@@ -29,6 +29,12 @@ case "${1:-sauvegarder}" in
     printf 'snapshots %s\n' "$out"
     if [ -f "$B/historique.jsonl" ]; then sed 's/^/historique /' "$B/historique.jsonl"; fi
     exit 0 ;;
+  sonder)
+    r cat config >/dev/null 2>"$W/serr"; rc=$?
+    if [ "$rc" = 0 ]; then echo destination-ok; exit 0; fi
+    classify "$rc" "$W/serr"; code=$?
+    printf 'destination-echec %s %s\n' "$code" "$(tail -n 1 "$W/serr" | sed 's#://[^/@ ]*@#://***@#g')"
+    exit 0 ;;
   verifier)
     exec 9>"$B/.verrou"
     if ! flock -w 7200 9; then echo "sauvegarde-en-cours" >&2; exit 24; fi
@@ -44,7 +50,7 @@ echo "verification-echec"; tail -n 5 "$W/check" >&2; exit "$code"
   sauvegarder)
     exec 9>"$B/.verrou"
     if ! flock -n 9; then echo "sauvegarde-en-cours" >&2; exit 24; fi ;;
-  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister]" >&2; exit 2 ;;
+  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister|sonder]" >&2; exit 2 ;;
 esac
 maint=0; REL=""; debut=$(now); t0=$(date +%s)
 stop() { if [ "$maint" = 1 ]; then maint=0

@@ -364,8 +364,13 @@ def _pids_of(word: str) -> list[int]:
     return pids
 
 
+@pytest.mark.parametrize(("how", "left"), [("kill", "en-cours-ou-interrompue"),
+                                           ("term", "interrompue")])
 def test_backup_killed_mid_run_keeps_earlier_snapshots_and_the_next_run_completes(
-        sshd, server_root, data_root, tmp_path):
+        sshd, server_root, data_root, tmp_path, how, left):
+    """kill: the machine stops dead (SIGKILL to the script and restic); term: the
+    connection's guard or systemd stops the run (TERM to its process group): the script
+    says "interrompue" itself."""
     repo = tmp_path / "depot"
     profile, _plan = _installed(sshd, server_root, data_root, tmp_path,
                                 {"type": "disque", "adresse": str(repo)})
@@ -390,12 +395,15 @@ def test_backup_killed_mid_run_keeps_earlier_snapshots_and_the_next_run_complete
             for p in _pids_of(f"--host\0{SLUG}")):
         time.sleep(0.05)
     time.sleep(0.5)  # restic is uploading
-    for pid in _pids_of(script) + _pids_of(f"--host\0{SLUG}"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    if how == "term":
+        os.killpg(os.getpgid(_pids_of(script)[0]), signal.SIGTERM)
+    else:
+        for pid in _pids_of(script) + _pids_of(f"--host\0{SLUG}"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     runner.join(timeout=120)
     assert failed, "the killed backup must not be reported as done"
-    assert _last(server_root)["erreur"] == "en-cours-ou-interrompue"
+    assert _last(server_root)["erreur"] == left
     snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
     assert [s["short_id"] for s in snaps] == [first["snapshot"]]
     again = _backup(sshd, profile, tmp_path)

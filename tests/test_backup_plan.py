@@ -198,6 +198,7 @@ def test_status_files_and_progress_lines_are_parsed() -> None:
     assert script.parse_progress("autre chose") is None
     assert script.failure(script.WRONG_PASSWORD_EXIT) == "mot-de-passe"
     assert script.failure(1) is None
+    assert script.failure(-1) == script.failure(143) == "interrompue"  # stopped by a signal
 
 
 def test_credentials_come_from_the_environment_only_when_all_are_there() -> None:

@@ -403,6 +403,10 @@ def test_backup_killed_mid_run_keeps_earlier_snapshots_and_the_next_run_complete
                 os.kill(pid, signal.SIGKILL)
     runner.join(timeout=120)
     assert failed, "the killed backup must not be reported as done"
+    if how == "term":
+        error = failed[0]
+        assert isinstance(error, apply_backup.BackupError) and error.kind == "interrompue"
+        assert "sauvegarde interrompue" in error.message and "intactes" in (error.hint or "")
     assert _last(server_root)["erreur"] == left
     snaps = json.loads(_restic(server_root, str(repo), "snapshots", "--json").stdout)
     assert [s["short_id"] for s in snaps] == [first["snapshot"]]

@@ -63,6 +63,11 @@ def messages(kind: str, where: str) -> tuple[str, str]:
                            f"the repository is busy with another restic operation ({where})"),
                         tr("attendez la fin de l'autre opération, puis relancez",
                            "wait for the other operation to end, then run again")),
+        "interrompue": (tr(f"sauvegarde interrompue ({where})", f"backup interrupted ({where})"),
+                        tr("les sauvegardes précédentes sont intactes : relancez « kit-collab "
+                           "backup », la suivante reprend les données déjà envoyées",
+                           "earlier backups are intact: run 'kit-collab backup' again, the "
+                           "next one reuses the data already sent")),
         "en-cours": (tr("une sauvegarde de cette commune est déjà en cours",
                         "a backup of this commune is already running"),
                      tr("attendez qu'elle se termine", "wait for it to finish")),

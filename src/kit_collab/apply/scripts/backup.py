@@ -43,7 +43,8 @@ CREDENTIALS_EXIT = 25  # no credentials on the server for this destination
 FAILED_EXIT = 1
 ERRORS = {WRONG_PASSWORD_EXIT: "mot-de-passe", UNREACHABLE_EXIT: "injoignable",
           FULL_EXIT: "pleine", LOCKED_EXIT: "verrouillee", BUSY_EXIT: "en-cours",
-          CREDENTIALS_EXIT: "identifiants"}
+          CREDENTIALS_EXIT: "identifiants", 130: "interrompue", 137: "interrompue",
+          143: "interrompue"}  # stopped by a signal (INT, KILL, TERM)
 SCRIPT = "sauvegarde/sauvegarder.sh"
 LAST = "sauvegarde/derniere.json"
 CHECKED = "sauvegarde/verification.json"
@@ -368,7 +369,10 @@ def parse_progress(line: bytes | str) -> tuple[int, int] | None:
 
 
 def failure(code: int) -> str | None:
-    """The kind of a failure from the exit code (None when it is not one we name)."""
+    """The kind of a failure from the exit code (None when it is not one we name). A run
+    stopped by a signal (128 + n, or no exit status at all: -1) was interrupted."""
+    if code < 0 or code > 128:
+        return ERRORS.get(code, "interrompue")
     return ERRORS.get(code)
 
 

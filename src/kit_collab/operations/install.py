@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
+from kit_collab.operations import backup as backup_op
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
 from kit_collab.profile.model import Profile
@@ -26,6 +28,7 @@ class InstallOptions:
     sheets_dir: Path | None = None  # the agents' sheets; default fiches-<slug> beside profile
     sheets_always: bool = False  # write the sheets even when nothing changed
     without_backup: bool = False  # --sans-sauvegarde (written to the audit log and said)
+    ask_secret: Callable[[str], str] | None = None  # backup credentials typed once (terminal)
 
 
 @dataclass
@@ -72,6 +75,8 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
+    findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter,
+                                 ask=options.ask_secret)
     return _installed(profile, outcome, findings, sheets)
 
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from kit_collab.i18n import tr
 from kit_collab.profile.mail_model import Messagerie
+from kit_collab.profile.backup_model import Sauvegardes
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
 EU_EEA = frozenset((
@@ -372,6 +373,7 @@ class Profile(_Strict):
     assistance: Assistance | None = Field(None, description="Assistance des agents : nom, "
                                           "téléphone, e-mail, imprimés sur chaque fiche.")
     messagerie: Messagerie | None = Field(None, description="Relais d'envoi des e-mails.")
+    sauvegardes: Sauvegardes | None = Field(None, description="Sauvegardes de nuit (restic).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

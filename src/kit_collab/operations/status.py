@@ -7,8 +7,8 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.i18n import tr
-from kit_collab.operations import updates
 from kit_collab.operations import backup as backup_op
+from kit_collab.operations import updates
 from kit_collab.operations.report import FAILED, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from kit_collab.i18n import tr
-from kit_collab.profile.mail_model import Messagerie
 from kit_collab.profile.backup_model import Sauvegardes
+from kit_collab.profile.mail_model import Messagerie
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
 EU_EEA = frozenset((

@@ -139,7 +139,7 @@ def test_bootstrap_installs_docker_and_compose_from_debian_13s_own_packages(
     ran = _run_packages(tmp_path, "debian 13")
     assert ran.code == 0, ran.out
     assert _installed(ran.calls) == ["install -y -q docker.io docker-compose "
-                                     "unattended-upgrades"]
+                                     "unattended-upgrades restic curl"]
     assert "apt-get update -q" in ran.calls
     assert "systemctl enable --now docker.service" in ran.calls  # systemd brings it back
     assert not [c for c in ran.calls if c.startswith("service ")]
@@ -149,7 +149,7 @@ def test_bootstrap_installs_compose_v2_package_on_ubuntu_24_04(tmp_path: Path) -
     ran = _run_packages(tmp_path, "ubuntu 24.04")
     assert ran.code == 0, ran.out
     assert _installed(ran.calls) == ["install -y -q docker.io docker-compose-v2 "
-                                     "unattended-upgrades"]
+                                     "unattended-upgrades restic curl"]
 
 
 def test_bootstrap_refuses_other_ubuntu_releases(tmp_path: Path) -> None:
@@ -167,8 +167,11 @@ def test_bootstrap_without_systemd_starts_the_engine_once(tmp_path: Path) -> Non
 
 def test_bootstrap_script_names_no_third_party_repository() -> None:
     script = bootstrap.bootstrap("/opt/kit-collab", "1", 22, [], None)
-    for word in ("docker-ce", "docker-compose-plugin", "download.docker", "curl", "pip"):
+    for word in ("docker-ce", "docker-compose-plugin", "download.docker", "pip", "| sh",
+                 "curl -", "curl http"):
         assert word not in script
+    # Debian's own curl package is installed (the mail relay probe), never used to fetch
+    assert 'need="$need curl"' in script
 
 
 # ---------------------------------------------------------------------------------------------

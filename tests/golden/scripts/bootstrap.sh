@@ -11,6 +11,7 @@ docker compose version >/dev/null 2>&1 || need="$need $cp"
 command -v ufw >/dev/null || need="$need ufw"
 dpkg -s unattended-upgrades >/dev/null 2>&1 || need="$need unattended-upgrades"
 command -v restic >/dev/null || need="$need restic"  # backups (apply/scripts/backup.py)
+command -v curl >/dev/null || need="$need curl"  # the mail relay probe (apply/scripts/mail.py)
 # shellcheck disable=SC2086  # $need is a list of package names, split on purpose
 if [ -n "$need" ]; then apt-get update -q && apt-get install -y -q $need; fi
 if [ -d /run/systemd/system ]; then

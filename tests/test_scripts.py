@@ -27,6 +27,7 @@ from kit_collab.apply.scripts import (
     probes,
     release,
     remove,
+    restore,
     snapshot,
     state,
     sudo,
@@ -73,6 +74,13 @@ def _apply_accounts() -> str:
 
 SAVED = (Saved("nextcloud", "nextcloud", ("nextcloud_html",)),
          Saved("nextcloud", "nextcloud-db", (), "nextcloud", "nextcloud", "nextcloud_db"))
+
+
+SNAP = restore.Snap("abcdef0123456789" * 4, "abcdef01", "2026-01-01T02:30:00Z",
+                    ("kit-collab", f"commune={SLUG}", "release=r-1"),
+                    (f"{ROOT}/communes/{SLUG}/sauvegarde/staging/postgres",
+                     f"/var/lib/docker/volumes/{SLUG}_nextcloud_html/_data",
+                     f"{ROOT}/communes/{SLUG}/secrets"))
 
 
 def _task(user: str | None) -> Task:
@@ -142,6 +150,15 @@ CASES: dict[str, Callable[[], str]] = {
     "snapshot-read": lambda: snapshot.read(ROOT, SLUG, "r-2"),
     "snapshot-restore": lambda: snapshot.restore(ROOT, SLUG, "r-2", "r-1", SAVED),
     "snapshot-prune": lambda: snapshot.prune(ROOT, SLUG, "r-2"),
+    "restore-probe": lambda: restore.probe(ROOT, SLUG),
+    "restore-settings": lambda: restore.settings(ROOT, SLUG),
+    "restore-files-safety": lambda: restore.files(
+        ROOT, SLUG, SNAP, lock.lock_lines("moi restore r-1", None), SAVED),
+    "restore-files-new-server": lambda: restore.files(
+        ROOT, SLUG, SNAP, lock.lock_lines(HOSTILE, None), None, new=True),
+    "restore-data": lambda: restore.data(ROOT, SLUG, SNAP, lock.lock_lines("moi", None), SAVED),
+    "restore-finish": lambda: restore.finish(ROOT, SLUG, HOSTILE),
+    "restore-read-password": lambda: restore.read_password(ROOT, SLUG),
 }
 
 

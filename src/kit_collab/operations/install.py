@@ -14,6 +14,7 @@ from kit_collab.check.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
+from kit_collab.operations.sheets import recovery_beside
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -54,6 +55,8 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
         sheets = ""
         if outcome.applied or options.sheets_always:
             sheets = write_sheets(profile_path, profile, outcome, options.sheets_dir)
+            sheets = " ".join(s for s in (sheets, recovery_beside(
+                transport, profile, profile_path, options.sheets_dir)) if s)
         if outcome.applied:
             interrupt.check("sante", profile.commune.code)
     findings: list[Finding] = []

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from kit_collab.i18n import tr
+from kit_collab.profile.backup_model import Sauvegardes
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
 EU_EEA = frozenset((
@@ -370,6 +371,7 @@ class Profile(_Strict):
     utilisateurs: list[Utilisateur] = Field(default_factory=list)
     assistance: Assistance | None = Field(None, description="Assistance des agents : nom, "
                                           "téléphone, e-mail, imprimés sur chaque fiche.")
+    sauvegardes: Sauvegardes | None = Field(None, description="Sauvegardes de nuit (restic).")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

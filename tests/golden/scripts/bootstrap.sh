@@ -10,6 +10,7 @@ command -v docker >/dev/null || need="$need docker.io"
 docker compose version >/dev/null 2>&1 || need="$need $cp"
 command -v ufw >/dev/null || need="$need ufw"
 dpkg -s unattended-upgrades >/dev/null 2>&1 || need="$need unattended-upgrades"
+command -v restic >/dev/null || need="$need restic"  # backups (apply/scripts/backup.py)
 # shellcheck disable=SC2086  # $need is a list of package names, split on purpose
 if [ -n "$need" ]; then apt-get update -q && apt-get install -y -q $need; fi
 if [ -d /run/systemd/system ]; then

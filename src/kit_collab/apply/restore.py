@@ -7,14 +7,13 @@ destination's credentials) travel in a tar on the script's stdin, never on a com
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from kit_collab.apply.lock import audit_line, lock_info, lock_result
 from kit_collab.apply.runner import check, run
+from kit_collab.apply.scripts import backup as backup_script
 from kit_collab.apply.scripts import lock as lock_script
 from kit_collab.apply.scripts import release as release_script
 from kit_collab.apply.scripts import restore as script
@@ -22,6 +21,7 @@ from kit_collab.apply.scripts.common import commune_dir
 from kit_collab.errors import ConnectError, DeployError, InputError, KitCollabError, LockError
 from kit_collab.i18n import tr
 from kit_collab.plan.changes import Saved
+from kit_collab.profile.backup_model import sftp_parts
 from kit_collab.profile.model import Profile
 from kit_collab.redact import remember
 
@@ -40,29 +40,24 @@ class Destination:
     credentials: Mapping[str, str] | None = None  # KIT_COLLAB_* name -> value
 
     def env_file(self, secrets_dir: str) -> str:
-        """``sauvegarde.env``: KEY='value' lines the server's scripts load with ``set -a``."""
-        creds = dict(self.credentials or {})
-        lines = {"RESTIC_REPOSITORY": self._with_user(creds),
-                 "RESTIC_PASSWORD_FILE": f"{secrets_dir}/restic.pass"}
-        if self.kind == "s3":
-            lines["AWS_ACCESS_KEY_ID"] = creds.get("KIT_COLLAB_S3_ACCESS_KEY", "")
-            lines["AWS_SECRET_ACCESS_KEY"] = creds.get("KIT_COLLAB_S3_SECRET_KEY", "")
-        return "".join(f"{k}={shlex.quote(v)}\n" for k, v in lines.items())
+        """``sauvegarde.env`` as the backup side writes it (apply/scripts/backup.py)."""
+        return backup_script.env_file(secrets_dir, self.kind, self.repository,
+                                      dict(self.credentials or {}))
 
-    def _with_user(self, creds: Mapping[str, str]) -> str:
-        """REST credentials go in the repository URL (restic doc/030_preparing_a_new_repo.rst,
-        "REST Server": ``rest:https://user:pass@host:8000/``), percent-encoded."""
-        user, password = creds.get("KIT_COLLAB_REST_USER"), creds.get("KIT_COLLAB_REST_PASSWORD")
-        if self.kind != "rest" or not user:
-            return self.repository
-        parts = urlsplit(self.repository.removeprefix("rest:"))
-        netloc = f"{quote(user, safe='')}:{quote(password or '', safe='')}@{parts.netloc}"
-        return "rest:" + urlunsplit(parts._replace(netloc=netloc))
+
+def sftp_of(profile: Profile) -> script.Sftp:
+    """(user, host, port) of the profile's SFTP destination; None for the other kinds."""
+    section = profile.sauvegardes
+    if section is None or section.type != "sftp":
+        return None
+    user, host, port, _path = sftp_parts(section.adresse)
+    return user, host, port
 
 
 def probe(transport: Any, profile: Profile) -> Probe:
     """The server's side of a restore: its release, a restore under way, the snapshots."""
-    result = run(transport, script.probe(profile.serveur.racine, profile.commune.code),
+    result = run(transport, script.probe(profile.serveur.racine, profile.commune.code,
+                                           sftp_of(profile)),
                  timeout=600)
     return script.parse_probe(result.code, result.stdout.decode("utf-8", "replace"))
 
@@ -79,12 +74,31 @@ def write_settings(transport: Any, profile: Profile, destination: Destination) -
              "recording the backup settings"))
 
 
+def sftp_key(transport: Any, profile: Profile) -> str:
+    """On a new server, the SFTP key pair drawn and the destination's host key recorded (the
+    backup side's own step); returns the public key the destination must authorize."""
+    sftp = sftp_of(profile)
+    section = profile.sauvegardes
+    if sftp is None or section is None:
+        return ""
+    result = run(transport, backup_script.configure(
+        profile.serveur.racine, profile.commune.code, "sftp", section.repository, sftp),
+        stdin=b"", timeout=120)
+    out = result.stdout.decode("utf-8", "replace")
+    if result.code != 0:
+        raise failure(script.UNREACHABLE if result.code == backup_script.UNREACHABLE_EXIT
+                      else script.FAILED, profile, check_text(result, "ssh-keyscan"))
+    return next((line.removeprefix("cle-publique ") for line in out.splitlines()
+                 if line.startswith("cle-publique ")), "")
+
+
 def restore_files(transport: Any, profile: Profile, snap: Snap,
                   safety: Sequence[Saved] | None, new: bool) -> None:
     """Round 2: safety snapshot when asked, services stopped, secrets, state and release."""
     root, slug = profile.serveur.racine, profile.commune.code
     lock = lock_script.lock_lines(lock_info("restore", snap.release), None)
-    result = run(transport, script.files(root, slug, snap, lock, safety, new), timeout=6 * 3600)
+    result = run(transport, script.files(root, slug, snap, lock, safety, new,
+                                             sftp_of(profile)), timeout=6 * 3600)
     _checked(result, profile, tr("la restauration des fichiers de la commune",
                                  "restoring the commune's files"))
 
@@ -93,7 +107,8 @@ def restore_data(transport: Any, profile: Profile, snap: Snap, saved: Sequence[S
     """Round 3: the volumes, the databases, the services started."""
     root, slug = profile.serveur.racine, profile.commune.code
     lock = lock_script.lock_lines(lock_info("restore", snap.release), None)
-    result = run(transport, script.data(root, slug, snap, lock, saved), timeout=12 * 3600)
+    result = run(transport, script.data(root, slug, snap, lock, saved, sftp_of(profile)),
+                 timeout=12 * 3600)
     _checked(result, profile, tr("la restauration des données", "restoring the data"))
 
 
@@ -131,7 +146,7 @@ def check_text(result: Any, what: str) -> str:
 
 def failure(kind: str, profile: Profile, detail: str = "") -> KitCollabError:
     """A restic failure as one French sentence and its fix."""
-    where = getattr(getattr(profile, "sauvegardes", None), "adresse", "") or "?"
+    where = profile.sauvegardes.adresse if profile.sauvegardes else "?"
     if kind == script.PASSWORD:
         return InputError(tr("mot de passe du dépôt de sauvegarde incorrect",
                              "wrong backup repository password"),
@@ -152,12 +167,17 @@ def failure(kind: str, profile: Profile, detail: str = "") -> KitCollabError:
                          hint=tr("attendez sa fin, puis relancez la restauration",
                                  "wait for it to end, then run the restore again"))
     if kind == script.UNREACHABLE:
+        key = (f"{commune_dir(profile.serveur.racine, profile.commune.code)}/secrets/"
+               "sauvegarde_ssh.pub")
+        sftp = tr(f" ; SFTP : la destination doit autoriser la clé publique du serveur ({key})",
+                  f"; SFTP: the destination must authorize the server's public key ({key})")
         return ConnectError(tr(f"destination des sauvegardes injoignable depuis le serveur : "
                                f"{where}", f"backup destination unreachable from the "
                                f"server: {where}"),
                             hint=tr("vérifiez le réseau du serveur, l'adresse et les accès de "
                                     "la destination", "check the server's network, the "
-                                    "destination's address and credentials"))
+                                    "destination's address and credentials")
+                            + (sftp if sftp_of(profile) else ""))
     if kind == script.NO_RESTIC:
         return DeployError(tr("restic est absent du serveur et n'a pas pu être installé",
                               "restic is missing on the server and could not be installed"),

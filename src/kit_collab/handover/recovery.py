@@ -14,17 +14,15 @@ from typing import Any
 from kit_collab.errors import RenderError
 from kit_collab.handover.sheets import _environment, _private_folder, _write_private
 from kit_collab.i18n import tr
+from kit_collab.profile.backup_model import CREDENTIALS
 from kit_collab.profile.model import Profile
 from kit_collab.redact import remember
 
 RECOVERY = "fiche-de-secours.html"
-# The destination's own credentials: typed on the new server, never printed on the sheet.
-CREDENTIAL_NAMES = {"s3": ("KIT_COLLAB_S3_ACCESS_KEY", "KIT_COLLAB_S3_SECRET_KEY"),
-                    "rest": ("KIT_COLLAB_REST_USER", "KIT_COLLAB_REST_PASSWORD")}
 
 
 def _context(profile: Profile, password: str) -> dict[str, Any]:
-    section: Any = getattr(profile, "sauvegardes", None)
+    section = profile.sauvegardes
     if section is None:
         raise RenderError(tr("pas de section « sauvegardes: » : pas de fiche de secours",
                              "no 'sauvegardes:' section: no recovery sheet"))
@@ -35,7 +33,7 @@ def _context(profile: Profile, password: str) -> dict[str, Any]:
         "serveur": {"hote": profile.serveur.hote},
         "sauvegarde": {"type": section.type, "adresse": section.adresse,
                        "mot_de_passe": password,
-                       "identifiants": list(CREDENTIAL_NAMES.get(section.type, ()))},
+                       "identifiants": list(CREDENTIALS.get(section.type, ()))},
         "assistance": profile.assistance.model_dump() if profile.assistance else None,
     }
 

@@ -31,15 +31,11 @@ from kit_collab.errors import InputError
 from kit_collab.i18n import tr
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.plan.changes import Saved, data_of
+from kit_collab.profile.backup_model import CREDENTIALS
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
 PASSWORD_ENV = "KIT_COLLAB_RESTIC_PASSWORD"  # noqa: S105 (a variable's name)
-# What each kind of destination needs from the environment or a prompt (the backup contract).
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "s3": ("KIT_COLLAB_S3_ACCESS_KEY", "KIT_COLLAB_S3_SECRET_KEY"),
-    "rest": ("KIT_COLLAB_REST_USER", "KIT_COLLAB_REST_PASSWORD"),
-}
 Ask = Callable[[str, bool], str]  # (question, secret) -> answer
 Confirm = Callable[[str], bool]
 
@@ -74,7 +70,7 @@ class _Phases:
 
 
 def _section(profile: Profile) -> Any:
-    section = getattr(profile, "sauvegardes", None)
+    section = profile.sauvegardes
     if section is None:
         raise InputError(tr("le profil n'a pas de section « sauvegardes: » : kit-collab ne "
                             "sait pas où lire les sauvegardes",
@@ -126,6 +122,12 @@ def restore(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
         if not found.settings:
             _section(profile)
             steps.write_settings(transport, profile, destination(profile, ask))
+            key = steps.sftp_key(transport, profile)
+            if key:
+                reporter.step(tr(f"Clé publique du serveur, à autoriser sur la destination "
+                                 f"SFTP (authorized_keys) : {key}", f"The server's public key, "
+                                 f"to authorize on the SFTP destination (authorized_keys): "
+                                 f"{key}"))
             found = steps.probe(transport, profile)
         if found.failure:
             raise steps.failure(found.failure, profile)

@@ -84,7 +84,7 @@ def recovery_sheet(transport: Any, profile: Profile, folder: Path) -> str:
     from kit_collab.apply.restore import read_password
     from kit_collab.handover.recovery import write_recovery
 
-    if getattr(profile, "sauvegardes", None) is None:
+    if profile.sauvegardes is None:
         return ""
     password = read_password(transport, profile)
     if not password:

@@ -1,7 +1,7 @@
 # shellcheck disable=SC2034  # not every round uses every name
 set -eu
 umask 077
-C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"
+C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"; K="$C/secrets"
 mkdir -p "$C"
 if ! mkdir "$C/.lock" 2>/dev/null; then
   if [ -s "$C/.lock/info" ]; then cat "$C/.lock/info"; else echo 'verrou sans détails'; fi
@@ -12,11 +12,13 @@ if ! { printf '%s\n' moi > "$C/.lock/info.nouveau" \
   rm -rf "$C/.lock"; exit 1
 fi
 trap 'rm -rf "$C/.lock"' EXIT
-[ -s "$C/secrets/sauvegarde.env" ] || { echo no-settings; exit 21; }
+[ -s "$K/sauvegarde.env" ] || { echo no-settings; exit 21; }
 set -a
 # shellcheck disable=SC1091  # the server's own file, written by kit-collab
-. "$C/secrets/sauvegarde.env"
+. "$K/sauvegarde.env"
 set +a
+unset KIT_COLLAB_DESTINATION
+r() { restic "$@"; }
 [ -f "$C/current/compose.yaml" ] || { echo "no-current"; exit 1; }
 F="$R"/opt/kit-collab/communes/saint-essai-fr/sauvegarde/staging
 back() { docker compose -p "$S" -f "$C/current/compose.yaml" "$@"; }
@@ -31,7 +33,7 @@ if ! docker volume inspect "${S}_"nextcloud_html >/dev/null 2>&1; then
 fi
 m=$(docker volume inspect --format '{{.Mountpoint}}' "${S}_"nextcloud_html)
 find "$m" -mindepth 1 -delete
-rc=0; restic restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789:/var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data --target "$m" 2>"$C/.restic-err" || rc=$?
+rc=0; r restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789:/var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data --target "$m" 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo 'restic-failed volume nextcloud_html' "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit 22

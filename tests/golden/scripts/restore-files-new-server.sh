@@ -1,7 +1,7 @@
 # shellcheck disable=SC2034  # not every round uses every name
 set -eu
 umask 077
-C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"
+C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"; K="$C/secrets"
 mkdir -p "$C"
 if ! mkdir "$C/.lock" 2>/dev/null; then
   if [ -s "$C/.lock/info" ]; then cat "$C/.lock/info"; else echo 'verrou sans détails'; fi
@@ -18,15 +18,17 @@ if ! command -v restic >/dev/null; then
          && DEBIAN_FRONTEND=noninteractive apt-get install -y -q restic >/dev/null 2>&1; } \
     || { echo no-restic; exit 20; }
 fi
-[ -s "$C/secrets/sauvegarde.env" ] || { echo no-settings; exit 21; }
+[ -s "$K/sauvegarde.env" ] || { echo no-settings; exit 21; }
 set -a
 # shellcheck disable=SC1091  # the server's own file, written by kit-collab
-. "$C/secrets/sauvegarde.env"
+. "$K/sauvegarde.env"
 set +a
+unset KIT_COLLAB_DESTINATION
+r() { restic "$@"; }
 printf '%s\n' '{"nouveau_serveur": "oui", "release": "r-1", "snapshot": "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"}' > "$C/restauration.json.nouveau"
 mv -f "$C/restauration.json.nouveau" "$C/restauration.json"
 rm -rf "$R"; mkdir -p "$R"
-rc=0; restic restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 --target "$R" --exclude /var/lib/docker/volumes 2>"$C/.restic-err" || rc=$?
+rc=0; r restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 --target "$R" --exclude /var/lib/docker/volumes 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo 'restic-failed files' "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit 22

@@ -1,7 +1,7 @@
 # shellcheck disable=SC2034  # not every round uses every name
 set -eu
 umask 077
-C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"
+C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"; K="$C/secrets"
 mkdir -p "$C"
 if ! mkdir "$C/.lock" 2>/dev/null; then
   if [ -s "$C/.lock/info" ]; then cat "$C/.lock/info"; else echo 'verrou sans détails'; fi
@@ -18,11 +18,13 @@ if ! command -v restic >/dev/null; then
          && DEBIAN_FRONTEND=noninteractive apt-get install -y -q restic >/dev/null 2>&1; } \
     || { echo no-restic; exit 20; }
 fi
-[ -s "$C/secrets/sauvegarde.env" ] || { echo no-settings; exit 21; }
+[ -s "$K/sauvegarde.env" ] || { echo no-settings; exit 21; }
 set -a
 # shellcheck disable=SC1091  # the server's own file, written by kit-collab
-. "$C/secrets/sauvegarde.env"
+. "$K/sauvegarde.env"
 set +a
+unset KIT_COLLAB_DESTINATION
+r() { restic "$@"; }
 D="$C/sauvegarde/staging/postgres"; mkdir -p "$D"
 if [ -n "$(docker ps -q --filter volume="${S}_"nextcloud_db)" ]; then
   docker compose -p "$S" -f "$C/current/compose.yaml" exec -T nextcloud-db pg_dump --no-password -U nextcloud -d nextcloud </dev/null > "$D/"nextcloud-db.sql
@@ -33,7 +35,7 @@ set -- "$C/secrets" "$C/sauvegarde/staging"
 for v in $(docker volume ls -q --filter "label=com.docker.compose.project=$S"); do
   set -- "$@" "$(docker volume inspect --format '{{.Mountpoint}}' "$v")"
 done
-rc=0; restic backup --quiet --host "$S" --tag avant-restauration --tag "commune=$S" "$@" 2>"$C/.restic-err" || rc=$?
+rc=0; r backup --quiet --host "$S" --tag avant-restauration --tag "commune=$S" "$@" 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo 'restic-failed safety' "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit 22
@@ -43,7 +45,7 @@ echo safety-taken
 printf '%s\n' '{"nouveau_serveur": "non", "release": "r-1", "snapshot": "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"}' > "$C/restauration.json.nouveau"
 mv -f "$C/restauration.json.nouveau" "$C/restauration.json"
 rm -rf "$R"; mkdir -p "$R"
-rc=0; restic restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 --target "$R" --exclude /var/lib/docker/volumes 2>"$C/.restic-err" || rc=$?
+rc=0; r restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 --target "$R" --exclude /var/lib/docker/volumes 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo 'restic-failed files' "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit 22

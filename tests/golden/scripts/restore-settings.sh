@@ -1,7 +1,7 @@
 # shellcheck disable=SC2034  # not every round uses every name
 set -eu
 umask 077
-C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"
+C=/opt/kit-collab/communes/saint-essai-fr; S=saint-essai-fr; R="$C/.restauration"; K="$C/secrets"
 mkdir -p "$C/secrets"; chmod 700 "$C/secrets"
 T=$(mktemp -d "$C/.reglages.XXXXXX")
 tar -x -f - -C "$T" --no-same-owner --no-same-permissions

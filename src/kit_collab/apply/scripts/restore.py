@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit_collab.apply.scripts.backup import DESTINATION_KEY, _sftp_option
 from kit_collab.apply.scripts.common import commune_dir, compose, q
 from kit_collab.apply.scripts.snapshot import _restore_base
 from kit_collab.plan.changes import Saved
@@ -53,23 +54,31 @@ def _head(root: str, slug: str) -> str:
     return f"""# shellcheck disable=SC2034  # not every round uses every name
 set -eu
 umask 077
-C={q(commune_dir(root, slug))}; S={q(slug)}; R="$C/{STAGING}"
+C={q(commune_dir(root, slug))}; S={q(slug)}; R="$C/{STAGING}"; K="$C/secrets"
 """
 
 
-def _env() -> str:
-    """restic's settings from the server's own file, exported to restic only."""
-    return f"""[ -s "$C/secrets/sauvegarde.env" ] || {{ echo no-settings; exit {NO_SETTINGS_EXIT}; }}
+Sftp = tuple[str, str, int] | None  # an SFTP destination's (user, host, port)
+
+
+def _env(sftp: Sftp) -> str:
+    """restic's settings from the server's own file (apply/scripts/backup.py writes it), and
+    ``r``: restic with the SFTP destination's own ssh command when there is one."""
+    option = _sftp_option(sftp)
+    r_line = (f'r() {{ restic -o "{option}" "$@"; }}' if option else 'r() { restic "$@"; }')
+    return f"""[ -s "$K/sauvegarde.env" ] || {{ echo no-settings; exit {NO_SETTINGS_EXIT}; }}
 set -a
 # shellcheck disable=SC1091  # the server's own file, written by kit-collab
-. "$C/secrets/sauvegarde.env"
+. "$K/sauvegarde.env"
 set +a
+unset {DESTINATION_KEY}
+{r_line}
 """
 
 
 def _restic_checked(words: str, what: str) -> str:
     """One restic command; on failure its exit code and last lines, then RESTIC_FAILED_EXIT."""
-    return f"""rc=0; restic {words} 2>"$C/.restic-err" || rc=$?
+    return f"""rc=0; r {words} 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo {q("restic-failed " + what)} "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit {RESTIC_FAILED_EXIT}
@@ -104,13 +113,13 @@ echo settings-written
 """
 
 
-def probe(root: str, slug: str) -> str:
+def probe(root: str, slug: str, sftp: Sftp = None) -> str:
     """What the server has for a restore, and the commune's snapshots (one JSON line)."""
     return f"""{_head(root, slug)}cur=$(basename "$(readlink "$C/current" 2>/dev/null)" 2>/dev/null || true)
 echo "current=$cur"
 if [ -s "$C/{MARKER}" ]; then echo "marker=$(tr -d '\\n' < "$C/{MARKER}")"; fi
 if [ -s "$C/secrets/sauvegarde.env" ]; then echo settings=yes; else echo settings=no; exit 0; fi
-{_ensure_restic()}{_env()}printf 'snapshots='
+{_ensure_restic()}{_env(sftp)}printf 'snapshots='
 {_restic_checked('snapshots --json --host "$S"', "snapshots")}echo
 """
 
@@ -157,7 +166,7 @@ fi
 
 
 def files(root: str, slug: str, snap: Snap, lock: str, safety: Sequence[Saved] | None,
-          new: bool = False) -> str:
+          new: bool = False, sftp: Sftp = None) -> str:
     """Round 2 (see the module): ``lock`` holds the lines taking the commune's lock (``$C``
     set), ``safety`` the data to dump first when a safety snapshot is wanted, ``new`` whether
     the commune was on no server here (recorded for a resumed restore). The services keep
@@ -165,7 +174,7 @@ def files(root: str, slug: str, snap: Snap, lock: str, safety: Sequence[Saved] |
     rel, old = q(snap.release), q(snap.commune_dir)
     keep = "|".join(BACKUP_SECRETS)
     return f"""{_head(root, slug)}{lock}trap 'rm -rf "$C/.lock"' EXIT
-{_ensure_restic()}{_env()}{_safety(safety) if safety is not None else ""}printf '%s\\n' {q(_marker(snap.id, snap.release, new))} > "$C/{MARKER}.nouveau"
+{_ensure_restic()}{_env(sftp)}{_safety(safety) if safety is not None else ""}printf '%s\\n' {q(_marker(snap.id, snap.release, new))} > "$C/{MARKER}.nouveau"
 mv -f "$C/{MARKER}.nouveau" "$C/{MARKER}"
 rm -rf "$R"; mkdir -p "$R"
 {_restic_checked(f'restore {q(snap.id)} --target "$R" --exclude {q(VOLUMES)}', "files")}O="$R"{old}
@@ -198,7 +207,8 @@ find "$m" -mindepth 1 -delete
 {_restic_checked(f'restore {q(snap_id + ":" + path)} --target "$m"', "volume " + volume)}"""
 
 
-def data(root: str, slug: str, snap: Snap, lock: str, saved: Sequence[Saved]) -> str:
+def data(root: str, slug: str, snap: Snap, lock: str, saved: Sequence[Saved],
+         sftp: Sftp = None) -> str:
     """Round 3 (see the module): the volumes, the databases, the services started."""
     volumes = "".join(_volume(snap.id, path, name) for name, path in snap.volumes)
     bases = "".join(
@@ -206,7 +216,7 @@ def data(root: str, slug: str, snap: Snap, lock: str, saved: Sequence[Saved]) ->
 {_restore_base(s, slug)}fi
 """ for s in saved if s.base) if snap.has_dumps else ""
     return f"""{_head(root, slug)}{lock}trap 'rm -rf "$C/.lock"' EXIT
-{_env()}[ -f "$C/current/compose.yaml" ] || {{ echo "no-current"; exit 1; }}
+{_env(sftp)}[ -f "$C/current/compose.yaml" ] || {{ echo "no-current"; exit 1; }}
 F="$R"{q(snap.commune_dir + "/sauvegarde/staging")}
 back() {{ {compose_c('"$@"')}; }}
 {_stop()}{volumes}{bases}{compose(root, slug, "up", "-d", "--remove-orphans")} </dev/null

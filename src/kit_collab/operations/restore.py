@@ -118,19 +118,7 @@ def restore(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
     phases = _Phases(reporter)
     with phases.phase("lecture", "Lecture du serveur et des sauvegardes",
                       "Reading the server and the backups"):
-        found = steps.probe(transport, profile)
-        if not found.settings:
-            _section(profile)
-            steps.write_settings(transport, profile, destination(profile, ask))
-            key = steps.sftp_key(transport, profile)
-            if key:
-                reporter.step(tr(f"Clé publique du serveur, à autoriser sur la destination "
-                                 f"SFTP (authorized_keys) : {key}", f"The server's public key, "
-                                 f"to authorize on the SFTP destination (authorized_keys): "
-                                 f"{key}"))
-            found = steps.probe(transport, profile)
-        if found.failure:
-            raise steps.failure(found.failure, profile)
+        found = _settings(transport, profile, reporter, ask)
     snap = _chosen(found, options.snapshot)
     new = found.marker.get("nouveau_serveur") == "oui" if found.marker else not found.current
     saved = _saved(recipes, profile)
@@ -146,6 +134,30 @@ def restore(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
         steps.restore_data(transport, profile, snap, saved)
     return _health_and_finish(transport, profile, recipes, options, reporter, phases,
                               (snap, outcome, new, safety is not None))
+
+
+def _settings(transport: Any, profile: Profile, reporter: Reporter, ask: Ask | None) -> Any:
+    """The server's probe, once it has the destination's settings: written from what the
+    humans give on a server without them, or when the password it has is refused while the
+    commune is not running there (a mistyped password corrected by running again)."""
+    from kit_collab.apply import restore as steps
+    from kit_collab.apply.scripts.restore import PASSWORD
+
+    found = steps.probe(transport, profile)
+    retyped = (found.failure == PASSWORD and not found.current
+               and (ask is not None or bool(os.environ.get(PASSWORD_ENV))))
+    if not found.settings or retyped:
+        _section(profile)
+        steps.write_settings(transport, profile, destination(profile, ask))
+        key = steps.sftp_key(transport, profile)
+        if key:
+            reporter.step(tr(f"Clé publique du serveur, à autoriser sur la destination "
+                             f"SFTP (authorized_keys) : {key}", f"The server's public key, "
+                             f"to authorize on the SFTP destination (authorized_keys): {key}"))
+        found = steps.probe(transport, profile)
+    if found.failure:
+        raise steps.failure(found.failure, profile)
+    return found
 
 
 def _chosen(found: Any, wanted: str | None) -> Any:

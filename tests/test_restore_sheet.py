@@ -15,7 +15,7 @@ from kit_collab.redact import redact
 
 from .conftest import base_profile
 
-PASSWORD = "k3y9zq0r5m2x8c4v7b1n6a0s9d8f7g6h"
+PASSWORD = "k3y9zq0r5m2x8c4v7b1n6a0s9d8f7g6h"  # noqa: S105 (a test value)
 
 
 def _profile(**backup: str) -> Profile:

@@ -107,7 +107,8 @@ def rest_server(bed: Bed, e2e_workdir: Path) -> Iterator[RestServer]:
 class World:
     sc: Scenario
     rest: RestServer
-    data: dict[str, Any]
+    profile: dict[str, Any]  # the commune's profile, as written
+    data: dict[str, Any]  # what the test created and read, to compare after the restore
     passed: set[str]
 
     def env(self, password: str = "") -> dict[str, str]:
@@ -131,7 +132,7 @@ def world(bed: Bed, e2e_workdir: Path, kit_snapshot: Path,
     with dnsstub.running(records) as dns:
         sc = Scenario(bed, e2e_workdir, e2e_workdir / "commune.yaml", dns, kit_snapshot)
         sc.write_profile(data)
-        yield World(sc, rest_server, data, set())
+        yield World(sc, rest_server, data, {}, set())
 
 
 def _matrix(sc: Scenario, method: str, path: str, token: str, **kwargs: Any) -> Any:
@@ -214,8 +215,8 @@ def test_3_server_lost_and_restored_onto_a_new_one(world: World) -> None:
         bed.replace_server()
         assert bed.server_ip != old_ip
         assert "kit-collab" not in bed.sh("ls /opt", check=False).stdout
-        world.data["serveur"] = dict(world.data["serveur"], hote=bed.server_ip)
-        sc.write_profile(world.data)
+        world.profile["serveur"] = dict(world.profile["serveur"], hote=bed.server_ip)
+        sc.write_profile(world.profile)
         sc.ca_pem = ""  # the new server's proxy makes its own authority
     with _phase("R4. kit-collab restore onto the new server"):
         wrong = sc.kit("restore", str(sc.profile), "--yes",

@@ -29,7 +29,7 @@ from kit_collab import constants
 from kit_collab.check.findings import ERROR
 from kit_collab.errors import InputError
 from kit_collab.i18n import tr
-from kit_collab.operations.report import OperationResult, Reporter
+from kit_collab.operations.report import FAILED, OperationResult, Reporter
 from kit_collab.plan.changes import Saved, data_of
 from kit_collab.profile.backup_model import CREDENTIALS
 from kit_collab.profile.model import Profile
@@ -236,7 +236,7 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
             "phases": phases.seconds, "constats": [f.as_dict() for f in findings],
             "dns": [r.as_dict() for r in records]}
     if errors:
-        return Restored(constants.EXIT_FAILURE, "erreur", tr(
+        return Restored(constants.EXIT_FAILURE, FAILED, tr(
             f"sauvegarde {snap.short_id} restaurée, services en erreur",
             f"backup {snap.short_id} restored, services failing"), errors[0].message, data,
             records=records)

@@ -60,8 +60,10 @@ class _Phases:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def phase(self, name: str, fr: str, en: str) -> Iterator[None]:
-        self.reporter.step(tr(fr, en))
+    def phase(self, name: str, fr: str = "", en: str = "") -> Iterator[None]:
+        """Time ``name``; say ``fr``/``en`` first (nothing when the step says itself)."""
+        if fr:
+            self.reporter.step(tr(fr, en))
         start = time.monotonic()
         try:
             yield
@@ -226,13 +228,15 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
     from kit_collab.operations import diagnose, dns_records
 
     snap, outcome, new, safety = done
-    with phases.phase("sante", "Contrôles de santé", "Health checks"):
+    with phases.phase("sante"):
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
     errors = [f for f in findings if f.level == ERROR]
     records = dns_records.records(profile, recipes) if new else []
+    running = outcome.bundle.release
     data = {"commune": profile.commune.code, "sauvegarde": snap.short_id, "date": snap.time,
-            "release": snap.release, "nouveau_serveur": new, "securite": safety,
+            "release_sauvegardee": snap.release, "release": running,
+            "nouveau_serveur": new, "securite": safety,
             "phases": phases.seconds, "constats": [f.as_dict() for f in findings],
             "dns": [r.as_dict() for r in records]}
     if errors:
@@ -242,8 +246,8 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
             records=records)
     steps.finish(transport, profile, snap)
     summary = tr(f"sauvegarde {snap.short_id} du {snap.time[:16]} restaurée (version "
-                 f"{snap.release})", f"backup {snap.short_id} of {snap.time[:16]} restored "
-                 f"(release {snap.release})")
+                 f"{snap.release}, en service : {running})", f"backup {snap.short_id} of "
+                 f"{snap.time[:16]} restored (release {snap.release}, running: {running})")
     base = OperationResult.of(constants.EXIT_OK, summary, "", data)
     return Restored(base.code, base.state, base.summary, base.message, base.data,
                     records=records)

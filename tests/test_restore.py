@@ -237,3 +237,35 @@ def test_a_missing_repository_is_named(tmp_path: Path) -> None:
     _settings(root, tmp_path / "nulle-part", "pw-quelconque")
     found = script.parse_probe(*_run(script.probe(str(root), SLUG)))
     assert found.failure == script.ABSENT
+
+
+@needs_restic
+def test_data_about_to_be_replaced_is_saved_first_and_never_chosen_by_default(
+        backed_up: tuple[Path, Path, str]) -> None:
+    """The same server: the commune runs another release; the safety snapshot (tag
+    avant-restauration) holds what is replaced, and "the latest" still means the regular
+    backup."""
+    root, repo, password = backed_up
+    c = root / "communes" / SLUG
+    _settings(root, repo, password)
+    (c / "releases" / "r-9").mkdir(parents=True)
+    (c / "releases" / "r-9" / "compose.yaml").write_text("services: {} # r-9\n")
+    (c / "current").symlink_to("releases/r-9")
+    (c / "state.json").write_text('{"release": "r-9"}')
+    found = script.parse_probe(*_run(script.probe(str(root), SLUG)))
+    snap = script.choose(found.snapshots, None)
+    assert found.current == "r-9" and snap is not None
+    lock = lock_script.lock_lines("moi restore r-2", None)
+    done = _sh(script.files(str(root), SLUG, snap, lock, ()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert b"safety-taken" in done.stdout
+    after = script.parse_probe(*_run(script.probe(str(root), SLUG)))
+    safety = [s for s in after.snapshots if s.safety]
+    assert len(safety) == 1 and f"{c}/state.json" in safety[0].paths
+    assert script.choose(after.snapshots, None) == snap  # never the safety one
+    assert os.readlink(c / "current") == "releases/r-2"
+    assert (c / "releases" / "r-9").is_dir()  # the replaced release is kept
+    env = {"RESTIC_REPOSITORY": str(repo), "RESTIC_PASSWORD_FILE": str(c / "secrets" /
+                                                                      "restic.pass")}
+    dumped = _sh(f"restic dump {safety[0].id} {c}/state.json", env=env)
+    assert dumped.stdout == b'{"release": "r-9"}'

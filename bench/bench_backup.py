@@ -164,10 +164,10 @@ def run(work: Path, megabytes: int, messages: int) -> int:
     print(f"{'restauration complète':<28}{seconds:>8.1f}s{restored / 2**20:>15.1f} Mio (lus)")
     print(f"{'tar | gzip (même données)':<28}{tar_seconds:>8.1f}s{tar_bytes / 2**20:>15.1f} Mio")
     first, second = rows[0], rows[1]
-    print(f"\n2e sauvegarde / 1re : {100 * second[2] / max(first[2], 1):.3f} % des octets "
-          f"(objectif < 1 %)")
-    print(f"2e sauvegarde / tar|gzip : {second[1] / tar_seconds:.2f}× le temps, "
-          f"{100 * second[2] / tar_bytes:.3f} % des octets")
+    print(f"\n2e sauvegarde : {second[2]} octets ajoutés (métadonnées du cliché), soit "
+          f"{100 * second[2] / max(first[2], 1):.5f} % de la 1re (objectif < 1 %)")
+    print(f"2e sauvegarde / tar|gzip : {second[1] / tar_seconds:.4f}× le temps, "
+          f"{100 * second[2] / tar_bytes:.5f} % des octets")
     return 0
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit_collab.apply.scripts.backup import DESTINATION_KEY, _sftp_option
-from kit_collab.apply.scripts.common import commune_dir, compose, q
+from kit_collab.apply.scripts.common import audit_lines, commune_dir, compose, q
 from kit_collab.apply.scripts.snapshot import _restore_base
 from kit_collab.plan.changes import Saved
 
@@ -226,8 +226,6 @@ echo data-restored
 
 def finish(root: str, slug: str, audit: str) -> str:
     """The restore is done (health checked): its marker and staging folder removed."""
-    from kit_collab.apply.scripts.common import audit_lines
-
     return f"""{_head(root, slug)}rm -rf "$R" "$C/{MARKER}"
 {audit_lines(root, audit)}
 echo restore-finished

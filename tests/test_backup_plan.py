@@ -198,3 +198,13 @@ def test_status_files_and_progress_lines_are_parsed() -> None:
     assert script.parse_progress("autre chose") is None
     assert script.failure(script.WRONG_PASSWORD_EXIT) == "mot-de-passe"
     assert script.failure(1) is None
+    assert script.failure(-1) == script.failure(143) == "interrompue"  # stopped by a signal
+
+
+def test_credentials_come_from_the_environment_only_when_all_are_there() -> None:
+    from kit_collab.operations.backup import credentials
+
+    env = {"KIT_COLLAB_S3_ACCESS_KEY": "AK", "KIT_COLLAB_S3_SECRET_KEY": "SK"}
+    assert credentials("s3", env) == env
+    assert credentials("s3", {"KIT_COLLAB_S3_ACCESS_KEY": "AK"}) is None  # the server's kept
+    assert credentials("disque", {}) == {} and credentials("sftp", env) == {}

@@ -27,6 +27,7 @@ from kit_collab.apply.lock import (
     locked_error,
 )
 from kit_collab.apply.runner import Reporter, SilentReporter, check, read_facts, run
+from kit_collab.apply.scripts import backup_units
 from kit_collab.apply.scripts import firewall as firewall_script
 from kit_collab.apply.scripts import lock as lock_script
 from kit_collab.apply.scripts import release as release_script
@@ -325,6 +326,7 @@ def remove(transport: Any, profile: Profile) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     script = remove_script.remove(root, slug, lock_info("remove", facts.current), stamp)
     lock_result(run(transport, script, timeout=600), profile)
+    run(transport, backup_units.remove(slug), timeout=120)  # its repository is kept
     # The commune's folder is gone: its ports are closed, the other communes' kept.
     check(run(transport, firewall_script.reconcile(root, None, (), profile.serveur.port_ssh)),
           tr("le réglage du pare-feu", "setting the firewall"))

@@ -17,7 +17,8 @@ from kit_collab.errors import KitCollabError
 from kit_collab.i18n import set_lang, tr
 
 COMMANDS = ("init", "validate", "render", "schema", "install", "check", "plan", "users",
-            "status", "rollback", "remove", "unlock", "recipes", "dns", "fiches", "restore")
+            "status", "rollback", "remove", "unlock", "recipes", "dns", "fiches", "backup",
+            "restore")
 
 
 def _show_version(value: bool) -> None:

@@ -79,16 +79,20 @@ def final_table(results: list[runner.CommuneResult], folder: Path | None) -> Non
     from rich.table import Table
 
     from kit_collab.cli.output import esc, out
+    from kit_collab.operations.backup import column
 
     table = Table(title=tr("Résultat par commune", "Result per commune"))
+    saved = any("derniere_sauvegarde" in r.report for r in results)  # status only
     for col in (tr("Commune", "Commune"), tr("Serveur", "Server"), tr("Résultat", "Result"),
-                tr("Changements", "Changes"), tr("Durée", "Duration"), "Message"):
+                tr("Changements", "Changes"), tr("Durée", "Duration"), "Message",
+                *([tr("Dernière sauvegarde", "Last backup")] if saved else [])):
         table.add_column(col, overflow="fold")
     colors = {runner.OK: "green", runner.NOTHING: "cyan", runner.FAILED: "red",
               runner.INTERRUPTED: "yellow"}
     for r in results:
+        last = [esc(column(r.report.get("derniere_sauvegarde")))] if saved else []
         table.add_row(esc(r.slug), esc(r.server), f"[{colors[r.status]}]{esc(r.status)}[/]",
-                      esc(r.changes), f"{r.seconds:.1f} s", esc(r.message))
+                      esc(r.changes), f"{r.seconds:.1f} s", esc(r.message), *last)
     out.print(table)
     failed = sum(r.status == runner.FAILED for r in results)
     where = tr(f" ; journaux : {esc(folder)}", f"; logs: {esc(folder)}") if folder else ""

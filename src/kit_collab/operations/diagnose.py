@@ -41,6 +41,7 @@ from kit_collab.check.rules.server import (
 )
 from kit_collab.errors import DeployError, KitCollabError
 from kit_collab.i18n import count, tr
+from kit_collab.operations import backup as backup_op
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -357,6 +358,7 @@ def _with_server(profile: Profile, recipes: RecipeSet, targets: dict[str, Endpoi
         findings.append(Finding(OK, SERVER, "version", tr(
             f"version {facts.current} en place", f"release {facts.current} in place")))
         findings += nextcloud_apps(transport, profile, bundle)
+        findings += backup_op.findings(transport, profile)
     else:
         findings.append(Finding(WARNING, SERVER, "version", tr(
             "aucune version installée : contrôles de santé non faits",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, OK, Finding
 from kit_collab.i18n import tr
+from kit_collab.operations import backup as backup_op
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
 from kit_collab.operations.sheets import recovery_beside
@@ -26,6 +28,7 @@ class InstallOptions:
     wait: int = 300  # seconds for the services to become healthy
     sheets_dir: Path | None = None  # the agents' sheets; default fiches-<slug> beside profile
     sheets_always: bool = False  # write the sheets even when nothing changed
+    ask_secret: Callable[[str], str] | None = None  # backup credentials typed once (terminal)
 
 
 @dataclass
@@ -55,14 +58,16 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
         sheets = ""
         if outcome.applied or options.sheets_always:
             sheets = write_sheets(profile_path, profile, outcome, options.sheets_dir)
-            sheets = " ".join(s for s in (sheets, recovery_beside(
-                transport, profile, profile_path, options.sheets_dir)) if s)
         if outcome.applied:
             interrupt.check("sante", profile.commune.code)
     findings: list[Finding] = []
     if outcome.applied:
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
+    findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter,
+                                 ask=options.ask_secret)
+    sheets = " ".join(s for s in (sheets, recovery_beside(  # once the password is drawn
+        transport, profile, profile_path, options.sheets_dir)) if s)
     return _installed(profile, outcome, findings, sheets)
 
 

@@ -225,6 +225,7 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
                        options: RestoreOptions, reporter: Reporter, phases: _Phases,
                        done: tuple[Any, Any, bool, bool]) -> Restored:
     from kit_collab.apply import restore as steps
+    from kit_collab.operations import backup as backup_op
     from kit_collab.operations import diagnose, dns_records
 
     snap, outcome, new, safety = done
@@ -244,6 +245,7 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
             f"sauvegarde {snap.short_id} restaurée, services en erreur",
             f"backup {snap.short_id} restored, services failing"), errors[0].message, data,
             records=records)
+    backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)  # nightly again
     steps.finish(transport, profile, snap)
     summary = tr(f"sauvegarde {snap.short_id} du {snap.time[:16]} restaurée (version "
                  f"{snap.release}, en service : {running})", f"backup {snap.short_id} of "

@@ -7,6 +7,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.i18n import tr
+from kit_collab.operations import backup as backup_op
 from kit_collab.operations.report import FAILED, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -41,7 +42,8 @@ def status(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Repor
             "non_termine": unfinished or None,
             "recettes": facts.state.recipes,
             "deploye_le": facts.state.deployed_at or None, "verrou": facts.lock or None,
-            "conteneurs": containers}
+            "conteneurs": containers,
+            "derniere_sauvegarde": backup_op.last_backup(transport, profile)}
     if not facts.current:
         return Status(constants.EXIT_FAILURE, FAILED, "", unfinished or tr(
             "aucune version installée", "nothing installed"), data)

@@ -13,7 +13,9 @@ cmd/restic/cmd_check.go). Everything used here exists in all three:
   ``data_added``, ``total_bytes_processed``); ``--host``, repeated ``--tag``.
 - ``forget --prune --group-by host`` with ``--keep-daily/weekly/monthly`` (grouped by host
   only: the release folder's path changes with each release).
-- ``check --read-data-subset=n/t`` (the ``x%`` and size forms are newer).
+- ``check --read-data-subset=x%``: a random sample of the data packs, rounded up so that a
+  small repository still has one pack read (cmd/restic/cmd_check.go,
+  ``selectRandomPacksByPercentage``; the ``x%`` form is in 0.14's ``check --help``).
 - ``unlock`` removes stale locks only (a killed run's).
 - ``-o sftp.command=...`` runs our own ssh with the server's key and recorded host key.
 
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from kit_collab.apply.scripts.common import commune_dir, compose, q
+from kit_collab.apply.scripts.common import audit_path, commune_dir, compose, q
 from kit_collab.plan.backup import BackupPlan
 
 # Exit codes of sauvegarder.sh and of the scripts below (parsed by parse_failure).
@@ -41,12 +43,13 @@ CREDENTIALS_EXIT = 25  # no credentials on the server for this destination
 FAILED_EXIT = 1
 ERRORS = {WRONG_PASSWORD_EXIT: "mot-de-passe", UNREACHABLE_EXIT: "injoignable",
           FULL_EXIT: "pleine", LOCKED_EXIT: "verrouillee", BUSY_EXIT: "en-cours",
-          CREDENTIALS_EXIT: "identifiants"}
+          CREDENTIALS_EXIT: "identifiants", 130: "interrompue", 137: "interrompue",
+          143: "interrompue"}  # stopped by a signal (INT, KILL, TERM)
 SCRIPT = "sauvegarde/sauvegarder.sh"
 LAST = "sauvegarde/derniere.json"
 CHECKED = "sauvegarde/verification.json"
 HISTORY = "sauvegarde/historique.jsonl"
-CHECK_GROUPS = 10  # the weekly check reads one tenth of the data: all of it in 10 weeks
+CHECK_SAMPLE = "10%"  # of the data packs, drawn at random, read by the weekly check
 DESTINATION_KEY = "KIT_COLLAB_DESTINATION"
 RUNNING = "en-cours-ou-interrompue"  # derniere.json while a run goes (left by a killed one)
 INTERRUPTED = "interrompue"
@@ -192,9 +195,12 @@ status() {{ # ok error snapshot added size
 }}
 previous_ok() {{ sed -n 's/.*"derniere_reussie": "\\([^"]*\\)".*/\\1/p' "$B/derniere.json" 2>/dev/null; }}
 last_ok=$(previous_ok)
-fail() {{ rc=${{2:-{FAILED_EXIT}}}; stop; msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\\n' ' ')"
-  status false "$msg" "" 0 0 "$last_ok"; echo "erreur $msg" >&2; exit "$rc"; }}
-interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; exit 130; }}
+A={q(audit_path(root))}
+audit() {{ mkdir -p "${{A%/*}}"; printf '%s %s sauvegarde %s %s\\n' "$(now)" "${{KC_QUI:-minuterie}}" "${{REL:-?}}" "$1" >> "$A"; }}
+fail() {{ rc=${{2:-{FAILED_EXIT}}}; stop
+  msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }}
+interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; audit {INTERRUPTED}; exit 130; }}
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi
@@ -219,6 +225,7 @@ field() {{ sed -n "s/.*\\"$1\\":\\"\\{{0,1\\}}\\([^,}}\\"]*\\).*/\\1/p" "$W/summ
 snap=$(field snapshot_id); added=$(field data_added); size=$(field total_bytes_processed)
 last_ok=$(now)
 status true "" "$snap" "${{added:-0}}" "${{size:-0}}" "$last_ok"
+audit "ok $snap"
 printf '%s\\n' "$(cat "$B/derniere.json")" >> "$B/historique.jsonl"
 if ! r forget --host "$S" --tag kit-collab --group-by host {keep} --prune >/dev/null 2>"$W/err"; then
   echo "nettoyage-echec $(tail -n 1 "$W/err")" >&2
@@ -230,10 +237,9 @@ echo "sauvegarde-ok $snap"
 
 def _verify_body() -> str:
     return f"""debut=$(now)
-group=$(( ($(date +%s) / 604800) % {CHECK_GROUPS} + 1 ))
-verified() {{ printf '{{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s/{CHECK_GROUPS}"}}\\n' "$debut" "$1" "$(jstr "$2")" "$group" > "$B/verification.json.tmp"
+verified() {{ printf '{{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s"}}\\n' "$debut" "$1" "$(jstr "$2")" {q(CHECK_SAMPLE)} > "$B/verification.json.tmp"
   mv "$B/verification.json.tmp" "$B/verification.json"; }}
-r check --read-data-subset="$group/{CHECK_GROUPS}" >"$W/check" 2>&1; rc=$?
+r check --read-data-subset={CHECK_SAMPLE} >"$W/check" 2>&1; rc=$?
 if [ "$rc" = 0 ]; then verified true ""; echo verification-ok; exit 0; fi
 classify "$rc" "$W/check"; code=$?
 verified false "$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\\n' ' ')"
@@ -245,13 +251,20 @@ def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None
     """``sauvegarder.sh``: ``sauvegarder`` (default) takes one snapshot (dumps, maintenance
     mode around the quiet part, ``derniere.json`` written on success AND failure, an
     interrupted run marked so), then ``forget --prune``; ``verifier`` runs the weekly partial
-    integrity check; ``lister`` prints the snapshots."""
+    integrity check; ``lister`` prints the snapshots; ``sonder`` tells whether the
+    destination answers (``destination-ok`` or ``destination-echec <code> <detail>``)."""
     return f"""{_head(plan, sftp)}case "${{1:-sauvegarder}}" in
   lister)
     out=$(r snapshots --json --host "$S" --tag kit-collab 2>"$W/lerr") || {{
       rc=$?; classify "$rc" "$W/lerr"; code=$?; tail -n 3 "$W/lerr" >&2; exit "$code"; }}
     printf 'snapshots %s\\n' "$out"
     if [ -f "$B/historique.jsonl" ]; then sed 's/^/historique /' "$B/historique.jsonl"; fi
+    exit 0 ;;
+  sonder)
+    r cat config >/dev/null 2>"$W/serr"; rc=$?
+    if [ "$rc" = 0 ]; then echo destination-ok; exit 0; fi
+    classify "$rc" "$W/serr"; code=$?
+    printf 'destination-echec %s %s\\n' "$code" "$(tail -n 1 "$W/serr" | sed 's#://[^/@ ]*@#://***@#g')"
     exit 0 ;;
   verifier)
     exec 9>"$B/.verrou"
@@ -260,7 +273,7 @@ def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None
   sauvegarder)
     exec 9>"$B/.verrou"
     if ! flock -n 9; then echo "sauvegarde-en-cours" >&2; exit {BUSY_EXIT}; fi ;;
-  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister]" >&2; exit 2 ;;
+  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister|sonder]" >&2; exit 2 ;;
 esac
 {_run_body(plan, root)}"""
 
@@ -281,7 +294,7 @@ echo script-installed {q(str(len(text)))}
 def run(root: str, slug: str, action: str = "sauvegarder", progress: bool = False) -> str:
     """Run the commune's backup script now (``KC_PROGRESS=1``: restic's JSON status lines
     on stderr, prefixed ``progres``)."""
-    env = "KC_PROGRESS=1 " if progress else ""
+    env = "KC_QUI=commande " + ("KC_PROGRESS=1 " if progress else "")
     return f"""B={q(commune_dir(root, slug) + "/sauvegarde")}
 [ -x "$B/sauvegarder.sh" ] || {{ echo not-configured; exit 2; }}
 {env}"$B/sauvegarder.sh" {q(action)} </dev/null
@@ -356,5 +369,19 @@ def parse_progress(line: bytes | str) -> tuple[int, int] | None:
 
 
 def failure(code: int) -> str | None:
-    """The kind of a failure from the exit code (None when it is not one we name)."""
+    """The kind of a failure from the exit code (None when it is not one we name). A run
+    stopped by a signal (128 + n, or no exit status at all: -1) was interrupted."""
+    if code < 0 or code > 128:
+        return ERRORS.get(code, "interrompue")
     return ERRORS.get(code)
+
+
+def parse_probe(output: str) -> tuple[str, str] | None:
+    """(failure kind, restic's last words) from ``sonder``; None when the destination
+    answered (or the script is not there yet)."""
+    for line in output.splitlines():
+        if line.startswith("destination-echec "):
+            _marker, code, *rest = line.split(" ", 2)
+            kind = ERRORS.get(int(code)) if code.isdigit() else None
+            return kind or "echec", rest[0] if rest else ""
+    return None

@@ -47,11 +47,13 @@ def register(app: typer.Typer) -> None:
             from kit_collab.cli.commands import dry_run as simulation
 
             return simulation.run(targets, fleet)
+        from kit_collab.cli.commands import backup as backup_command
         from kit_collab.operations.install import InstallOptions
 
         opts = InstallOptions(force=force, lock_wait=lock_wait,
                               wait=int(os.environ.get("KIT_COLLAB_WAIT", "300")),
-                              sheets_dir=sheets_dir, sheets_always=sheets_dir is not None)
+                              sheets_dir=sheets_dir, sheets_always=sheets_dir is not None,
+                              ask_secret=backup_command.ask_secret(targets, fleet))
         return run(targets, opts, fleet, yes=yes)
 
 

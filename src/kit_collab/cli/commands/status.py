@@ -55,6 +55,11 @@ def show(data: dict[str, Any]) -> None:
                      "relancez « kit-collab install » pour terminer",
                      f"[red]Unfinished operation:[/] {esc(data['non_termine'])} — "
                      "run 'kit-collab install' again to finish"))
+    if "derniere_sauvegarde" in data:
+        from kit_collab.operations.backup import column
+
+        out.print(tr("Dernière sauvegarde : ", "Last backup: ")
+                  + esc(column(data["derniere_sauvegarde"])))
     if data["verrou"]:
         out.print(tr(f"[yellow]Verrou :[/] {esc(data['verrou'])}",
                      f"[yellow]Lock:[/] {esc(data['verrou'])}"))

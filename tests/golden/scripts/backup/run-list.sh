@@ -1,3 +1,3 @@
 B=/opt/kit-collab/communes/saint-essai-fr/sauvegarde
 [ -x "$B/sauvegarder.sh" ] || { echo not-configured; exit 2; }
-"$B/sauvegarder.sh" lister </dev/null
+KC_QUI=commande "$B/sauvegarder.sh" lister </dev/null

@@ -29,14 +29,19 @@ case "${1:-sauvegarder}" in
     printf 'snapshots %s\n' "$out"
     if [ -f "$B/historique.jsonl" ]; then sed 's/^/historique /' "$B/historique.jsonl"; fi
     exit 0 ;;
+  sonder)
+    r cat config >/dev/null 2>"$W/serr"; rc=$?
+    if [ "$rc" = 0 ]; then echo destination-ok; exit 0; fi
+    classify "$rc" "$W/serr"; code=$?
+    printf 'destination-echec %s %s\n' "$code" "$(tail -n 1 "$W/serr" | sed 's#://[^/@ ]*@#://***@#g')"
+    exit 0 ;;
   verifier)
     exec 9>"$B/.verrou"
     if ! flock -w 7200 9; then echo "sauvegarde-en-cours" >&2; exit 24; fi
 debut=$(now)
-group=$(( ($(date +%s) / 604800) % 10 + 1 ))
-verified() { printf '{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s/10"}\n' "$debut" "$1" "$(jstr "$2")" "$group" > "$B/verification.json.tmp"
+verified() { printf '{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s"}\n' "$debut" "$1" "$(jstr "$2")" 10% > "$B/verification.json.tmp"
   mv "$B/verification.json.tmp" "$B/verification.json"; }
-r check --read-data-subset="$group/10" >"$W/check" 2>&1; rc=$?
+r check --read-data-subset=10% >"$W/check" 2>&1; rc=$?
 if [ "$rc" = 0 ]; then verified true ""; echo verification-ok; exit 0; fi
 classify "$rc" "$W/check"; code=$?
 verified false "$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\n' ' ')"
@@ -45,7 +50,7 @@ echo "verification-echec"; tail -n 5 "$W/check" >&2; exit "$code"
   sauvegarder)
     exec 9>"$B/.verrou"
     if ! flock -n 9; then echo "sauvegarde-en-cours" >&2; exit 24; fi ;;
-  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister]" >&2; exit 2 ;;
+  *) echo "usage: sauvegarder.sh [sauvegarder|verifier|lister|sonder]" >&2; exit 2 ;;
 esac
 maint=0; REL=""; debut=$(now); t0=$(date +%s)
 stop() { if [ "$maint" = 1 ]; then maint=0
@@ -59,9 +64,12 @@ status() { # ok error snapshot added size
 }
 previous_ok() { sed -n 's/.*"derniere_reussie": "\([^"]*\)".*/\1/p' "$B/derniere.json" 2>/dev/null; }
 last_ok=$(previous_ok)
-fail() { rc=${2:-1}; stop; msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\n' ' ')"
-  status false "$msg" "" 0 0 "$last_ok"; echo "erreur $msg" >&2; exit "$rc"; }
-interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; exit 130; }
+A=/var/log/kit-collab/audit.log
+audit() { mkdir -p "${A%/*}"; printf '%s %s sauvegarde %s %s\n' "$(now)" "${KC_QUI:-minuterie}" "${REL:-?}" "$1" >> "$A"; }
+fail() { rc=${2:-1}; stop
+  msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }
+interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; audit interrompue; exit 130; }
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi
@@ -92,6 +100,7 @@ field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,}\"]*\).*/\1/p" "$W/summary"; }
 snap=$(field snapshot_id); added=$(field data_added); size=$(field total_bytes_processed)
 last_ok=$(now)
 status true "" "$snap" "${added:-0}" "${size:-0}" "$last_ok"
+audit "ok $snap"
 printf '%s\n' "$(cat "$B/derniere.json")" >> "$B/historique.jsonl"
 if ! r forget --host "$S" --tag kit-collab --group-by host --keep-daily=7 --keep-weekly=4 --keep-monthly=12 --prune >/dev/null 2>"$W/err"; then
   echo "nettoyage-echec $(tail -n 1 "$W/err")" >&2

@@ -245,7 +245,8 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
             f"sauvegarde {snap.short_id} restaurée, services en erreur",
             f"backup {snap.short_id} restored, services failing"), errors[0].message, data,
             records=records)
-    backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)  # nightly again
+    again = backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)  # nightly
+    data["constats"] += [f.as_dict() for f in again]
     steps.finish(transport, profile, snap)
     summary = tr(f"sauvegarde {snap.short_id} du {snap.time[:16]} restaurée (version "
                  f"{snap.release}, en service : {running})", f"backup {snap.short_id} of "

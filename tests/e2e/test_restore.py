@@ -258,5 +258,7 @@ def test_4_the_same_data_is_served_again(world: World) -> None:
         with dnsstub.running(records) as dns:
             sc.dns = dns
             _run, report = sc.check()
-        assert not [f for f in report["constats"] if f["niveau"] == "erreur"
-                    and f["service"] != "sauvegardes"], report
+        # The new server has made no backup of its own yet (the next night's, or
+        # `kit-collab backup`): check says so; everything else is green.
+        errors = [f for f in report["constats"] if f["niveau"] == "erreur"]
+        assert all("sauvegarde" in f"{f['service']} {f['controle']}" for f in errors), errors

@@ -30,6 +30,7 @@ from kit_collab.apply.scripts import (
     probes,
     release,
     remove,
+    restore,
     snapshot,
     state,
     sudo,
@@ -77,6 +78,13 @@ def _apply_accounts() -> str:
 
 SAVED = (Saved("nextcloud", "nextcloud", ("nextcloud_html",)),
          Saved("nextcloud", "nextcloud-db", (), "nextcloud", "nextcloud", "nextcloud_db"))
+
+
+SNAP = restore.Snap("abcdef0123456789" * 4, "abcdef01", "2026-01-01T02:30:00Z",
+                    ("kit-collab", f"commune={SLUG}", "release=r-1"),
+                    (f"{ROOT}/communes/{SLUG}/sauvegarde/staging/postgres",
+                     f"/var/lib/docker/volumes/{SLUG}_nextcloud_html/_data",
+                     f"{ROOT}/communes/{SLUG}/secrets"))
 
 
 def _task(user: str | None) -> Task:
@@ -176,6 +184,15 @@ CASES: dict[str, Callable[[], str]] = {
                                                      PG_HOSTILE),
     "pg-migrate-undo": lambda: pg_migrate.undo(pg_migrate.Target(ROOT, SLUG, "r-2"), PG),
     "pg-migrate-prune": lambda: pg_migrate.prune(ROOT, SLUG, ["matrix_db", HOSTILE]),
+    "restore-probe": lambda: restore.probe(ROOT, SLUG),
+    "restore-settings": lambda: restore.settings(ROOT, SLUG),
+    "restore-files-safety": lambda: restore.files(
+        ROOT, SLUG, SNAP, lock.lock_lines("moi restore r-1", None), SAVED),
+    "restore-files-new-server": lambda: restore.files(
+        ROOT, SLUG, SNAP, lock.lock_lines(HOSTILE, None), None, new=True),
+    "restore-data": lambda: restore.data(ROOT, SLUG, SNAP, lock.lock_lines("moi", None), SAVED),
+    "restore-finish": lambda: restore.finish(ROOT, SLUG, HOSTILE),
+    "restore-read-password": lambda: restore.read_password(ROOT, SLUG),
 }
 
 

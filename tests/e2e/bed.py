@@ -311,6 +311,33 @@ class Bed:
         the services back."""
         docker("restart", "-t", str(timeout), self.server, timeout=timeout + 120)
 
+    def replace_server(self, host_index: int = 11) -> None:
+        """The server lost with its Docker volume, and a new fresh one (same image: sshd,
+        sudo, nothing else) started at another address of the bed's network (restore)."""
+        assert self.subnet is not None
+        started = time.monotonic()
+        docker("rm", "-f", "-v", self.server, timeout=180)
+        docker("volume", "rm", "-f", self.server_volume)
+        self.server_ip = str(list(self.subnet.hosts())[host_index])
+        docker("volume", "create", "--label", "org.kce2e.run=" + self.run, self.server_volume)
+        flags, command = systemd_flags_and_command()
+        docker("create", "--name", self.server, "--hostname", "mairie-srv-neuf",
+               "--network", self.network, "--ip", self.server_ip,
+               "--add-host", f"ghcr.io:{self.registry_ip}", *NESTED_DOCKER, *flags,
+               "-v", f"{self.server_volume}:/var/lib/docker",
+               "--label", "org.kce2e.run=" + self.run, f"{PREFIX}server", *command)
+        self._authorize(self.server)
+        docker("start", self.server)
+        self.wait_ready(engine=False)
+        self.timings.append(("test bed: server replaced by a new one",
+                             time.monotonic() - started))
+
+    @property
+    def gateway_ip(self) -> str:
+        """This machine's address on the bed's network (a host process serving the bed)."""
+        assert self.subnet is not None
+        return str(next(self.subnet.hosts()))
+
     # -- inside the server -------------------------------------------------------------------
 
     def sh(self, script: str, *, check: bool = True, timeout: float = 300,

@@ -18,7 +18,7 @@ from kit_collab.i18n import set_lang, tr
 
 COMMANDS = ("init", "validate", "render", "schema", "install", "check", "plan", "users",
             "status", "rollback", "remove", "unlock", "recipes", "dns", "fiches", "access",
-            "updates", "backup")
+            "updates", "backup", "restore")
 
 
 def _show_version(value: bool) -> None:

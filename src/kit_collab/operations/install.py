@@ -16,6 +16,7 @@ from kit_collab.i18n import tr
 from kit_collab.operations import backup as backup_op
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
+from kit_collab.operations.sheets import recovery_beside
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
 
@@ -77,6 +78,8 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
                                                 options.wait, reporter)
     findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter,
                                  ask=options.ask_secret)
+    sheets = " ".join(s for s in (sheets, recovery_beside(  # once the password is drawn
+        transport, profile, profile_path, options.sheets_dir)) if s)
     return _installed(profile, outcome, findings, sheets)
 
 

@@ -70,6 +70,33 @@ def sheets(transport: Any, profile: Profile, profile_path: Path, recipes: Recipe
               f"{many} and the welcome guide in {target}")
     data = {"commune": profile.commune.code, "dossier": str(target), "fiches": ready,
             "en_attente": waiting}
+    recovery = recovery_sheet(transport, profile, target)
+    if recovery:
+        said = f"{said} ; {recovery}"
     message = tr(f"pas encore de compte (lancez install) : {', '.join(waiting)}",
                  f"no account yet (run install): {', '.join(waiting)}") if waiting else ""
     return OperationResult.of(constants.EXIT_OK, said, message, data)
+
+
+def recovery_sheet(transport: Any, profile: Profile, folder: Path) -> str:
+    """The recovery sheet beside the agents' sheets when the profile has backups and the
+    server keeps the repository password; the sentence saying where ("" when none)."""
+    from kit_collab.apply.restore import read_password
+    from kit_collab.handover.recovery import write_recovery
+
+    if profile.sauvegardes is None:
+        return ""
+    password = read_password(transport, profile)
+    if not password:
+        return ""
+    path = write_recovery(profile, password, folder)
+    return tr(f"fiche de secours des sauvegardes : {path} (à ranger au coffre)",
+              f"backup recovery sheet: {path} (keep it in the safe)")
+
+
+def recovery_beside(transport: Any, profile: Profile, profile_path: Path,
+                    folder: Path | None) -> str:
+    """For install: the recovery sheet in the agents' sheets folder (its default too)."""
+    from kit_collab.handover.sheets import default_folder
+
+    return recovery_sheet(transport, profile, folder or default_folder(profile_path, profile))

@@ -88,3 +88,30 @@ def test_postgres_major_is_refused_before_any_change_without_its_executor(
     assert "rien n'a été changé" in info.value.message and info.value.exit_code == 2
     monkeypatch.setattr(upgrade, "PG_MAJOR_EXECUTOR", "kit_collab.operations.upgrade")
     upgrade.gate(upgrade.Upgrade(), RECIPES, facts, _bundle(), QuietReporter(), lambda: "")
+
+
+def test_the_backups_module_takes_a_backup_before_a_stateful_upgrade(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook is the backups' real module; a destination that fails is said and the checked
+    local snapshot stays the protection (issue 17)."""
+    from kit_collab.apply.backup import BackupError
+    from kit_collab.operations import backup as backup_op
+    from kit_collab.operations.report import OperationResult
+
+    profile = SimpleNamespace(sauvegardes=SimpleNamespace(type="rest"))
+    done: list[object] = []
+
+    def ok(transport: object, prof: object, reporter: object) -> OperationResult:
+        done.append(prof)
+        return OperationResult(0, "ok", "sauvegarde 1a2b3c4d : 12 Mo ajoutés en 3 s", "", {})
+
+    monkeypatch.setattr(backup_op, "backup", ok)
+    said = upgrade.backup_before(None, profile, QuietReporter())
+    assert done == [profile] and "sauvegardé avant la mise à niveau" in said and "1a2b3c4d" in said
+
+    def unreachable(transport: object, prof: object, reporter: object) -> OperationResult:
+        raise BackupError("destination injoignable", kind="injoignable")
+
+    monkeypatch.setattr(backup_op, "backup", unreachable)
+    said = upgrade.backup_before(None, profile, QuietReporter())
+    assert "injoignable" in said and "instantané local" in said

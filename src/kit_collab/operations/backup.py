@@ -140,3 +140,21 @@ def size_text(value: Any) -> str:
             return f"{n:.0f} {unit}" if unit == "o" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} Go"
+
+
+def before_upgrade(transport: Any, profile: Profile, reporter: Reporter) -> str:
+    """The upgrades' hook (operations/upgrade.backup_before): a backup to the configured
+    destination before a stateful image changes. The local pre-switch snapshot is taken and
+    checked in any case; a destination that fails here is said, not fatal (issue 17: "to the
+    configured destination, or at least the local pre-switch snapshot")."""
+    from kit_collab.apply.backup import BackupError
+
+    try:
+        done = backup(transport, profile, reporter)
+    except BackupError as exc:
+        return tr(f"sauvegarde distante avant la mise à niveau impossible ({exc}) : seul "
+                  "l'instantané local, vérifié, protège les données",
+                  f"remote backup before the upgrade failed ({exc}): only the checked local "
+                  "snapshot protects the data")
+    return tr(f"sauvegardé avant la mise à niveau : {done.summary}",
+              f"backed up before the upgrade: {done.summary}")

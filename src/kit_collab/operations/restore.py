@@ -248,6 +248,8 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
     again = backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter)  # nightly
     data["constats"] += [f.as_dict() for f in again]
     steps.finish(transport, profile, snap)
+    if new:  # the new server's own first backup: check is green at once, not the next night
+        data["premiere_sauvegarde"] = _first_backup(transport, profile, reporter, phases)
     summary = tr(f"sauvegarde {snap.short_id} du {snap.time[:16]} restaurée (version "
                  f"{snap.release}, en service : {running})", f"backup {snap.short_id} of "
                  f"{snap.time[:16]} restored (release {snap.release}, running: {running})")
@@ -255,3 +257,20 @@ def _health_and_finish(transport: Any, profile: Profile, recipes: RecipeSet,
     return Restored(base.code, base.state, base.summary, base.message, base.data,
                     records=records)
 
+
+
+def _first_backup(transport: Any, profile: Profile, reporter: Reporter, phases: _Phases) -> str:
+    """One backup of the restored commune from its new server; a failure is said (the nightly
+    timer tries again), never undoes the restore."""
+    from kit_collab.apply.backup import BackupError
+    from kit_collab.operations import backup as backup_op
+
+    with phases.phase("premiere-sauvegarde"):
+        try:
+            return str(backup_op.backup(transport, profile, reporter).last.get("snapshot", ""))
+        except BackupError as exc:
+            reporter.step(tr(f"première sauvegarde du serveur neuf impossible : {exc} ; la "
+                             "sauvegarde de nuit réessaiera (kit-collab backup pour la lancer)",
+                             f"first backup of the new server failed: {exc}; the nightly "
+                             "backup will try again (kit-collab backup to run it)"))
+            return ""

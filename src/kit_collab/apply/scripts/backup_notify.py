@@ -90,8 +90,8 @@ def functions(root: str, slug: str, alert: Alert | None) -> str:
   esac
   al_titre="La sauvegarde automatique"; al_suite={q(KEPT)}
   if [ "$1" = verification ]; then
-    al_titre="La vérification hebdomadaire des sauvegardes"; al_suite={q(DAMAGED)}
-    if [ "$al_quoi" = {q(OTHER)} ]; then al_quoi={q(CHECK_FAILED)}; fi
+    al_titre="La vérification hebdomadaire des sauvegardes"
+    if [ "$al_quoi" = {q(OTHER)} ]; then al_quoi={q(CHECK_FAILED)}; al_suite={q(DAMAGED)}; fi
   fi
   rapport=$(printf {q(_BODY)} "$al_titre" {q(alert.commune)} "$(uname -n)" "$al_quand" "$al_quoi" "$(printf '%s' "$3" | head -c 600)" "$al_suite")
   {{ if [ "$1" = verification ]; then

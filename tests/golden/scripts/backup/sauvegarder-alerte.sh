@@ -36,8 +36,8 @@ alerte() { # what code sentence status-file; never fails, never prints
   esac
   al_titre="La sauvegarde automatique"; al_suite='Les sauvegardes précédentes restent intactes, mais tant que le problème n'"'"'est pas réglé, les nouvelles données ne sont plus mises à l'"'"'abri.'
   if [ "$1" = verification ]; then
-    al_titre="La vérification hebdomadaire des sauvegardes"; al_suite='Tant que le dépôt n'"'"'est pas réparé, une restauration depuis ces sauvegardes pourrait être incomplète : traitez-le sans attendre.'
-    if [ "$al_quoi" = 'la sauvegarde n'"'"'a pas pu se terminer' ]; then al_quoi='le contrôle d'"'"'intégrité a trouvé des erreurs dans le dépôt de sauvegarde'; fi
+    al_titre="La vérification hebdomadaire des sauvegardes"
+    if [ "$al_quoi" = 'la sauvegarde n'"'"'a pas pu se terminer' ]; then al_quoi='le contrôle d'"'"'intégrité a trouvé des erreurs dans le dépôt de sauvegarde'; al_suite='Tant que le dépôt n'"'"'est pas réparé, une restauration depuis ces sauvegardes pourrait être incomplète : traitez-le sans attendre.'; fi
   fi
   rapport=$(printf 'Bonjour,\n\n%s de la commune %s a échoué sur le serveur %s.\n\nQuand : %s\nCe qui a échoué : %s\nErreur : %s\n\n%s\n\nQue faire : sur l'"'"'ordinateur qui sert à administrer le serveur, lancez\n\n    kit-collab check commune.yaml\n\n(commune.yaml : le fichier de profil de la commune). Il dit la cause et la correction. Une fois corrigé, « kit-collab backup commune.yaml » refait une sauvegarde tout de suite.\n\nCe message est envoyé automatiquement par kit-collab ; n'"'"'y répondez pas.\n' "$al_titre" Saint-Essai "$(uname -n)" "$al_quand" "$al_quoi" "$(printf '%s' "$3" | head -c 600)" "$al_suite")
   { if [ "$1" = verification ]; then

@@ -11,10 +11,13 @@ line; a relay that does not answer changes neither the exit code nor the backup'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
@@ -226,3 +229,47 @@ def test_a_failed_weekly_integrity_check_is_mailed_and_a_good_backup_is_not(
     assert "Erreur : " in body and "restent intactes" not in body
     checked = json.loads((c / "sauvegarde" / "verification.json").read_text())
     assert checked["ok"] is False and checked["alerte_envoyee"] is True
+
+
+def test_a_backup_stopped_by_term_is_mailed_as_interrupted(tmp_path: Path) -> None:
+    """As systemd or the connection's guard stops a run: TERM to its process group while
+    restic uploads; the script's own trap says "interrompue" and the contact is told."""
+    with relay(tmp_path, "starttls") as r:
+        c = _commune(tmp_path, r.port)
+        for i in range(40):
+            (c / "releases" / "r-1" / f"scan-{i}.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+        env = {**os.environ, "CURL_CA_BUNDLE": r.cafile,
+               "RESTIC_CACHE_DIR": str(tmp_path / "cache")}
+        proc = subprocess.Popen(["sh", str(c / "sauvegarde" / "sauvegarder.sh")], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _restic_backup_running(c):
+                time.sleep(0.05)
+            time.sleep(0.3)  # restic is reading and uploading
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+    assert proc.returncode == 130
+    (envelope,) = r.received
+    subject, _message, body = _text(envelope)
+    assert subject == "Échec de la sauvegarde : Saint-Essai"
+    assert "Ce qui a échoué : la sauvegarde a été interrompue" in body
+    last = json.loads((c / "sauvegarde" / "derniere.json").read_text())
+    assert last["erreur"] == script.INTERRUPTED and last["alerte_envoyee"] is True
+
+
+def _restic_backup_running(c: Path) -> bool:
+    """restic backing up this test's own commune folder (other tests' runs are not it)."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                line = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if line[0].endswith(b"restic") and b"backup" in line and any(
+                        str(c).encode() in arg for arg in line):
+                    return True
+    return False

@@ -2,11 +2,12 @@
 
 For real: ``sauvegarder.sh`` as the server runs it (``sh``, this machine's restic on a disk
 repository in the test's own folder), made to fail (a wrong repository password, a corrupted
-pack for the weekly check), and a real SMTP relay on loopback (aiosmtpd with STARTTLS and AUTH,
-tests/test_mail_relay.py's ``relay``). The relay's curl config is written by the install's own
-step (apply/backup_mail.store_sender) through the local transport. Shown: one French message
-with the right subject, the error sentence and what to do, no secret in it nor on any command
-line; a relay that does not answer changes neither the exit code nor the backup's outcome.
+pack for the weekly check, TERM while restic uploads), and a real SMTP relay on loopback
+(aiosmtpd with STARTTLS and AUTH, tests/test_mail_relay.py's ``relay``). The relay's curl
+config is written by the install's own step (apply/backup_mail.store_sender) through the local
+transport. Shown: one French message with the right subject, the error sentence and what to
+do, no secret in it nor on any command line; a relay that does not answer changes neither the
+exit code nor the backup's outcome.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from kit_collab.apply import backup_mail
 from kit_collab.apply.runner import run
 from kit_collab.apply.scripts import backup as script
 from kit_collab.apply.scripts import backup_units
@@ -142,7 +143,7 @@ def setup(transport: Any, profile: Profile, plan: BackupPlan,
     text = out.stdout.decode("utf-8", "replace")
     key = next((line.split(" ", 1)[1] for line in text.splitlines()
                 if line.startswith("cle-publique ")), "")
-    body = script.backup_script(root, plan, _sftp(s))
+    body = script.backup_script(root, plan, _sftp(s), backup_mail.functions(profile))
     out = run(transport, script.install_script(root, slug, body), stdin=body.encode(),
               timeout=60)
     _raise(out, tr("installation du script de sauvegarde", "backup script install"), s.type)

@@ -11,6 +11,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, Finding
+from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.profile.backup_model import CREDENTIALS
@@ -39,12 +40,15 @@ def credentials(kind: str, environ: Mapping[str, str] | None = None) -> dict[str
 
 def ensure(transport: Any, profile: Profile, recipes: RecipeSet, bundle: Any,
            reporter: Reporter, creds: Mapping[str, str] | None = None,
-           ask: Callable[[str], str] | None = None) -> list[Finding]:
+           ask: Callable[[str], str] | None = None,
+           secrets: Mapping[str, Mapping[str, str]] | None = None) -> list[Finding]:
     """Set up (or refresh) the commune's backups after an install: secrets, script, timers.
     Nothing without a ``sauvegardes`` section. Credentials: ``creds``, else the environment,
-    else the ones kept on the server, else typed once (``ask``, on a terminal). A failure is
-    an error finding, not a crash: the install itself went through."""
+    else the ones kept on the server, else typed once (``ask``, on a terminal). With
+    ``messagerie``, a failed run is e-mailed (the relay's password from ``secrets``, else the
+    config kept on the server). A failure is an error finding, not a crash."""
     from kit_collab.apply import backup as apply_backup
+    from kit_collab.apply import backup_mail
     from kit_collab.plan import changes
 
     section = profile.sauvegardes
@@ -63,11 +67,16 @@ def ensure(transport: Any, profile: Profile, recipes: RecipeSet, bundle: Any,
                 raise
             typed = {name: ask(name) for name in CREDENTIALS[section.type]}
             done = apply_backup.setup(transport, profile, plan, typed)
-    except apply_backup.BackupError as exc:
+        mailed = backup_mail.store_sender(transport, profile, secrets)
+    except (apply_backup.BackupError, DeployError) as exc:
         return [Finding(ERROR, "sauvegardes", "installation", exc.message, exc.hint or "")]
     if done.public_key:
         reporter.step(tr(f"Clé publique à autoriser sur la destination SFTP : {done.public_key}",
                          f"Public key to authorize on the SFTP destination: {done.public_key}"))
+    if mailed:
+        to = profile.commune.email_contact
+        reporter.step(tr(f"Un échec de sauvegarde sera signalé par e-mail à {to}",
+                         f"A failed backup will be e-mailed to {to}"))
     if not done.units:
         reporter.step(tr("Pas de systemd sur ce serveur : aucune minuterie installée",
                          "No systemd on this server: no timer installed"))

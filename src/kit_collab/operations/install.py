@@ -77,7 +77,7 @@ def install(transport: Any, profile: Profile, profile_path: Path, recipes: Recip
         findings = diagnose.health_after_deploy(transport, profile, outcome.bundle,
                                                 options.wait, reporter)
     findings += backup_op.ensure(transport, profile, recipes, outcome.bundle, reporter,
-                                 ask=options.ask_secret)
+                                 ask=options.ask_secret, secrets=outcome.secrets)
     sheets = " ".join(s for s in (sheets, recovery_beside(  # once the password is drawn
         transport, profile, profile_path, options.sheets_dir)) if s)
     return _installed(profile, outcome, findings, sheets)

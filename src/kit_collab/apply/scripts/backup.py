@@ -53,6 +53,7 @@ CHECK_SAMPLE = "10%"  # of the data packs, drawn at random, read by the weekly c
 DESTINATION_KEY = "KIT_COLLAB_DESTINATION"
 RUNNING = "en-cours-ou-interrompue"  # derniere.json while a run goes (left by a killed one)
 INTERRUPTED = "interrompue"
+NO_ALERT = "alerte() { :; }\n"  # without messagerie (apply/scripts/backup_notify.py)
 
 
 def env_file(secrets: str, kind: str, repository: str, creds: Mapping[str, str]) -> str:
@@ -140,7 +141,7 @@ _CLASSIFY = f"""classify() {{
 """
 
 
-def _head(plan: BackupPlan, sftp: tuple[str, str, int] | None) -> str:
+def _head(plan: BackupPlan, sftp: tuple[str, str, int] | None, alert: str) -> str:
     option = _sftp_option(sftp)
     r_line = (f'r() {{ restic --cache-dir "$B/cache" -o "{option}" "$@"; }}' if option
               else 'r() { restic --cache-dir "$B/cache" "$@"; }')
@@ -160,7 +161,7 @@ export RESTIC_PROGRESS_FPS=1
 {r_line}
 now() {{ date -u +%Y-%m-%dT%H:%M:%SZ; }}
 jstr() {{ if [ -z "$1" ]; then printf null; else printf '"%s"' "$(printf '%s' "$1" | tr -d '\\000-\\037' | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g' -e 's#://[^/@ ]*@#://***@#g')"; fi; }}
-{_CLASSIFY}"""
+{_CLASSIFY}{alert}"""
 
 
 def _maintenance(plan: BackupPlan, root: str, mode: str) -> str:
@@ -199,8 +200,9 @@ A={q(audit_path(root))}
 audit() {{ mkdir -p "${{A%/*}}"; printf '%s %s sauvegarde %s %s\\n' "$(now)" "${{KC_QUI:-minuterie}}" "${{REL:-?}}" "$1" >> "$A"; }}
 fail() {{ rc=${{2:-{FAILED_EXIT}}}; stop
   msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
-  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }}
-interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; audit {INTERRUPTED}; exit 130; }}
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; alerte sauvegarde "$rc" "$msg" "$B/derniere.json"; echo "erreur $msg" >&2; exit "$rc"; }}
+interrupted() {{ trap - INT TERM HUP; stop; status false {INTERRUPTED} "" 0 0 "$last_ok"; audit {INTERRUPTED}
+  alerte sauvegarde 130 {INTERRUPTED} "$B/derniere.json"; exit 130; }}
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi
@@ -242,18 +244,20 @@ verified() {{ printf '{{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s"}}\\
 r check --read-data-subset={CHECK_SAMPLE} >"$W/check" 2>&1; rc=$?
 if [ "$rc" = 0 ]; then verified true ""; echo verification-ok; exit 0; fi
 classify "$rc" "$W/check"; code=$?
-verified false "$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\\n' ' ')"
+al_err="$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\\n' ' ')"; verified false "$al_err"
+alerte verification "$code" "$al_err" "$B/verification.json"
 echo "verification-echec"; tail -n 5 "$W/check" >&2; exit "$code"
 """
 
 
-def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None = None) -> str:
+def backup_script(root: str, plan: BackupPlan, sftp: tuple[str, str, int] | None = None,
+                  alert: str = NO_ALERT) -> str:
     """``sauvegarder.sh``: ``sauvegarder`` (default) takes one snapshot (dumps, maintenance
     mode around the quiet part, ``derniere.json`` written on success AND failure, an
     interrupted run marked so), then ``forget --prune``; ``verifier`` runs the weekly partial
     integrity check; ``lister`` prints the snapshots; ``sonder`` tells whether the
     destination answers (``destination-ok`` or ``destination-echec <code> <detail>``)."""
-    return f"""{_head(plan, sftp)}case "${{1:-sauvegarder}}" in
+    return f"""{_head(plan, sftp, alert)}case "${{1:-sauvegarder}}" in
   lister)
     out=$(r snapshots --json --host "$S" --tag kit-collab 2>"$W/lerr") || {{
       rc=$?; classify "$rc" "$W/lerr"; code=$?; tail -n 3 "$W/lerr" >&2; exit "$code"; }}

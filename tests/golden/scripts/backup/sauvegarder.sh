@@ -22,6 +22,7 @@ classify() {
   if grep -qiE 'connection refused|no route to host|timeout|no such host|unreachable|connection reset|dial tcp|ssh|sftp|name resolution|EOF' "$2"; then return 21; fi
   return 1
 }
+alerte() { :; }
 case "${1:-sauvegarder}" in
   lister)
     out=$(r snapshots --json --host "$S" --tag kit-collab 2>"$W/lerr") || {
@@ -44,7 +45,8 @@ verified() { printf '{"date": "%s", "ok": %s, "erreur": %s, "partie": "%s"}\n' "
 r check --read-data-subset=10% >"$W/check" 2>&1; rc=$?
 if [ "$rc" = 0 ]; then verified true ""; echo verification-ok; exit 0; fi
 classify "$rc" "$W/check"; code=$?
-verified false "$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\n' ' ')"
+al_err="$(grep -iE 'error|fatal' "$W/check" | tail -n 3 | tr '\n' ' ')"; verified false "$al_err"
+alerte verification "$code" "$al_err" "$B/verification.json"
 echo "verification-echec"; tail -n 5 "$W/check" >&2; exit "$code"
     ;;
   sauvegarder)
@@ -68,8 +70,9 @@ A=/var/log/kit-collab/audit.log
 audit() { mkdir -p "${A%/*}"; printf '%s %s sauvegarde %s %s\n' "$(now)" "${KC_QUI:-minuterie}" "${REL:-?}" "$1" >> "$A"; }
 fail() { rc=${2:-1}; stop
   msg="$1: $(tail -n 3 "$W/err" 2>/dev/null | tr '\n' ' ' | sed 's#://[^/@ ]*@#://***@#g')"
-  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; echo "erreur $msg" >&2; exit "$rc"; }
-interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; audit interrompue; exit 130; }
+  status false "$msg" "" 0 0 "$last_ok"; audit "echec"; alerte sauvegarde "$rc" "$msg" "$B/derniere.json"; echo "erreur $msg" >&2; exit "$rc"; }
+interrupted() { trap - INT TERM HUP; stop; status false interrompue "" 0 0 "$last_ok"; audit interrompue
+  alerte sauvegarde 130 interrompue "$B/derniere.json"; exit 130; }
 trap interrupted INT TERM HUP
 REL=$(basename "$(readlink "$C/current")")
 if [ -z "$REL" ] || [ ! -d "$C/releases/$REL" ]; then fail "aucune version installée"; fi

@@ -207,3 +207,12 @@ def test_a_destination_probed_now_that_does_not_answer_is_an_error() -> None:
     [g] = rules.destination_finding(("mot-de-passe", "wrong password"))
     assert "fiche de secours" in g.fix
     assert rules.destination_finding(None) == []
+
+
+def test_a_failure_alert_that_could_not_be_sent_is_a_warning_naming_the_relay_test() -> None:
+    found = rules.backup_findings(_last(ok=False, erreur="backup: wrong password",
+                                        alerte_envoyee=False, alerte_code=7), None, NOW)
+    assert [f.level for f in found] == ["erreur", "avertissement"]
+    assert "code curl 7" in found[1].message and "--envoyer-test" in found[1].fix
+    sent = rules.backup_findings(_last(ok=False, erreur="x", alerte_envoyee=True), None, NOW)
+    assert [f.level for f in sent] == ["erreur"]

@@ -53,8 +53,24 @@ def no_section() -> Finding:
 
 def backup_findings(last: Mapping[str, Any] | None, checked: Mapping[str, Any] | None,
                     now: datetime) -> list[Finding]:
-    """The findings of the last backup and of the last integrity check."""
-    return [_last_finding(last, now), *_check_findings(checked, now)]
+    """The findings of the last backup and of the last integrity check, and of an alert
+    e-mail about either that could not be sent."""
+    return [_last_finding(last, now), *_check_findings(checked, now),
+            *_alert_findings(last, checked)]
+
+
+def _alert_findings(*records: Mapping[str, Any] | None) -> list[Finding]:
+    """A failure whose e-mail to the commune's contact did not leave (``alerte_envoyee``
+    false, curl's code in ``alerte_code``; apply/scripts/backup_notify.py)."""
+    codes = [str(r.get("alerte_code", "?")) for r in records
+             if r and r.get("alerte_envoyee") is False]
+    if not codes:
+        return []
+    return [_finding(WARNING, tr(
+        f"l'alerte par e-mail d'un échec de sauvegarde n'a pas pu partir (code curl {codes[0]})",
+        f"the e-mail alert of a backup failure could not be sent (curl code {codes[0]})"),
+        tr("vérifiez le relais : kit-collab check commune.yaml --envoyer-test votre@adresse",
+           "check the relay: kit-collab check commune.yaml --envoyer-test your@address"))]
 
 
 def _last_finding(last: Mapping[str, Any] | None, now: datetime) -> Finding:

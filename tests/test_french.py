@@ -101,3 +101,19 @@ def test_invalid_profile_says_1_probleme_not_probleme_s(cli, write_profile) -> N
     path = write_profile("commune:\n  nom: X\n")
     result = cli("validate", str(path))
     assert result.code == 2 and "(s)" not in result.err
+
+
+def test_no_parenthesised_plural_in_user_facing_strings() -> None:
+    """Issue 15: "1 problème(s)" / "2 fiche(s)": every count goes through i18n.count. Scans the
+    lines of the source for a word followed by "(s)" (the recipe loader's messages to recipe
+    authors and function calls on a variable ``s`` aside)."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "kit_collab"
+    found = [f"{path.relative_to(src)}:{n}" for path in src.rglob("*.py")
+             if path.name != "load.py" or path.parent.name != "recipes"
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"(?<![\w.])[a-zéèêà]{2,}\(s\)(?![\]\w])", line)
+             and not line.lstrip().startswith("#") and "http(s)" not in line]
+    assert found == []

@@ -12,7 +12,7 @@ from typing import Any
 from kit_collab.apply.runner import check, run
 from kit_collab.apply.scripts import pg_migrate as script
 from kit_collab.errors import DeployError
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.plan.pg_major import PgMigration
 
 TIMEOUT = 6 * 3600  # a large database on a small server: hours, never forever
@@ -56,7 +56,8 @@ def _failure(m: PgMigration, result: Any, outcome: script.Outcome,
     if result.code == script.MISMATCH_EXIT and outcome.mismatches:
         table, before, after = outcome.mismatches[0]
         more = len(outcome.mismatches) - 1
-        others = tr(f" (et {more} autre(s))", f" (and {more} more)") if more else ""
+        others = tr(f" (et {count(more, ('autre', 'autres'), ('', ''))})",
+                    f" (and {more} more)") if more else ""
         return DeployError(
             tr(f"{what} : la table {table} avait {before} lignes avant l'export et en a "
                f"{after} après l'import{others} ; rien n'a basculé, l'ancienne base est "

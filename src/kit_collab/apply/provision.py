@@ -111,9 +111,11 @@ def apply(transport: Any, target: Target, profile: Profile, actions: Sequence[Ac
     nopass = [a for a in actions if _needs_password(a) and not initial_password(secrets, a.target)]
     if skipped:
         warnings.append(tr(
-            f"{len(skipped)} retrait(s) en attente de confirmation ("
+            f"{count(len(skipped), ('retrait', 'retraits'), ('', ''))} en attente de "
+            "confirmation ("
             f"{', '.join(sorted({a.target for a in skipped}))}) : kit-collab users <profil> "
-            "--apply --yes", f"{len(skipped)} removal(s) awaiting confirmation ("
+            "--apply --yes", f"{count(len(skipped), ('', ''), ('removal', 'removals'))} awaiting "
+            "confirmation ("
             f"{', '.join(sorted({a.target for a in skipped}))}): kit-collab users <profile> "
             "--apply --yes"))
     if nopass:

@@ -11,7 +11,7 @@ from rich.prompt import Prompt
 from kit_collab import constants
 from kit_collab.cli.prompts import YesNo
 from kit_collab.errors import InputError
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.profile import wizard
 
 
@@ -112,9 +112,9 @@ def run(path: Path, *, force: bool, interactive: bool,
     profile = wizard.check_text(text, str(path))
     _write(path, text, force)
     out.print(tr(f"[green]✓[/] Profil écrit : {esc(path)} ({esc(profile.commune.nom)}, "
-                 f"{len(profile.utilisateurs)} agent(s)).",
+                 f"{count(len(profile.utilisateurs), ('agent', 'agents'), ('', ''))}).",
                  f"[green]✓[/] Profile written: {esc(path)} ({esc(profile.commune.nom)}, "
-                 f"{len(profile.utilisateurs)} user(s))."))
+                 f"{count(len(profile.utilisateurs), ('', ''), ('user', 'users'))})."))
     out.print(tr(f"  Ensuite : kit-collab install {esc(path)} --dry-run, puis kit-collab check "
                  f"{esc(path)} pour les enregistrements DNS à créer.",
                  f"  Next: kit-collab install {esc(path)} --dry-run, then kit-collab check "

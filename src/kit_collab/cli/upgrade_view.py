@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 def show_versions(versions: Any) -> None:
@@ -33,9 +33,9 @@ def show_upgrade(upgrade: Any) -> None:
     if not upgrade.steps:
         return
     show_versions([v for v in upgrade.versions if v.outdated])
-    table = Table(title=tr(f"Mise à niveau : {len(upgrade.steps)} étape(s), ~{upgrade.minutes} "
-                           "min", f"Upgrade: {len(upgrade.steps)} step(s), ~{upgrade.minutes} "
-                           "min"))
+    steps = count(len(upgrade.steps), ("étape", "étapes"), ("step", "steps"))
+    table = Table(title=tr(f"Mise à niveau : {steps}, ~{upgrade.minutes} min",
+                           f"Upgrade: {steps}, ~{upgrade.minutes} min"))
     for col in ("#", tr("Étape", "Step"), "Service", "Image", tr("Risque", "Risk"),
                 tr("Durée", "Time")):
         table.add_column(col, overflow="fold")

@@ -240,8 +240,9 @@ def select(entries: list[InventoryEntry], only: list[str], skip: list[str]) -> l
     known = {e.slug for e in entries} | {e.path.stem for e in entries}
     unknown = [n for n in [*only, *skip] if n not in known]
     if unknown:
-        raise InputError(tr(f"commune(s) inconnue(s) : {', '.join(unknown)}",
-                            f"unknown commune(s): {', '.join(unknown)}"),
+        raise InputError(tr(("commune inconnue : " if len(unknown) == 1 else
+                             "communes inconnues : ") + ", ".join(unknown),
+                            "unknown communes: " + ", ".join(unknown)),
                          hint=tr(f"communes : {', '.join(sorted(known))}",
                                  f"communes: {', '.join(sorted(known))}"))
     chosen = [e for e in entries if not only or e.slug in only or e.path.stem in only]

@@ -10,7 +10,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.errors import DeployError
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.operations.report import FAILED, NOTHING, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -97,10 +97,11 @@ def _accounts(profile: Profile, services: tuple[str, ...], found: Any,
     failed = bool(outcome and outcome.failed) or bool(unreadable)
     if outcome is not None:
         done = sum(1 for r in outcome.results if r.ok)
-        summary = tr(f"{done} action(s) appliquée(s)", f"{done} action(s) applied")
+        summary = count(done, ("action appliquée", "actions appliquées"),
+                        ("action applied", "actions applied"))
     else:
-        summary = tr(f"{len(found.actions)} action(s) prévue(s)",
-                     f"{len(found.actions)} planned action(s)")
+        summary = count(len(found.actions), ("action prévue", "actions prévues"),
+                        ("planned action", "planned actions"))
     message = tr(f"illisible : {', '.join(unreadable)}", f"unreadable: {', '.join(unreadable)}"
                  ) if unreadable else ""
     if failed:

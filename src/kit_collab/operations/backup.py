@@ -12,7 +12,7 @@ from typing import Any
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, Finding
 from kit_collab.errors import DeployError
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.operations.report import OperationResult, Reporter
 from kit_collab.profile.backup_model import CREDENTIALS
 from kit_collab.profile.model import Profile
@@ -104,7 +104,7 @@ def backups(transport: Any, profile: Profile, reporter: Reporter) -> OperationRe
 
     reporter.step(tr("Liste des sauvegardes", "Listing backups"))
     listed = apply_backup.snapshots(transport, profile)
-    summary = tr(f"{len(listed)} sauvegarde(s)", f"{len(listed)} backup(s)")
+    summary = count(len(listed), ("sauvegarde", "sauvegardes"), ("backup", "backups"))
     return OperationResult.of(constants.EXIT_OK, summary, "",
                               {"commune": profile.commune.code, "sauvegardes": listed})
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from kit_collab import constants
 from kit_collab.check.findings import ERROR, OK, Finding
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.operations import backup as backup_op
 from kit_collab.operations import diagnose
 from kit_collab.operations.report import NOTHING, OperationResult, Reporter
@@ -93,11 +93,12 @@ def write_sheets(profile_path: Path, profile: Profile, outcome: Any,
         return ""
     target = folder or sheets.default_folder(profile_path, profile)
     paths = sheets.write_sheets(profile, outcome.bundle.hosts, outcome.secrets, target)
-    count = len(profile.utilisateurs)
-    return tr(f"Fiches des agents : {count} fiche(s) et le guide d'accueil dans {target} "
-              f"(dossier privé, {len(paths)} fichiers) — à imprimer, puis à ranger.",
-              f"Agents' sheets: {count} sheet(s) and the welcome guide in {target} "
-              f"(private folder, {len(paths)} files) — print them, then put them away.")
+    made = count(len(profile.utilisateurs), ("fiche", "fiches"), ("sheet", "sheets"))
+    files = count(len(paths), ("fichier", "fichiers"), ("file", "files"))
+    return tr(f"Fiches des agents : {made} et le guide d'accueil dans {target} "
+              f"(dossier privé, {files}) — à imprimer, puis à ranger.",
+              f"Agents' sheets: {made} and the welcome guide in {target} "
+              f"(private folder, {files}) — print them, then put them away.")
 
 
 def _installed(profile: Profile, outcome: Any, findings: list[Finding],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit_collab import constants
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 from kit_collab.operations.report import NOTHING, OK, OperationResult, Reporter
 from kit_collab.profile.model import Profile
 from kit_collab.recipes.load import RecipeSet
@@ -49,8 +49,9 @@ def updates(transport: Any, profile: Profile, recipes: RecipeSet,
                        data)
     if not late:
         return Updates(constants.EXIT_OK, NOTHING, tr("à jour", "up to date"), "", data)
-    summary = tr(f"{len(late)} service(s) à mettre à jour", f"{len(late)} service(s) to "
-                 "update") + (tr(f", {len(fixes)} correctif(s) de sécurité",
-                                 f", {len(fixes)} security fix(es)") if fixes else "")
+    summary = tr(f"{count(len(late), ('service', 'services'), ('', ''))} à mettre à jour",
+                 f"{count(len(late), ('', ''), ('service', 'services'))} to update") + (
+        ", " + count(len(fixes), ("correctif de sécurité", "correctifs de sécurité"),
+                     ("security fix", "security fixes")) if fixes else "")
     message = ", ".join(v["texte"] for v in late)
     return Updates(constants.EXIT_OK, OK, summary, message, data)

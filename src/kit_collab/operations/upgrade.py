@@ -169,8 +169,9 @@ def stepwise(install: Callable[[RecipeSet], Any], recipes: RecipeSet, state: Upg
     except KitCollabError as exc:
         if state.done:  # said: the commune runs (healthy) the last intermediate release
             exc.hint = " ; ".join(h for h in (tr(
-                f"étape(s) intermédiaire(s) réussie(s) et en place : {', '.join(state.done)}",
-                f"intermediate step(s) done and running: {', '.join(state.done)}"),
+                ("étape intermédiaire réussie et en place : " if len(state.done) == 1 else
+                 "étapes intermédiaires réussies et en place : ") + ", ".join(state.done),
+                "intermediate steps done and running: " + ", ".join(state.done)),
                 exc.hint) if h)
         raise
 

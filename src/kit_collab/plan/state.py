@@ -80,8 +80,10 @@ class State:
                       f"recorded one ({self.release})")
         failed = [s for s in STEPS if self.steps.get(s, OK) != OK]
         if current and failed:
-            return tr(f"étape(s) en échec pour {self.release} : {', '.join(failed)}",
-                      f"failed step(s) for {self.release}: {', '.join(failed)}")
+            one = len(failed) == 1
+            return tr(f"{'étape' if one else 'étapes'} en échec pour {self.release} : "
+                      f"{', '.join(failed)}", f"failed {'step' if one else 'steps'} for "
+                      f"{self.release}: {', '.join(failed)}")
         return ""
 
     def with_pending(self, pending: Pending | None) -> State:

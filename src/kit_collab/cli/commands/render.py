@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from kit_collab import constants
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +43,10 @@ def run(profile_path: Path, out_dir: Path, secrets_path: Path | None) -> int:
                  f"(release {prepared.bundle.release})"))
     if prepared.created:
         where = secrets_path or local_secrets.default_path(profile_path, slug)
-        out.print(tr(f"  {len(prepared.created)} secret(s) créé(s), conservés dans {esc(where)} "
+        made = count(len(prepared.created), ("secret créé", "secrets créés"),
+                     ("secret created", "secrets created"))
+        out.print(tr(f"  {made}, conservés dans {esc(where)} "
                      "(0600) ; ils ne sont jamais affichés.",
-                     f"  {len(prepared.created)} secret(s) created, kept in {esc(where)} "
+                     f"  {made}, kept in {esc(where)} "
                      "(0600); they are never printed."))
     return constants.EXIT_OK

@@ -13,7 +13,7 @@ import typer
 
 from kit_collab.cli import options
 from kit_collab.cli.options import FleetArgs
-from kit_collab.i18n import tr
+from kit_collab.i18n import count, tr
 
 KIND_LABELS = {
     "create-user": ("à créer", "to create"),
@@ -179,17 +179,20 @@ def _single(path: Path, opts: Any, fleet: FleetArgs, confirm: Any) -> int:
     if outcome is None:
         show(profile, found)
         if found.actions and not opts.apply:
-            out.print(tr(f"{len(found.actions)} action(s) prévue(s) ; pour les appliquer : "
+            planned = count(len(found.actions), ("action prévue", "actions prévues"),
+                            ("planned action", "planned actions"))
+            out.print(tr(f"{planned} ; pour les appliquer : "
                          f"kit-collab users {esc(path)} --apply",
-                         f"{len(found.actions)} planned action(s); to apply them: "
+                         f"{planned}; to apply them: "
                          f"kit-collab users {esc(path)} --apply"))
         elif not found.actions:
             out.print(tr("[green]✓[/] Les comptes correspondent au profil.",
                          "[green]✓[/] The accounts match the profile."))
         return result.code
     done = [r for r in outcome.results if r.ok]
-    out.print(tr(f"[green]✓[/] {len(done)} action(s) appliquée(s).",
-                 f"[green]✓[/] {len(done)} action(s) applied."))
+    applied = count(len(done), ("action appliquée", "actions appliquées"),
+                    ("action applied", "actions applied"))
+    out.print(f"[green]✓[/] {applied}.")
     for warning in [*found.warnings, *outcome.warnings]:
         out.print(f"[yellow]![/] {esc(warning)}")
     return result.code

@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         "nothing."))
     def validate(
         profiles: Annotated[list[Path], typer.Argument(metavar=tr("PROFIL", "PROFILE"), help=tr(
-            "Profil(s) de commune (YAML), ou dossier d'inventaire (profils et defauts.yaml).",
-            "Commune profile(s) (YAML), or inventory folder (profiles and defauts.yaml)."),
+            "Profils de commune (YAML), ou dossier d'inventaire (profils et defauts.yaml).",
+            "Commune profiles (YAML), or inventory folder (profiles and defauts.yaml)."),
             show_default=False)],
         as_json: Annotated[bool, json_option()] = False,
     ) -> None:

@@ -22,7 +22,7 @@ class Planned(OperationResult):
 
 def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporter) -> Planned:
     """Read the server's state (one round trip) and compare it with the profile."""
-    from kit_collab.apply import deploy, pg_install
+    from kit_collab.apply import deploy
 
     reporter.step(tr("Lecture de l'état du serveur", "Reading the server's state"))
     facts = deploy.read_facts(transport, profile)
@@ -31,7 +31,7 @@ def plan(transport: Any, profile: Profile, recipes: RecipeSet, reporter: Reporte
     changes = result.changes()
     for change in changes:
         reporter.step(f"{change.action} {change.target} {change.detail}".strip())
-    upgrade_op.say_plan(steps, reporter, pg_install.planned(bundle, recipes, facts))
+    upgrade_op.say_plan(steps, reporter)
     data = {**result.as_dict(), "mise_a_niveau": steps.as_dict()}
     note = identity.first_install_note(profile, facts.state)
     if note:  # said before the first install: identifiers never change afterwards

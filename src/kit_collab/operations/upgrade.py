@@ -51,8 +51,11 @@ def deployed_images(facts: Any) -> dict[str, str]:
 
 
 def view(recipes: RecipeSet, facts: Any, bundle: Any) -> UpgradePlan:
-    """The upgrade plan from the server's facts to the bundle (raises UpgradeRefused)."""
-    return plan_upgrade.plan(recipes, plan_upgrade.wanted_of(bundle), deployed_images(facts))
+    """The upgrade plan from the server's facts to the bundle (raises UpgradeRefused), with
+    the lines saying how each PostgreSQL major is migrated (apply/pg_install.py)."""
+    result = plan_upgrade.plan(recipes, plan_upgrade.wanted_of(bundle), deployed_images(facts))
+    return replace(result, notes=tuple(pg_install.said(pg_install.planned(bundle, recipes,
+                                                                          facts))))
 
 
 def with_image(recipes: RecipeSet, step: Step) -> RecipeSet:
@@ -91,7 +94,7 @@ def backup_before(transport: Any, profile: Any, reporter: Any) -> str:
     return hook(transport, profile, reporter)
 
 
-def say_plan(result: UpgradePlan, reporter: Any, migrations: tuple[Any, ...] = ()) -> None:
+def say_plan(result: UpgradePlan, reporter: Any) -> None:
     for version in result.versions:
         if version.outdated:
             fixes = tr(f" (correctifs de sécurité : {', '.join(version.security)})",
@@ -102,7 +105,7 @@ def say_plan(result: UpgradePlan, reporter: Any, migrations: tuple[Any, ...] = (
         what = " ".join(w for w in (step.kind, step.service, step.image) if w)
         reporter.step(tr(f"Étape {what} : {step.risk} (~{step.minutes} min)",
                          f"Step {what}: {step.risk} (~{step.minutes} min)"))
-    for line in pg_install.said(migrations):  # how each PostgreSQL major is migrated
+    for line in result.notes:  # how each PostgreSQL major is migrated
         reporter.step(line)
 
 
@@ -113,10 +116,9 @@ def gate(state: Upgrade, recipes: RecipeSet, facts: Any, bundle: Any, reporter: 
     intermediate release (raises NeedsIntermediate), the backup wanted; returns the note for
     the audit log."""
     result = view(recipes, facts, bundle)
-    migrations = pg_install.planned(bundle, recipes, facts)
     if state.first is None:
         state.first = result
-        say_plan(result, reporter, migrations)
+        say_plan(result, reporter)
     if result.intermediate:
         raise NeedsIntermediate(result.intermediate[0])
     if not result.stateful:

@@ -198,3 +198,28 @@ def test_a_release_failing_health_after_the_migration_is_undone_with_the_old_clu
     assert _volumes() == {f"{SLUG}_registre_db"}  # the new volume removed
     assert "volumes_postgres" not in _state(server_root) or \
         _state(server_root)["volumes_postgres"] == {}
+
+
+def test_after_a_rollback_the_volume_in_use_is_the_running_compose_files_not_the_state(
+) -> None:
+    from kit_collab.plan.facts import Facts
+
+    state = State(release="r", volumes_postgres={"matrix_db": "matrix_db-pg18"})
+    # the release running again after a rollback names no volume: its cluster is matrix_db
+    back = Facts(state=state, images={"matrix-db": "postgres:17.11"}, volume_names={})
+    assert pg_install.recorded(back, "lhay") == {}
+    running = Facts(state=state, images={"matrix-db": "postgres:18.1"},
+                    volume_names={"matrix_db": "lhay_matrix_db-pg18", "x": "autre"})
+    assert pg_install.recorded(running, "lhay") == {"matrix_db": "matrix_db-pg18"}
+    unread = Facts(state=state)  # compose files unreadable: state.json's record
+    assert pg_install.recorded(unread, "lhay") == {"matrix_db": "matrix_db-pg18"}
+
+
+def test_the_server_facts_read_the_volume_names_of_the_running_compose_files() -> None:
+    import base64
+
+    from kit_collab.apply.scripts import facts as facts_script
+
+    doc = b"services: {}\nvolumes:\n  matrix_db: {name: lhay_matrix_db-pg18}\n  data: {}\n"
+    assert facts_script._volume_names(base64.b64encode(doc).decode()) == {
+        "matrix_db": "lhay_matrix_db-pg18"}

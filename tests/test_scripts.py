@@ -176,7 +176,6 @@ CASES: dict[str, Callable[[], str]] = {
                                                      PG_HOSTILE),
     "pg-migrate-undo": lambda: pg_migrate.undo(pg_migrate.Target(ROOT, SLUG, "r-2"), PG),
     "pg-migrate-prune": lambda: pg_migrate.prune(ROOT, SLUG, ["matrix_db", HOSTILE]),
-    "pg-migrate-volumes": lambda: pg_migrate.volumes(SLUG),
 }
 
 

@@ -72,9 +72,10 @@ def desired(profile: Profile, recipes: RecipeSet,
         facts.others_ports())
     made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
                        recorded_ports=recorded, reserved_ports=reserved,
-                       neighbours=facts.neighbours, postgres_volumes=facts.state.volumes_postgres)
+                       neighbours=facts.neighbours, postgres_volumes=(
+                           used := pg_install.recorded(facts, profile.commune.code)))
     moved = pg_install.volumes(made.bundle, recipes, facts)  # a new PostgreSQL major's volume
-    if moved != facts.state.volumes_postgres:
+    if moved != used:
         made = replace(make_bundle(profile, recipes, draw=SYSTEM, secrets=made.secrets,
                                    recorded_ports=recorded, reserved_ports=reserved,
                                    neighbours=facts.neighbours, postgres_volumes=moved),

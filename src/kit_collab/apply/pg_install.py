@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from kit_collab.apply import pg_migrate
-from kit_collab.apply.runner import check, run
 from kit_collab.apply.scripts import pg_migrate as script
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
@@ -30,18 +29,27 @@ from kit_collab.plan.pg_major import PgMigration
 _MAJOR = re.compile(r"-pg(\d+)$")
 
 
+def recorded(facts: Any, slug: str) -> dict[str, str]:
+    """The clusters' volumes in use: as the running release's compose files name them (a
+    rollback or an unfinished install leaves state.json behind them), else state.json's."""
+    if not facts.images:  # compose files unread: state.json's record
+        return dict(facts.state.volumes_postgres)
+    return {k: v.removeprefix(f"{slug}_") for k, v in facts.volume_names.items()
+            if v.startswith(f"{slug}_") and _MAJOR.search(v)}
+
+
 def planned(bundle: Any, recipes: Any, facts: Any) -> tuple[PgMigration, ...]:
     """The migrations from the running release (its compose files, else state.json's images)
     to ``bundle``."""
     old_images = {**facts.state.images, **facts.images}
     return pg_major.for_upgrade(bundle.services, old_images, plan_mod.data_of(recipes),
-                                facts.state.volumes_postgres)
+                                recorded(facts, bundle.slug))
 
 
 def volumes(bundle: Any, recipes: Any, facts: Any) -> dict[str, str]:
     """Compose volume key -> the volume the new release names for its cluster."""
     moved = {m.volume: m.new_volume for m in planned(bundle, recipes, facts)}
-    return {**facts.state.volumes_postgres, **moved}
+    return {**recorded(facts, bundle.slug), **moved}
 
 
 def said(migrations: Sequence[PgMigration]) -> list[str]:
@@ -97,15 +105,12 @@ def _major(volume: str) -> int:
 
 def prune_stale(transport: Any, profile: Any, facts: Any, rep: Any) -> list[str]:
     """Remove the old clusters' volumes of a committed commune; the volumes removed."""
-    recorded = facts.state.volumes_postgres
-    if not recorded or facts.state.pending is not None:
-        return []
     slug = profile.commune.code
-    listed = check(run(transport, script.volumes(slug)),
-                   tr("la liste des volumes", "listing the volumes"))
-    existing = [n.removeprefix(f"{slug}_") for n in listed.split()
-                if n.startswith(f"{slug}_")]
-    stale = _stale(recorded, existing)
+    used = recorded(facts, slug)
+    if not used or facts.state.pending is not None:
+        return []
+    existing = [n.removeprefix(f"{slug}_") for n in facts.volumes if n.startswith(f"{slug}_")]
+    stale = _stale(used, existing)
     if not stale:
         return []
     rep.step(tr(f"Suppression des anciennes grappes PostgreSQL : {', '.join(stale)}",

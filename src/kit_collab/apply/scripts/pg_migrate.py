@@ -209,13 +209,6 @@ echo pg-pruned
 """
 
 
-def volumes(slug: str) -> str:
-    """The commune's Docker volumes (compose names ``<slug>_<volume>``), one a line."""
-    return f"""set -eu
-docker volume ls -q --filter name={q(slug + "_")} | grep -F -- {q(slug + "_")} || [ "$?" = 1 ]
-"""
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a migration's output says."""

@@ -20,15 +20,16 @@ NC = RECIPES["nextcloud"].spec.images
 
 
 @dataclass
-class _Facts:  # the two fields of plan.facts.Facts the gate reads
+class _Facts:  # the fields of plan.facts.Facts the gate reads
     images: dict[str, str] = field(default_factory=dict)
     state: State = field(default_factory=State)
+    volume_names: dict[str, str] = field(default_factory=dict)
 
 
 def _bundle() -> SimpleNamespace:
     services = [SimpleNamespace(recipe="nextcloud", name=n, image=NC[k])
                 for n, k in (("nextcloud", "app"), ("nextcloud-db", "db"))]
-    return SimpleNamespace(services=services)
+    return SimpleNamespace(services=services, slug="lhay")
 
 
 def test_two_majors_behind_asks_for_the_intermediate_release_before_any_change() -> None:

@@ -223,3 +223,16 @@ def test_the_server_facts_read_the_volume_names_of_the_running_compose_files() -
     doc = b"services: {}\nvolumes:\n  matrix_db: {name: lhay_matrix_db-pg18}\n  data: {}\n"
     assert facts_script._volume_names(base64.b64encode(doc).decode()) == {
         "matrix_db": "lhay_matrix_db-pg18"}
+
+
+def test_the_snapshot_before_a_later_upgrade_saves_the_migrated_cluster_not_the_old_one(
+) -> None:
+    from kit_collab.plan.changes import Saved
+    from kit_collab.plan.facts import Facts
+
+    saved = (Saved("matrix", "matrix-db", (), "synapse", "synapse", "matrix_db"),
+             Saved("matrix", "matrix-synapse", ("matrix_data",)))
+    facts = Facts(images={"matrix-db": "postgres:18.1"},
+                  volume_names={"matrix_db": "lhay_matrix_db-pg18"})
+    assert [s.base_volume for s in pg_install.in_use(saved, facts, "lhay")] == [
+        "matrix_db-pg18", ""]

@@ -97,6 +97,7 @@ def make_plan(profile: Profile, recipes: RecipeSet,
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre,
                           data=plan_mod.data_of(recipes))
+    plan = replace(plan, snapshot=pg_install.in_use(plan.snapshot, facts, bundle.slug))
     plan = replace(plan, firewall=firewall_script.delta(
         facts.firewall, firewall_script.public_rules(bundle, recipes),
         {n: s.firewall for n, s in facts.others.items()}, profile.serveur.port_ssh))

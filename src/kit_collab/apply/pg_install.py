@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from kit_collab.apply import pg_migrate
@@ -50,6 +51,13 @@ def volumes(bundle: Any, recipes: Any, facts: Any) -> dict[str, str]:
     """Compose volume key -> the volume the new release names for its cluster."""
     moved = {m.volume: m.new_volume for m in planned(bundle, recipes, facts)}
     return {**recorded(facts, bundle.slug), **moved}
+
+
+def in_use(saved: Sequence[Any], facts: Any, slug: str) -> tuple[Any, ...]:
+    """The pre-switch snapshot's entries (plan.changes.Saved) with each cluster's volume the
+    one in use: once migrated, ``<key>-pg<M>``, never the old cluster's."""
+    used = recorded(facts, slug)
+    return tuple(replace(s, base_volume=used.get(s.base_volume, s.base_volume)) for s in saved)
 
 
 def said(migrations: Sequence[PgMigration]) -> list[str]:

@@ -23,14 +23,15 @@ def _v1() -> dict[str, object]:
 def test_state_written_by_the_previous_format_is_read_and_upgraded() -> None:
     old = _v1()
     state = from_json(old)
-    assert state.version == VERSION == 2
+    assert state.version == VERSION == 3
     assert state.release == "20261101-120000-3f2a9c1d"
     assert state.previous == "20261001-090000-77ab12ef"
     assert state.recipes["nextcloud"] == "1.0.0+33.0.9"
     assert state.firewall == ("10000/udp",) and state.matrix_server_name == "lhay-sur-mer.fr"
     assert state.images == {}  # version 1 did not record them: unknown, never guessed
     written = state.as_json()
-    assert written["version"] == 2 and written["images"] == {}
+    assert written["version"] == 3 and written["images"] == {}
+    assert written["volumes_postgres"] == {}  # no cluster migrated before format 3
     assert from_json(json.loads(json.dumps(written))) == state  # the new format round-trips
     assert old["version"] == 1 and "images" not in old  # the document read is left alone
 

@@ -20,15 +20,16 @@ NC = RECIPES["nextcloud"].spec.images
 
 
 @dataclass
-class _Facts:  # the two fields of plan.facts.Facts the gate reads
+class _Facts:  # the fields of plan.facts.Facts the gate reads
     images: dict[str, str] = field(default_factory=dict)
     state: State = field(default_factory=State)
+    volume_names: dict[str, str] = field(default_factory=dict)
 
 
 def _bundle() -> SimpleNamespace:
     services = [SimpleNamespace(recipe="nextcloud", name=n, image=NC[k])
                 for n, k in (("nextcloud", "app"), ("nextcloud-db", "db"))]
-    return SimpleNamespace(services=services)
+    return SimpleNamespace(services=services, slug="lhay")
 
 
 def test_two_majors_behind_asks_for_the_intermediate_release_before_any_change() -> None:
@@ -79,15 +80,17 @@ def test_a_backup_destination_calls_the_backups_hook_before_a_stateful_upgrade(
     assert [s.kind for s in upgrade.after_steps(state)] == ["nextcloud-apps"]
 
 
-def test_postgres_major_is_refused_before_any_change_without_its_executor(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(upgrade, "PG_MAJOR_EXECUTOR", "kit_collab.operations.no_such_module")
+def test_postgres_major_is_planned_as_a_migration_and_going_down_is_refused() -> None:
+    reporter = QuietReporter()
     facts = _Facts(images={"nextcloud": NC["app"], "nextcloud-db": "postgres:15.14"})
-    with pytest.raises(upgrade.plan_upgrade.UpgradeRefused, match="PostgreSQL") as info:
-        upgrade.gate(upgrade.Upgrade(), RECIPES, facts, _bundle(), QuietReporter(), lambda: "")
+    upgrade.gate(upgrade.Upgrade(), RECIPES, facts, _bundle(), reporter, lambda: "")
+    said = "\n".join(reporter.steps)
+    assert "PostgreSQL 15 → 17 (nextcloud-db)" in said and "nextcloud_db-pg17" in said
+    assert "jamais un simple changement d'image" in said
+    newer = _Facts(images={"nextcloud": NC["app"], "nextcloud-db": "postgres:18.1"})
+    with pytest.raises(upgrade.plan_upgrade.UpgradeRefused, match="plus ancienne") as info:
+        upgrade.gate(upgrade.Upgrade(), RECIPES, newer, _bundle(), QuietReporter(), lambda: "")
     assert "rien n'a été changé" in info.value.message and info.value.exit_code == 2
-    monkeypatch.setattr(upgrade, "PG_MAJOR_EXECUTOR", "kit_collab.operations.upgrade")
-    upgrade.gate(upgrade.Upgrade(), RECIPES, facts, _bundle(), QuietReporter(), lambda: "")
 
 
 def test_the_backups_module_takes_a_backup_before_a_stateful_upgrade(

@@ -136,7 +136,7 @@ def test_two_majors_go_through_the_intermediate_one_and_a_skip_is_refused_first(
     assert _sql("SELECT version FROM schema") == "5"
     assert _app("cat", "/fichiers/apres") == "fait"  # the recipe's apres commands ran
     state = _state(server_root)
-    assert state["version"] == 2 and state["images"]["registre-app"].endswith("registre:5")
+    assert state["version"] == 3 and state["images"]["registre-app"].endswith("registre:5")
     assert len(state["historique"]) >= 3  # 3, then the intermediate 4, then 5
 
     # Back to 4 (older than the data): refused before any change.

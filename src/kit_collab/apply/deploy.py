@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kit_collab.apply import interrupt, steps
+from kit_collab.apply import interrupt, pg_install, steps
 from kit_collab.apply.lock import (
     PortsTaken,
     audit_line,
@@ -73,7 +73,14 @@ def desired(profile: Profile, recipes: RecipeSet,
         facts.others_ports())
     made = make_bundle(profile, recipes, draw=SYSTEM, secrets=facts.secrets,
                        recorded_ports=recorded, reserved_ports=reserved,
-                       neighbours=facts.neighbours)
+                       neighbours=facts.neighbours, postgres_volumes=(
+                           used := pg_install.recorded(facts, profile.commune.code)))
+    moved = pg_install.volumes(made.bundle, recipes, facts)  # a new PostgreSQL major's volume
+    if moved != used:
+        made = replace(make_bundle(profile, recipes, draw=SYSTEM, secrets=made.secrets,
+                                   recorded_ports=recorded, reserved_ports=reserved,
+                                   neighbours=facts.neighbours, postgres_volumes=moved),
+                       created=made.created)
     remember(v for bucket in made.secrets.values() for v in bucket.values())
     return made.bundle, made.secrets, made.created
 
@@ -91,6 +98,7 @@ def make_plan(profile: Profile, recipes: RecipeSet,
     plan = plan_mod.build(bundle, facts, new_secrets=created,
                           mirror=profile.serveur.miroir_registre,
                           data=plan_mod.data_of(recipes))
+    plan = replace(plan, snapshot=pg_install.in_use(plan.snapshot, facts, bundle.slug))
     plan = replace(plan, firewall=firewall_script.delta(
         facts.firewall, firewall_script.public_rules(bundle, recipes),
         {n: s.firewall for n, s in facts.others.items()}, profile.serveur.port_ssh))
@@ -158,6 +166,7 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
         raise locked_error(facts.lock, profile)
     plan, bundle, secrets = make_plan(profile, recipes, facts)
     if plan.noop:
+        pg_install.prune_stale(transport, profile, facts, rep)
         return Outcome(plan, bundle, applied=False, round_trips=transport.round_trips,
                        warnings=list(facts.warnings), secrets=secrets)
     for _attempt in range(3):
@@ -174,10 +183,13 @@ def install(transport: Any, profile: Profile, recipes: RecipeSet, *,
                       hint=tr("relancez la commande", "run the command again"))
 
 
-def _pending(facts: facts_mod.Facts, release: str, phase: str) -> str:
-    """The lines recording, in state.json, an operation towards ``release`` not committed."""
+def _pending(facts: facts_mod.Facts, release: str, phase: str,
+             volumes: dict[str, str] | None = None) -> str:
+    """The lines recording, in state.json, an operation towards ``release`` not committed
+    (with, once it runs, the volumes of its PostgreSQL clusters)."""
     pending = Pending(release, back_to(facts, release), phase, _now())
-    return state_script.write_lines(facts.state.with_pending(pending).as_json())
+    state = facts.state if volumes is None else replace(facts.state, volumes_postgres=volumes)
+    return state_script.write_lines(state.with_pending(pending).as_json())
 
 
 def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mod.Facts,
@@ -208,16 +220,20 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         steps.pull(transport, profile, bundle, rep)
         steps.snapshot(transport, profile, plan, rep)
         interrupt.check("bascule", slug)
-        rep.step(tr("Démarrage des services", "Starting services"))
-        up = run(transport, release_script.switch_and_up(
-            root, slug, bundle.release, plan.restart, wait_seconds,
-            before=_pending(facts, bundle.release, "bascule"),
-            after=_pending(facts, bundle.release, "taches")), timeout=wait_seconds * 3 + 600)
-        if up.code != 0:
-            back = back_to(facts, bundle.release)
-            settled = state_script.write_lines(facts.state.with_pending(None).as_json())
-            steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds, rep,
-                            (back, _pending(facts, bundle.release, "retour"), settled))
+        volumes = pg_install.volumes(bundle, recipes, facts)
+        with pg_install.migrated(transport, profile, bundle,
+                                 pg_install.planned(bundle, recipes, facts), rep):
+            rep.step(tr("Démarrage des services", "Starting services"))
+            up = run(transport, release_script.switch_and_up(
+                root, slug, bundle.release, plan.restart, wait_seconds,
+                before=_pending(facts, bundle.release, "bascule"),
+                after=_pending(facts, bundle.release, "taches", volumes)),
+                timeout=wait_seconds * 3 + 600)
+            if up.code != 0:
+                back = back_to(facts, bundle.release)
+                settled = state_script.write_lines(facts.state.with_pending(None).as_json())
+                steps.roll_back(transport, profile, plan, bundle, recipes, up, wait_seconds,
+                                rep, (back, _pending(facts, bundle.release, "retour"), settled))
         interrupt.check("taches", slug)
         done, tasks_ok = steps.run_tasks(transport, profile, plan, secrets, rep)
         warnings = [*facts.warnings, *done]
@@ -225,12 +241,13 @@ def _apply(transport: Any, profile: Profile, recipes: RecipeSet, facts: facts_mo
         more, accounts_ok = steps.provision(transport, profile, bundle, secrets, rep)
         warnings += more
         interrupt.check("etat", slug)
+        pg_install.prune_stale(transport, profile, facts, rep)
         steps.prune_snapshots(transport, profile, facts, bundle.release)
         rep.step(tr("Enregistrement de l'état", "Recording the state"))
         state = replace(_state(plan, bundle, facts, {
             "taches": OK if tasks_ok else FAILED, "comptes": OK if accounts_ok else FAILED},
             identity.server_name_to_record(profile, facts.state)),
-            domain=profile.commune.domaine)
+            domain=profile.commune.domaine, volumes_postgres=volumes)
         check(run(transport, state_script.finish(
             root, slug, state.as_json(),
             audit_line("install", profile, bundle.release, "ok" if tasks_ok and accounts_ok

@@ -31,16 +31,19 @@ class Made:
 def make_bundle(profile: Profile, recipes: RecipeSet, *, draw: Draw,
                 secrets: Secrets | None = None,
                 recorded_ports: Mapping[ports.Key, int] | None = None,
-                reserved_ports: Iterable[int] = (), neighbours: Iterable[str] = ()) -> Made:
+                reserved_ports: Iterable[int] = (), neighbours: Iterable[str] = (),
+                postgres_volumes: Mapping[str, str] | None = None) -> Made:
     """The commune's bundle. ``secrets``: those already known (the server's, or the local
     file's), completed with ``draw``; ``recorded_ports``: allocations to keep (state.json);
     ``reserved_ports``: host ports never to give (in use, or another commune's);
-    ``neighbours``: the other communes of the server (the proxy joins their networks too)."""
+    ``neighbours``: the other communes of the server (the proxy joins their networks too);
+    ``postgres_volumes``: compose volume key -> volume of a PostgreSQL cluster migrated to a
+    new major (state.json's, or the one an upgrade migrates to; plan/pg_major.py)."""
     active = active_recipes(profile, recipes)
     slug = profile.commune.code
     complete, created = ensure_secrets(active, secrets, user_ids(profile), draw,
                                        secret_names(profile.messagerie))
     allocated = ports.allocate(ports.port_requests(slug, active), recorded_ports, reserved_ports)
     bundle = render_bundle(profile, active, complete, ports.blocks(slug, active, allocated),
-                           neighbours)
+                           neighbours, postgres_volumes or {})
     return Made(bundle, complete, tuple(created))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -202,7 +202,8 @@ def _missing_secrets(active: list[Recipe], secrets: Secrets) -> None:
 
 def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
                   port_blocks: dict[str, dict[str, PortBlock]],
-                  neighbours: Iterable[str] = ()) -> Bundle:
+                  neighbours: Iterable[str] = (),
+                  postgres_volumes: Mapping[str, str] | None = None) -> Bundle:
     """Render the active recipes (in order) for this commune. Missing secrets are an error
     here: rendering itself draws no randomness (``make.make_bundle`` completes them).
     ``neighbours``: the other communes of the server (the shared proxy joins their networks)."""
@@ -220,7 +221,10 @@ def render_bundle(profile: Profile, active: list[Recipe], secrets: Secrets,
               "proxy_network": constants.commune_network(slug),
               "proxy_networks": [constants.commune_network(s)
                                  for s in sorted({slug, *neighbours}) if SLUG.fullmatch(s)],
-              "server_root": root, "site_root": f"{published_dir(root, slug)}/current"}
+              "server_root": root, "site_root": f"{published_dir(root, slug)}/current",
+              # compose key -> Docker volume of a migrated cluster (only those migrated)
+              "volumes_postgres": {k: f"{slug}_{v}" for k, v in
+                                   sorted((postgres_volumes or {}).items())}}
     out = _Rendered()
     for recipe in active:
         _render_recipe(recipe, data, shared, out)

@@ -43,3 +43,5 @@ def show_upgrade(upgrade: Any) -> None:
         table.add_row(str(i), esc(step.kind), esc(step.service), esc(step.image),
                       esc(step.risk), f"~{step.minutes} min")
     out.print(table)
+    for note in getattr(upgrade, "notes", ()):  # how a PostgreSQL major is migrated
+        out.print(f"  • {esc(note)}")

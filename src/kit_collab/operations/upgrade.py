@@ -11,11 +11,11 @@ image (a Nextcloud major of the recipe's path), the gate stops the deploy with
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kit_collab.apply import pg_install
 from kit_collab.errors import KitCollabError
 from kit_collab.i18n import tr
 from kit_collab.plan import upgrade as plan_upgrade
@@ -24,10 +24,6 @@ from kit_collab.recipes.load import RecipeSet
 
 MAX_STEPS = 10  # intermediate releases in one install (a path of majors is shorter)
 BACKUP_HOOK = "kit_collab.operations.backup"  # its before_upgrade(transport, profile, reporter)
-# The executor of "postgres-major" steps (dump, new cluster, restore, verify, switch): built
-# apart; until its module is there, a PostgreSQL major change is refused before any change
-# (an image swap cannot read an older major's data folder).
-PG_MAJOR_EXECUTOR = "kit_collab.operations.pgmajor"
 
 
 class NeedsIntermediate(Exception):  # control flow, never shown to a person
@@ -55,8 +51,11 @@ def deployed_images(facts: Any) -> dict[str, str]:
 
 
 def view(recipes: RecipeSet, facts: Any, bundle: Any) -> UpgradePlan:
-    """The upgrade plan from the server's facts to the bundle (raises UpgradeRefused)."""
-    return plan_upgrade.plan(recipes, plan_upgrade.wanted_of(bundle), deployed_images(facts))
+    """The upgrade plan from the server's facts to the bundle (raises UpgradeRefused), with
+    the lines saying how each PostgreSQL major is migrated (apply/pg_install.py)."""
+    result = plan_upgrade.plan(recipes, plan_upgrade.wanted_of(bundle), deployed_images(facts))
+    return replace(result, notes=tuple(pg_install.said(pg_install.planned(bundle, recipes,
+                                                                          facts))))
 
 
 def with_image(recipes: RecipeSet, step: Step) -> RecipeSet:
@@ -106,33 +105,22 @@ def say_plan(result: UpgradePlan, reporter: Any) -> None:
         what = " ".join(w for w in (step.kind, step.service, step.image) if w)
         reporter.step(tr(f"Étape {what} : {step.risk} (~{step.minutes} min)",
                          f"Step {what}: {step.risk} (~{step.minutes} min)"))
-
-
-def _check_postgres_major(result: UpgradePlan) -> None:
-    steps = [s for s in result.steps if s.kind == plan_upgrade.PG_MAJOR]
-    if not steps or importlib.util.find_spec(PG_MAJOR_EXECUTOR) is not None:
-        return
-    names = ", ".join(s.service for s in steps)
-    raise plan_upgrade.UpgradeRefused(
-        tr(f"changement de version majeure de PostgreSQL pour {names} : cette version de "
-           "kit-collab ne sait pas encore migrer la base ; rien n'a été changé",
-           f"PostgreSQL major version change for {names}: this kit-collab cannot migrate "
-           "the database yet; nothing was changed"),
-        hint=tr("gardez la recette précédente, ou mettez kit-collab à jour",
-                "keep the previous recipe, or update kit-collab"))
+    for line in result.notes:  # how each PostgreSQL major is migrated
+        reporter.step(line)
 
 
 def gate(state: Upgrade, recipes: RecipeSet, facts: Any, bundle: Any, reporter: Any,
          backup: Callable[[], str]) -> str:
-    """Before any change: the plan (refusals raise), the next intermediate release (raises
-    NeedsIntermediate), the backup wanted; returns the note for the audit log."""
+    """Before any change: the plan (refusals raise: an older major too; a newer PostgreSQL
+    major is migrated by install, apply/pg_install.py, its steps said here), the next
+    intermediate release (raises NeedsIntermediate), the backup wanted; returns the note for
+    the audit log."""
     result = view(recipes, facts, bundle)
     if state.first is None:
         state.first = result
         say_plan(result, reporter)
     if result.intermediate:
         raise NeedsIntermediate(result.intermediate[0])
-    _check_postgres_major(result)
     if not result.stateful:
         return ""
     if state.without_backup:

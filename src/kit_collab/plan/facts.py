@@ -75,6 +75,8 @@ class Facts:
     server_time: float | None = None  # the server's clock when it ran the script
     daemon: dict[str, Any] = field(default_factory=dict)  # /etc/docker/daemon.json
     images: dict[str, str] = field(default_factory=dict)  # current release: service -> image
+    # current release: compose volume key -> the Docker name its compose file gives it
+    volume_names: dict[str, str] = field(default_factory=dict)
     snapshots: tuple[str, ...] = ()  # <release> of each avant-<release> folder (pre-switch data)
 
     def others_ports(self) -> set[int]:

@@ -20,7 +20,8 @@ from kit_collab.plan.state_format import VERSION, StateError, StateTooNew, migra
 __all__ = ["VERSION", "State", "StateError", "StateTooNew", "from_json"]
 _KEYS = {"version", "images", "commune", "release", "precedente", "recettes", "fichiers", "ports",
          "hotes", "bootstrap", "besoins", "deploye_le", "operation", "etapes", "historique",
-         "serveur_matrix", "domaine", "pare_feu"}
+         "serveur_matrix", "domaine", "pare_feu",
+         "volumes_postgres"}
 OK, FAILED = "ok", "echec"  # the result of a release's tasks and provisioning
 STEPS = ("taches", "comptes")  # the steps after `up` that must succeed for a release
 HISTORY = 5  # releases remembered as once deployed (pruning keeps them first)
@@ -61,6 +62,8 @@ class State:
     domain: str = ""  # the commune's identity with slug and hosts ("" before it was recorded)
     firewall: tuple[str, ...] = ()  # the commune's public firewall rules ("3478/udp")
     images: dict[str, str] = field(default_factory=dict)  # service -> image deployed
+    # compose volume key -> volume of its PostgreSQL cluster once migrated (plan/pg_major.py)
+    volumes_postgres: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -118,7 +121,7 @@ class State:
                 "etapes": dict(self.steps), "historique": list(self.history),
                 "serveur_matrix": self.matrix_server_name,
                 "domaine": self.domain, "pare_feu": list(self.firewall),
-                "images": dict(self.images)}
+                "images": dict(self.images), "volumes_postgres": dict(self.volumes_postgres)}
 
 
 def remembered(release: str, history: tuple[str, ...]) -> tuple[str, ...]:
@@ -209,4 +212,6 @@ def from_json(data: Any, where: str = "state.json") -> State:
         domain=_text(data, "domaine", where),
         firewall=_texts(data.get("pare_feu"), where, "pare_feu"),
         images={str(k): str(v) for k, v in _mapping(data.get("images"), "images",
-                                                    where).items()})
+                                                    where).items()},
+        volumes_postgres={str(k): str(v) for k, v in _mapping(
+            data.get("volumes_postgres"), "volumes_postgres", where).items()})

@@ -4,6 +4,10 @@ that bring an older document to the current shape before it is read.
 Version 1: the document before ``version`` existed (or with ``version: 1``).
 Version 2: adds ``images`` (compose service -> image it was deployed with), so that the
 deployed upstream versions are known even when the containers are down.
+Version 3: adds ``volumes_postgres`` (compose volume key -> the volume its PostgreSQL cluster
+lives in, once migrated to a new major: ``matrix_db`` -> ``matrix_db-pg17``). An older
+kit-collab must refuse it whole: rendering without it would point the database at the old
+major's data.
 
 A newer kit-collab reads every older version (each migration is one small pure function); an
 older kit-collab refuses a newer document, whole, with a sentence saying to update kit-collab:
@@ -19,7 +23,7 @@ from kit_collab import constants
 from kit_collab.errors import DeployError
 from kit_collab.i18n import tr
 
-VERSION = 2
+VERSION = 3
 
 
 class StateError(DeployError):
@@ -39,8 +43,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "images": {}}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 knew no migrated cluster: every cluster in the volume named by its key."""
+    return {**data, "version": 3, "volumes_postgres": {}}
+
+
 # version -> the function bringing a document of that version to the next one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def version_of(data: dict[str, Any], where: str) -> int:

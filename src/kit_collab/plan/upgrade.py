@@ -104,6 +104,7 @@ class UpgradePlan:
     versions: tuple[Version, ...] = ()
     steps: tuple[Step, ...] = ()
     intermediate: tuple[Step, ...] = field(default=())  # path images before the final release
+    notes: tuple[str, ...] = ()  # how each PostgreSQL major is migrated (plan/pg_major.py)
 
     @property
     def stateful(self) -> bool:
@@ -114,8 +115,9 @@ class UpgradePlan:
         return sum(s.minutes for s in self.steps)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"versions": [v.as_dict() for v in self.versions],
-                "etapes": [s.as_dict() for s in self.steps], "minutes": self.minutes}
+        out = {"versions": [v.as_dict() for v in self.versions],
+               "etapes": [s.as_dict() for s in self.steps], "minutes": self.minutes}
+        return {**out, "migration_postgres": list(self.notes)} if self.notes else out
 
 
 def _key_of(recipe: Recipe, image: str) -> str:

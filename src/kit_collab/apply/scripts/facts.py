@@ -104,6 +104,16 @@ def _images(recipe: str, encoded: str) -> dict[str, str]:
         return {}
 
 
+def _volume_names(encoded: str) -> dict[str, str]:
+    """Volume key -> the ``name:`` one recipe's compose file gives it (only those named)."""
+    try:
+        doc = yaml.safe_load(base64.b64decode(encoded))
+        return {str(k): str(v["name"]) for k, v in (doc.get("volumes") or {}).items()
+                if isinstance(v, dict) and v.get("name")}
+    except (binascii.Error, ValueError, yaml.YAMLError, AttributeError, TypeError):
+        return {}
+
+
 def _int(text: str | None) -> int | None:
     """A number the script printed; None when it is missing or garbled (never a crash:
     ``unlock --force`` reads the facts of servers in any state)."""
@@ -129,6 +139,7 @@ class _Lines:
     ports: set[tuple[str, int]] = field(default_factory=set)
     volumes: list[str] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
+    volume_names: dict[str, str] = field(default_factory=dict)
     snapshots: list[str] = field(default_factory=list)
     ufw: list[str] = field(default_factory=list)
     communes: list[str] = field(default_factory=list)
@@ -159,6 +170,7 @@ class _Lines:
             self.volumes.append(name)
         elif key == "compose" and rest:
             self.images.update(_images(name, rest.strip()))
+            self.volume_names.update(_volume_names(rest.strip()))
         elif key == "snapshot" and name:
             self.snapshots.append(name)
         elif key == "commune" and name:
@@ -207,5 +219,5 @@ def parse(output: str) -> Facts:
         server_time=_float(values.get("time", "")),
         release_files=files, others=others, claims=claims, bootstrap_version=values.get("bootstrap", ""),
         daemon=_b64json(values.get("daemon", ""), "/etc/docker/daemon.json"),
-        images=lines.images, snapshots=tuple(sorted(lines.snapshots)),
+        images=lines.images, volume_names=lines.volume_names, snapshots=tuple(sorted(lines.snapshots)),
     )

@@ -83,7 +83,9 @@ class Sshd:
     port: int
     host: str = HOST
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    config: str = CONFIG  # the sshd_config template (CONFIG, or OPEN_LOGIN_CONFIG)
+    # the sshd_config template: OPEN_LOGIN_CONFIG, or None for the module's CONFIG as it is when
+    # the server starts (a test may extend it, e.g. with the SFTP subsystem)
+    config: str | None = None
 
     @property
     def host_key(self) -> Path:
@@ -122,7 +124,8 @@ class Sshd:
     def start(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         conf = self.root / "sshd_config"
-        conf.write_text(self.config.format(port=self.port, host=self.host, root=self.root))
+        conf.write_text((self.config or CONFIG).format(port=self.port, host=self.host,
+                                                     root=self.root))
         log = self.log_file.open("ab")
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(conf)],
                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL)

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from kit_collab.i18n import tr
+from kit_collab.profile.fields import country
 
 _HOUR_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _S3_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._/-]*)?$")
@@ -47,14 +48,6 @@ def _hour(value: str) -> str:
     return value
 
 
-def _country(value: str) -> str:
-    value = value.strip().upper()
-    if not re.match(r"^[A-Z]{2}$", value):
-        raise ValueError(tr(f"« {value} » : code pays à deux lettres attendu (ex. : FR)",
-                            f"'{value}': two-letter country code expected (e.g. FR)"))
-    return value
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -79,7 +72,7 @@ class Sauvegardes(_Strict):
     adresse: str = Field(description="Adresse de la destination (ex. : https://s3.fr-par."
                          "exemple.fr/bucket/commune, utilisateur@nas.exemple.fr:/srv/commune, "
                          "https://hote:8000/commune/, /mnt/sauvegarde/commune).")
-    pays: Annotated[str, AfterValidator(_country)] | None = Field(
+    pays: Annotated[str, AfterValidator(country)] | None = Field(
         None, description="Pays où la destination est hébergée (UE/EEE exigé ; inutile pour "
         "disque).")
     derogation_hors_ue: str | None = Field(

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_fiel
 
 from kit_collab.i18n import tr
 from kit_collab.profile.backup_model import Sauvegardes
+from kit_collab.profile.fields import country
 from kit_collab.profile.mail_model import Messagerie
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): their law governs the data.
@@ -165,14 +166,6 @@ def _fingerprint(value: str) -> str:
     return value.strip()
 
 
-def _country(value: str) -> str:
-    value = value.strip().upper()
-    if not re.match(r"^[A-Z]{2}$", value):
-        raise ValueError(tr(f"« {value} » : code pays à deux lettres attendu (ex. : FR)",
-                            f"'{value}': two-letter country code expected (e.g. FR)"))
-    return value
-
-
 def _timezone(value: str) -> str:
     if not _TZ_RE.match(value):
         raise ValueError(tr(f"« {value} » n'est pas un fuseau horaire (ex. : Europe/Paris)",
@@ -240,7 +233,7 @@ class Serveur(_Strict):
     empreinte_hote: Annotated[str, AfterValidator(_fingerprint)] | None = Field(
         None, description="Empreinte SHA256 de la clé d'hôte SSH, pour l'épingler.")
     hebergeur: FreeText = Field(description="Hébergeur du serveur (ex. : ovhcloud, scaleway).")
-    pays: Annotated[str, AfterValidator(_country)] = Field(
+    pays: Annotated[str, AfterValidator(country)] = Field(
         description="Pays du centre de données (code ISO à deux lettres) ; UE/EEE exigé.")
     derogation_hors_ue: str | None = Field(
         None, min_length=20, description="Motif écrit justifiant un hébergement hors UE/EEE.")

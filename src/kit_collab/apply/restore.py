@@ -97,8 +97,8 @@ def restore_files(transport: Any, profile: Profile, snap: Snap,
     """Round 2: safety snapshot when asked, services stopped, secrets, state and release."""
     root, slug = profile.serveur.racine, profile.commune.code
     lock = lock_script.lock_lines(lock_info("restore", snap.release), None)
-    result = run(transport, script.files(root, slug, snap, lock, safety, new,
-                                             sftp_of(profile)), timeout=6 * 3600)
+    result = _locked_run(transport, profile, script.files(root, slug, snap, lock, safety, new,
+                                                          sftp_of(profile)), 6 * 3600)
     _checked(result, profile, tr("la restauration des fichiers de la commune",
                                  "restoring the commune's files"))
 
@@ -107,9 +107,23 @@ def restore_data(transport: Any, profile: Profile, snap: Snap, saved: Sequence[S
     """Round 3: the volumes, the databases, the services started."""
     root, slug = profile.serveur.racine, profile.commune.code
     lock = lock_script.lock_lines(lock_info("restore", snap.release), None)
-    result = run(transport, script.data(root, slug, snap, lock, saved, sftp_of(profile)),
-                 timeout=12 * 3600)
+    result = _locked_run(transport, profile, script.data(root, slug, snap, lock, saved,
+                                                         sftp_of(profile)), 12 * 3600)
     _checked(result, profile, tr("la restauration des données", "restoring the data"))
+
+
+def _locked_run(transport: Any, profile: Profile, text: str, timeout: int) -> Any:
+    """A round's script; a lock left by a kit-collab of this machine whose process is gone
+    (killed during an earlier restore) is taken over once, as install does."""
+    from kit_collab.apply import deploy
+
+    result = run(transport, text, timeout=timeout)
+    if result.code == lock_script.LOCKED_EXIT:
+        held = lock_script.parse_lock(result.code, result.stdout.decode("utf-8", "replace"))
+        if held.kind == "held" and deploy.abandoned_here(held.detail):
+            deploy.force_unlock(transport, profile, why="abandonne")
+            result = run(transport, text, timeout=timeout)
+    return result
 
 
 def finish(transport: Any, profile: Profile, snap: Snap) -> None:

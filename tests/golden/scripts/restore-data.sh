@@ -12,6 +12,7 @@ if ! { printf '%s\n' moi > "$C/.lock/info.nouveau" \
   rm -rf "$C/.lock"; exit 1
 fi
 trap 'rm -rf "$C/.lock"' EXIT
+trap 'exit 143' TERM HUP INT PIPE
 [ -s "$K/sauvegarde.env" ] || { echo no-settings; exit 21; }
 set -a
 # shellcheck disable=SC1091  # the server's own file, written by kit-collab
@@ -32,13 +33,16 @@ if ! docker volume inspect "${S}_"nextcloud_html >/dev/null 2>&1; then
     --label com.docker.compose.volume=nextcloud_html "${S}_"nextcloud_html >/dev/null
 fi
 m=$(docker volume inspect --format '{{.Mountpoint}}' "${S}_"nextcloud_html)
-find "$m" -mindepth 1 -delete
-rc=0; r restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789:/var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data --target "$m" 2>"$C/.restic-err" || rc=$?
+t="${m%/*}/.kit-collab-restauration"; rm -rf "$t"; mkdir -p "$t"
+rc=0; r restore abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789 --target "$t" --include /var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data 2>"$C/.restic-err" || rc=$?
 if [ "$rc" != 0 ]; then
   echo 'restic-failed volume nextcloud_html' "code=$rc"; tail -n 5 "$C/.restic-err"; rm -f "$C/.restic-err"
   exit 22
 fi
 rm -f "$C/.restic-err"
+find "$m" -mindepth 1 -delete
+if [ -d "$t"/var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data ]; then find "$t"/var/lib/docker/volumes/saint-essai-fr_nextcloud_html/_data -mindepth 1 -maxdepth 1 -exec mv -t "$m" {} +; fi
+rm -rf "$t"
 if [ -f "$F/postgres/"nextcloud-db.sql ]; then
 ids=$(docker ps -aq --filter volume=saint-essai-fr_nextcloud_db)
 for c in $ids; do docker rm -f "$c" >/dev/null; done

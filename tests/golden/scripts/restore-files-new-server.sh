@@ -12,6 +12,7 @@ if ! { printf '%s\n' 'x'"'"'; rm -rf / #$(id)`id`' > "$C/.lock/info.nouveau" \
   rm -rf "$C/.lock"; exit 1
 fi
 trap 'rm -rf "$C/.lock"' EXIT
+trap 'exit 143' TERM HUP INT PIPE
 if ! command -v restic >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q restic >/dev/null 2>&1 \
     || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 \

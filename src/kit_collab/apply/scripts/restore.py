@@ -21,8 +21,8 @@ secret on a command line. Its exit codes 10 (no repository), 11 (locked) and 12 
 password) exist since 0.17 (restic doc/075_scripting.rst, v0.17.2 and v0.18.1); 0.16 answers
 1 for all of them, so its messages are read too (restic internal/repository/key.go
 "wrong password or no key found", cmd/restic/global.go "repository does not exist").
-``restore <id>:<folder>`` restores one folder of the snapshot (restic doc/050_restore.rst,
-v0.16.0+).
+A volume's folder is restored with ``--include`` (restic doc/050_restore.rst, v0.14.0 to
+v0.18.1).
 """
 
 from __future__ import annotations
@@ -48,6 +48,14 @@ BACKUP_SECRETS = ("restic.pass", "sauvegarde.env", "sauvegarde_ssh", "sauvegarde
 NO_RESTIC_EXIT = 20  # restic is missing and could not be installed
 NO_SETTINGS_EXIT = 21  # no secrets/sauvegarde.env on the server
 RESTIC_FAILED_EXIT = 22  # restic failed: its code and last lines follow
+
+
+# The lock freed however the round ends: dash runs no EXIT trap when an untrapped TERM kills
+# it, which is how the hangup guard stops a round whose kit-collab was killed
+# (apply/scripts/hangup.py), nor when its closed output kills it (PIPE); a trapped signal
+# waits for the foreground command, then exits.
+UNLOCK_ON_EXIT = """trap 'rm -rf "$C/.lock"' EXIT
+trap 'exit 143' TERM HUP INT PIPE"""
 
 
 def _head(root: str, slug: str) -> str:
@@ -173,7 +181,7 @@ def files(root: str, slug: str, snap: Snap, lock: str, safety: Sequence[Saved] |
     running: round 3 stops them, once the release is in place."""
     rel, old = q(snap.release), q(snap.commune_dir)
     keep = "|".join(BACKUP_SECRETS)
-    return f"""{_head(root, slug)}{lock}trap 'rm -rf "$C/.lock"' EXIT
+    return f"""{_head(root, slug)}{lock}{UNLOCK_ON_EXIT}
 {_ensure_restic()}{_env(sftp)}{_safety(safety) if safety is not None else ""}printf '%s\\n' {q(_marker(snap.id, snap.release, new))} > "$C/{MARKER}.nouveau"
 mv -f "$C/{MARKER}.nouveau" "$C/{MARKER}"
 rm -rf "$R"; mkdir -p "$R"
@@ -197,14 +205,21 @@ echo files-restored
 
 
 def _volume(snap_id: str, path: str, volume: str) -> str:
-    """The volume (created with compose's labels when missing) emptied, then filled."""
+    """The volume (created with compose's labels when missing) read from the snapshot beside
+    its ``_data`` (same file system: the moves are renames), then emptied and filled. Its
+    folder is chosen with ``--include``, which restic 0.14 (Debian 12) to 0.18 all read (a
+    pattern matches what lies below it: restic internal/filter/filter.go ``Match``); 0.14
+    has no ``<id>:<folder>`` form."""
     return f"""if ! docker volume inspect "${{S}}_"{q(volume)} >/dev/null 2>&1; then
   docker volume create --label "com.docker.compose.project=$S" \\
     --label com.docker.compose.volume={q(volume)} "${{S}}_"{q(volume)} >/dev/null
 fi
 m=$(docker volume inspect --format '{{{{.Mountpoint}}}}' "${{S}}_"{q(volume)})
-find "$m" -mindepth 1 -delete
-{_restic_checked(f'restore {q(snap_id + ":" + path)} --target "$m"', "volume " + volume)}"""
+t="${{m%/*}}/.kit-collab-restauration"; rm -rf "$t"; mkdir -p "$t"
+{_restic_checked(f'restore {q(snap_id)} --target "$t" --include {q(path)}', "volume " + volume)}find "$m" -mindepth 1 -delete
+if [ -d "$t"{q(path)} ]; then find "$t"{q(path)} -mindepth 1 -maxdepth 1 -exec mv -t "$m" {{}} +; fi
+rm -rf "$t"
+"""
 
 
 def data(root: str, slug: str, snap: Snap, lock: str, saved: Sequence[Saved],
@@ -215,7 +230,7 @@ def data(root: str, slug: str, snap: Snap, lock: str, saved: Sequence[Saved],
         f"""if [ -f "$F/postgres/"{q(s.service + '.sql')} ]; then
 {_restore_base(s, slug)}fi
 """ for s in saved if s.base) if snap.has_dumps else ""
-    return f"""{_head(root, slug)}{lock}trap 'rm -rf "$C/.lock"' EXIT
+    return f"""{_head(root, slug)}{lock}{UNLOCK_ON_EXIT}
 {_env(sftp)}[ -f "$C/current/compose.yaml" ] || {{ echo "no-current"; exit 1; }}
 F="$R"{q(snap.commune_dir + "/sauvegarde/staging")}
 back() {{ {compose_c('"$@"')}; }}

@@ -16,7 +16,7 @@ from kit_collab.recipes.load import Recipe
 
 # Names a template sees besides the profile's own top-level keys.
 CONTEXT_NAMES = ("hosts", "secrets", "ports", "active", "slug", "proxy_network", "server_root",
-                 "proxy_networks", "site_root", "images", "recipe", "item")
+                 "proxy_networks", "site_root", "images", "recipe", "item", "volumes_postgres")
 
 
 def environment(recipe: Recipe) -> SandboxedEnvironment:

@@ -146,6 +146,9 @@ def _text(envelope: Any) -> tuple[str, Message, str]:
 
 
 def test_the_config_is_written_0600_and_the_password_is_never_shown(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the server side writes the relay's config as root in a 0700 folder, "
+                    "which only root can read back: run as root (as .ci/run does)")
     profile = _profile(tmp_path / "srv", 587)
     watcher = CommandLines()
     watcher.start()
